@@ -1,0 +1,17 @@
+# The two commands of a fresh machine (see README.md).
+.PHONY: run test lint es-up es-down bench
+
+run:   ## bootstrap, Elasticsearch, templates, then `socmon run`
+	bash deploy/run.sh
+
+test:  ## the whole test suite against a real Elasticsearch (what CI runs)
+	bash deploy/test.sh
+
+lint:
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy socmon collectors rules alerting api
+
+es-up:
+	.venv/bin/socmon es up
+
+es-down:
+	.venv/bin/socmon es down

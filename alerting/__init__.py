@@ -1,0 +1,1 @@
+"""socmon layer: alerting."""

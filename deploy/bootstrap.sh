@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Create the project's virtual environment (.venv) and install socmon with its dependencies.
+# Idempotent: reinstalls only when pyproject.toml changed. Needs python3 >= 3.11.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+py="${SOCMON_PYTHON:-python3}"
+"$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+  || { echo "bootstrap: $py is older than 3.11; set SOCMON_PYTHON to a newer interpreter" >&2; exit 1; }
+if [[ ! -x .venv/bin/python ]]; then
+  "$py" -m venv .venv || {
+    echo "bootstrap: python venv module missing; installing python3-venv" >&2
+    apt-get update -qq && apt-get install -y -qq python3-venv && "$py" -m venv .venv
+  }
+fi
+stamp=".venv/.socmon-installed"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  echo "$want" > "$stamp"
+fi
+# Tools the tests use from the system, installed when missing (Debian).
+need=()
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
+command -v mvn >/dev/null 2>&1 || need+=(maven)
+if (( ${#need[@]} )); then
+  if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq "${need[@]}"
+  else
+    echo "bootstrap: missing ${need[*]}; install them (apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+fi

@@ -1,0 +1,106 @@
+"""The ``socmon`` command line. Every command has ``--help``.
+
+Commands of later layers are loaded lazily from their packages (see ``LAZY_COMMANDS``), so
+``socmon es up`` does not import scapy or pySigma, and the plumbing layer does not import the
+layers above it at module level.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from socmon.logs import configure_logging
+from socmon.settings import Settings, SettingsError, load_settings
+
+# command name -> "module:attribute" of a click.Command
+LAZY_COMMANDS: dict[str, str] = {
+    "es": "socmon.cli_es:es",
+    "setup": "socmon.cli_es:setup",
+    "retention": "socmon.cli_es:retention",
+    "run": "socmon.runner:run",
+    "config": "socmon.cli_es:config",
+    "collect": "collectors.cli:collect",
+    "parse": "collectors.cli:parse",
+    "rules": "rules.cli:rules",
+    "hunt": "rules.cli:hunt",
+    "alerts": "alerting.cli:alerts",
+    "keys": "api.cli:keys",
+    "serve": "api.cli:serve",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module_name, attr = LAZY_COMMANDS[cmd_name].split(":")
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as e:
+                if e.name and module_name.startswith(e.name):
+                    return _unavailable(cmd_name, module_name)
+                raise
+            cmd = getattr(module, attr, None)
+            if not isinstance(cmd, click.Command):
+                return _unavailable(cmd_name, module_name)
+            return cmd
+        return super().get_command(ctx, cmd_name)
+
+
+def _unavailable(name: str, module: str) -> click.Command:
+    @click.command(name=name, help=f"(not available in this build: {module} is missing)")
+    def cmd() -> None:
+        raise click.ClickException(f"'{name}' is not available: {module} is missing")
+
+    return cmd
+
+
+class AppContext:
+    """Settings loaded once per invocation, shared by subcommands."""
+
+    def __init__(self, config: str | None) -> None:
+        self.config = config
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config)
+            except SettingsError as e:
+                raise click.ClickException(str(e)) from None
+            configure_logging(self._settings.log.level, self._settings.log.format)
+        return self._settings
+
+
+def settings_from(ctx: click.Context) -> Settings:
+    app = ctx.find_object(AppContext)
+    if app is None:
+        app = AppContext(None)
+    return app.settings
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "-c",
+    type=click.Path(dir_okay=False),
+    envvar="SOCMON_CONFIG",
+    help="YAML settings file (also SOCMON_CONFIG). Environment variables SOCMON_* override it.",
+)
+@click.version_option(package_name="socmon")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None) -> None:
+    """socmon: collect logs and traffic, store them in Elasticsearch, detect incidents with
+    Sigma rules, alert and report."""
+    ctx.obj = AppContext(config)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="socmon")

@@ -1,0 +1,18 @@
+"""The event sink that stores events: daily events index chosen from ``@timestamp``."""
+
+from __future__ import annotations
+
+from socmon.bulk import BulkWriter
+from socmon.indices import IndexNames, events_index_for
+from socmon.pipeline import Ack, Event
+
+
+class StorageSink:
+    def __init__(self, writer: BulkWriter, names: IndexNames) -> None:
+        self.writer = writer
+        self.names = names
+
+    def emit(self, doc_id: str, event: Event, ack: Ack | None = None) -> None:
+        ts = event.get("@timestamp")
+        index = events_index_for(self.names, ts if isinstance(ts, str) else None)
+        self.writer.add(index, doc_id, event, "create", ack)
