@@ -59,6 +59,7 @@ class Detection:
         out = []
         for t in self.tags:
             low = t.lower()
-            if low.startswith("attack.") and not (low[7:8] in ("t", "g", "s") and low[8:9].isdigit()):
+            is_id = low[7:8] in ("t", "g", "s") and low[8:9].isdigit()
+            if low.startswith("attack.") and not is_id:
                 out.append(low[7:])
         return out

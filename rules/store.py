@@ -47,7 +47,8 @@ def summary_fields(rule_yaml: str) -> dict[str, Any]:
         doc = None
     if not isinstance(doc, dict):
         return {}
-    ls = doc.get("logsource") if isinstance(doc.get("logsource"), dict) else {}
+    raw_ls = doc.get("logsource")
+    ls: dict[str, Any] = raw_ls if isinstance(raw_ls, dict) else {}
     return {
         "title": str(doc.get("title", "")),
         "status": str(doc.get("status", "")),

@@ -1,4 +1,4 @@
-"""socmon: shared plumbing (settings, logging, metrics, Elasticsearch client and storage) and the CLI.
+"""socmon: shared plumbing (settings, logs, metrics, Elasticsearch client, storage) and the CLI.
 
 The product is split by layer into top-level packages that depend only on the layers before
 them: ``socmon`` (this package: plumbing) <- ``collectors`` <- ``rules`` (detection) <-

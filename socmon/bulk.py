@@ -295,9 +295,7 @@ class BulkWriter:
     def _backoff(self, attempt: int) -> float:
         return float(min(self.settings.backoff_max, self.settings.backoff_initial * 2**attempt))
 
-    def _deliver(
-        self, lines: list[bytes], max_retries: int | None, account: bool = True
-    ) -> None:
+    def _deliver(self, lines: list[bytes], max_retries: int | None, account: bool = True) -> None:
         """Send until every document is durable; raise _Unreachable(lines_left, reason)
         after ``max_retries`` retries (``None``: retry for ever, used by the replayer)."""
         attempt = 0
@@ -370,7 +368,8 @@ class BulkWriter:
                 retry += lines[2 * i : 2 * i + 2]
                 reason = f"document_{'429' if status == 429 else '5xx'}"
             else:
-                dead.append((lines[2 * i], lines[2 * i + 1], status, res.get("error") or {}))
+                err: dict[str, Any] = res.get("error") or {}
+                dead.append((lines[2 * i], lines[2 * i + 1], int(status), err))
         if account:
             self._count("created", created)
             self._count("duplicate", dup)
@@ -412,9 +411,8 @@ class BulkWriter:
                 extra={"index": index, "doc_id": did, "status": status, "reason": reason},
             )
             dl_id = make_doc_id(index, did or source)
-            out.append(
-                b'{"index":' + orjson.dumps({"_index": self.names.deadletter, "_id": dl_id}) + b"}\n"
-            )
+            dl_meta = orjson.dumps({"_index": self.names.deadletter, "_id": dl_id})
+            out.append(b'{"index":' + dl_meta + b"}\n")
             out.append(orjson.dumps(doc) + b"\n")
         DEAD_LETTERS.inc(len(dead))
         self._count("dead_lettered", len(dead))

@@ -133,9 +133,7 @@ def apply_templates(client: Elasticsearch, names: IndexNames) -> list[str]:
                         raise
             else:
                 client.indices.put_mapping(index=index, **_mapping_args(body["template"]))
-    client.cluster.health(
-        index=f"{names.prefix}-*", wait_for_status="yellow", timeout="30s"
-    )
+    client.cluster.health(index=f"{names.prefix}-*", wait_for_status="yellow", timeout="30s")
     log.info("index templates applied", extra={"templates": written})
     return written
 

@@ -80,11 +80,11 @@ class Spool:
         if self._segments:
             log.info(
                 "spool: resuming with batches from a previous run",
-                extra={"segments": len(self._segments), "bytes": self.bytes},
+                extra={"segments": len(self._segments), "bytes": self.size_bytes},
             )
 
     @property
-    def bytes(self) -> int:
+    def size_bytes(self) -> int:
         return sum(s.size for s in self._segments)
 
     def __len__(self) -> int:
@@ -96,14 +96,14 @@ class Spool:
             return sum(s.docs for s in self._segments)
 
     def _update_metrics(self) -> None:
-        SPOOL_BYTES.set(self.bytes)
+        SPOOL_BYTES.set(self.size_bytes)
         SPOOL_SEGMENTS.set(len(self._segments))
         SPOOL_OLDEST_AGE.set(time.time() - self._segments[0].created if self._segments else 0)
 
     def append(self, body: bytes, docs: int) -> None:
         """Durably store one batch; blocks or drops per policy when full."""
         with self._cond:
-            while self.bytes + len(body) > self.max_bytes and self._segments:
+            while self.size_bytes + len(body) > self.max_bytes and self._segments:
                 if self.policy == "drop_oldest":
                     victim = self._segments.pop(0)
                     victim.path.unlink(missing_ok=True)

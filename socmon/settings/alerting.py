@@ -1,4 +1,7 @@
-"""Settings section: Alerting (issue 6): grouping, exceptions, notifications."""
+"""Settings section for this layer.
+
+Alerting (issue 6): grouping, exceptions, notifications.
+"""
 
 from __future__ import annotations
 

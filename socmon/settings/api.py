@@ -1,4 +1,7 @@
-"""Settings section: API (issue 7): HTTP service, authentication, limits."""
+"""Settings section for this layer.
+
+API (issue 7): HTTP service, authentication, limits.
+"""
 
 from __future__ import annotations
 

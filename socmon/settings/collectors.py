@@ -1,4 +1,7 @@
-"""Settings section: Log collectors (issue 3): files, syslog, EVTX, JSON lines, IDS output; organisation units."""
+"""Settings section for this layer.
+
+Log collectors (issue 3): files, syslog, EVTX, JSON lines, IDS output; organisation units.
+"""
 
 from __future__ import annotations
 

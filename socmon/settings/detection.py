@@ -1,4 +1,7 @@
-"""Settings section: Sigma detection (issue 5): rule sources, streaming and scheduled modes."""
+"""Settings section for this layer.
+
+Sigma detection (issue 5): rule sources, streaming and scheduled modes.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Settings section: Network collector (issue 4): live capture and pcap files."""
+"""Settings section for this layer.
+
+Network collector (issue 4): live capture and pcap files.
+"""
 
 from __future__ import annotations
 
