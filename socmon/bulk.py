@@ -368,7 +368,8 @@ class BulkWriter:
                 retry += lines[2 * i : 2 * i + 2]
                 reason = f"document_{'429' if status == 429 else '5xx'}"
             else:
-                err: dict[str, Any] = res.get("error") or {}
+                err = res.get("error")
+                err = err if isinstance(err, dict) else {}
                 dead.append((lines[2 * i], lines[2 * i + 1], int(status), err))
         if account:
             self._count("created", created)
