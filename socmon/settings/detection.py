@@ -5,8 +5,50 @@ Sigma detection (issue 5): rule sources, streaming and scheduled modes.
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
 from socmon.settings.base import Section
 
 
 class DetectionSettings(Section):
     """Sigma detection (issue 5): rule sources, streaming and scheduled modes."""
+
+    # --- correlation (rules/correlation.py) ---
+    correlation_max_groups: int = Field(
+        10_000, gt=0, description="Correlation: open groups kept per rule (oldest evicted)."
+    )
+    correlation_max_events_per_group: int = Field(
+        1_000, gt=0, description="Correlation: events kept per group (oldest evicted)."
+    )
+    correlation_state: Literal["es", "file", "off"] = Field(
+        "es",
+        description="Correlation windows persisted to the state index (es), a file under "
+        "var_dir (file), or not at all (off).",
+    )
+    correlation_state_interval: float = Field(
+        30.0, gt=0, description="Correlation: seconds between state snapshots."
+    )
+    # --- scheduled mode (rules/scheduled.py) ---
+    scheduled_enabled: bool = Field(True, description="Run rules as scheduled ES queries.")
+    scheduled_interval: float = Field(60.0, gt=0, description="Scheduled: seconds between runs.")
+    scheduled_lookback: float = Field(
+        300.0,
+        ge=0,
+        description="Scheduled: seconds re-queried before the covered end (late events).",
+    )
+    scheduled_delay: float = Field(
+        5.0, ge=0, description="Scheduled: newest seconds left for the next run (refresh lag)."
+    )
+    scheduled_max_catchup: float = Field(
+        86_400.0,
+        gt=0,
+        description="Scheduled: longest past period caught up after an outage; older is a gap.",
+    )
+    scheduled_chunk: float = Field(
+        3_600.0, gt=0, description="Scheduled: longest time window one query covers."
+    )
+    scheduled_max_hits: int = Field(
+        10_000, gt=0, le=100_000, description="Scheduled: matches fetched per rule per window."
+    )
