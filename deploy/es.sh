@@ -12,6 +12,7 @@
 #   SOCMON_ES_LOCAL_HEAP      JVM heap, e.g. 1g                          (default: 1g)
 #   SOCMON_ES_LOCAL_JAVA_HOME a JDK to use instead of searching for one
 #   SOCMON_ES_LOCAL_TIMEOUT   seconds to wait for a healthy cluster      (default: 180)
+#   SOCMON_ES_JDK_SEARCH      glob patterns of JDK homes to search (default: Temurin, then /usr/lib/jvm/*)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -66,7 +67,9 @@ find_jdk() {
   [[ -n "${SOCMON_ES_LOCAL_JAVA_HOME:-}" ]] && candidates+=("$SOCMON_ES_LOCAL_JAVA_HOME")
   [[ -n "${ES_JAVA_HOME:-}" ]] && candidates+=("$ES_JAVA_HOME")
   # Temurin first (the machine's second JDK), then any other JDK, newest first.
-  for cand in $(ls -d /usr/lib/jvm/temurin-* /opt/java/* /usr/lib/jvm/* 2>/dev/null | sort -ruV); do
+  local search="${SOCMON_ES_JDK_SEARCH:-/usr/lib/jvm/temurin-* /opt/java/* /usr/lib/jvm/*}"
+  # shellcheck disable=SC2086
+  for cand in $(ls -d $search 2>/dev/null | sort -ruV); do
     candidates+=("$cand")
   done
   [[ -n "${JAVA_HOME:-}" ]] && candidates+=("$JAVA_HOME")

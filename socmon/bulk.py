@@ -219,9 +219,9 @@ class BulkWriter:
 
     def close(self, timeout: float | None = 60.0) -> None:
         """Flush, then stop the threads. What Elasticsearch did not take is in the spool."""
+        self.flush(timeout)  # starts the threads if a partial batch is waiting
         if not self._started:
             return
-        self.flush(timeout)
         self._stopping.set()
         for _ in range(self.settings.senders):
             self._queue.put(None)

@@ -133,8 +133,14 @@ def retention(ctx: click.Context, dry_run: bool) -> None:
 
 
 @click.command()
+@click.option("--docs", is_flag=True, help="Print the settings reference (docs/configuration.md).")
 @click.pass_context
-def config(ctx: click.Context) -> None:
+def config(ctx: click.Context, docs: bool) -> None:
     """Validate the settings and print them as JSON (secrets masked)."""
+    if docs:
+        from socmon.settings.docs import render
+
+        click.echo(render(), nl=False)
+        return
     s = settings_from(ctx)
     click.echo(orjson.dumps(s.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode())

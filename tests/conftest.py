@@ -50,7 +50,7 @@ def index_prefix(es_client: Elasticsearch) -> Iterator[str]:
     prefix = f"socmon-test-{uuid.uuid4().hex[:10]}"
     yield prefix
     es_client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True, allow_no_indices=True)
-    tmpl = es_client.indices.get_index_template(name=f"{prefix}-*", ignore=[404])  # type: ignore[call-arg]
+    tmpl = es_client.options(ignore_status=404).indices.get_index_template(name=f"{prefix}-*")
     for t in tmpl.get("index_templates", []) if tmpl else []:
         es_client.indices.delete_index_template(name=t["name"])
 

@@ -146,11 +146,11 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)  # type: ignore[arg-type]
     var_dir: Path = Field(PROJECT_ROOT / "var", description="State directory (spool, checkpoints).")
-    collectors: CollectorSettings = Field(default_factory=CollectorSettings)
-    network: NetworkSettings = Field(default_factory=NetworkSettings)
-    detection: DetectionSettings = Field(default_factory=DetectionSettings)
-    alerting: AlertingSettings = Field(default_factory=AlertingSettings)
-    api: ApiSettings = Field(default_factory=ApiSettings)
+    collectors: CollectorSettings = Field(default_factory=CollectorSettings)  # type: ignore[arg-type]
+    network: NetworkSettings = Field(default_factory=NetworkSettings)  # type: ignore[arg-type]
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)  # type: ignore[arg-type]
+    alerting: AlertingSettings = Field(default_factory=AlertingSettings)  # type: ignore[arg-type]
+    api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type]
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,3 @@
+from socmon.cli import main
+
+main()

@@ -1,0 +1,104 @@
+"""Settings: typed, from SOCMON_* variables and YAML, with errors that name the setting."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from socmon.settings import SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k in list(os.environ):
+        if k.startswith("SOCMON_"):
+            monkeypatch.delenv(k)
+
+
+def test_defaults_provision_a_local_node() -> None:
+    s = load_settings()
+    assert s.es.provisioned
+    assert s.es.effective_url == "http://127.0.0.1:9200"
+    assert s.storage.spool_full_policy == "block"
+
+
+def test_environment_overrides_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "socmon.yaml"
+    cfg.write_text(
+        "es:\n  url: https://es.example:9200\n  index_prefix: yaml\nstorage:\n  batch_size: 10\n"
+    )
+    monkeypatch.setenv("SOCMON_STORAGE_BATCH_SIZE", "20")
+    s = load_settings(cfg)
+    assert s.es.url == "https://es.example:9200"
+    assert not s.es.provisioned
+    assert s.es.index_prefix == "yaml"
+    assert s.storage.batch_size == 20
+
+
+def test_invalid_settings_name_each_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOCMON_ES_URL", "ftp://nowhere")
+    monkeypatch.setenv("SOCMON_STORAGE_BATCH_SIZE", "-5")
+    monkeypatch.setenv("SOCMON_ES_LOCAL_PORT", "70000")
+    with pytest.raises(SettingsError) as e:
+        load_settings()
+    text = str(e.value)
+    assert "es.url [SOCMON_ES_URL]" in text and "must start with http:// or https://" in text
+    assert "storage.batch_size [SOCMON_STORAGE_BATCH_SIZE]" in text and "greater than 0" in text
+    assert "es.local_port [SOCMON_ES_LOCAL_PORT]" in text and "65535" in text
+
+
+def test_unknown_yaml_key_and_missing_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("storage:\n  batchsize: 3\n")
+    with pytest.raises(SettingsError) as e:
+        load_settings(cfg)
+    assert "storage.batchsize" in str(e.value) and "unknown setting" in str(e.value)
+    with pytest.raises(SettingsError) as e2:
+        load_settings(tmp_path / "missing.yaml")
+    assert "not found" in str(e2.value)
+
+
+def test_broken_yaml_is_reported(tmp_path: Path) -> None:
+    cfg = tmp_path / "broken.yaml"
+    cfg.write_text("es: [unclosed\n")
+    with pytest.raises(SettingsError) as e:
+        load_settings(cfg)
+    assert str(cfg) in str(e.value)
+
+
+def test_cli_fails_at_start_with_the_message() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCMON_")}
+    env["SOCMON_STORAGE_SPOOL_FULL_POLICY"] = "explode"
+    r = subprocess.run(
+        [sys.executable, "-m", "socmon", "config"], env=env, capture_output=True, text=True
+    )
+    assert r.returncode != 0
+    assert "storage.spool_full_policy [SOCMON_STORAGE_SPOOL_FULL_POLICY]" in r.stderr
+    assert "'block' or 'drop_oldest'" in r.stderr
+
+
+def test_every_command_has_help() -> None:
+    from click.testing import CliRunner
+
+    from socmon.cli import LAZY_COMMANDS, cli
+
+    runner = CliRunner()
+    top = runner.invoke(cli, ["--help"])
+    assert top.exit_code == 0
+    for name in LAZY_COMMANDS:
+        r = runner.invoke(cli, [name, "--help"])
+        assert r.exit_code == 0, (name, r.output)
+        assert "Usage:" in r.output
+    for sub in ("up", "down", "status", "purge"):
+        assert runner.invoke(cli, ["es", sub, "--help"]).exit_code == 0
+
+
+def test_configuration_reference_is_current() -> None:
+    from socmon.settings.docs import render
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    assert doc == render(), "docs/configuration.md is stale: run `socmon config --docs`"
