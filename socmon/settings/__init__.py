@@ -9,6 +9,7 @@ section name: ``SOCMON_ES_URL`` is ``es.url``, ``SOCMON_STORAGE_BATCH_SIZE`` is
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -162,10 +163,14 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = os.environ.get(f"{ENV_PREFIX}CONFIG")
+        config_file = _config_file.get() or os.environ.get(f"{ENV_PREFIX}CONFIG")
         if config_file:
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
         return tuple(sources)
+
+
+# The YAML file of the load in progress (explicit argument, else SOCMON_CONFIG).
+_config_file: ContextVar[str | None] = ContextVar("socmon_config_file", default=None)
 
 
 class SettingsError(Exception):
@@ -200,16 +205,19 @@ def _describe(err: ValidationError) -> list[str]:
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Load and validate settings; raise SettingsError naming each bad setting."""
     if config_file is not None:
-        path = Path(config_file)
-        if not path.is_file():
-            raise SettingsError([f"config file {path}: not found"])
-        os.environ[f"{ENV_PREFIX}CONFIG"] = str(path)
-    cfg = os.environ.get(f"{ENV_PREFIX}CONFIG")
-    if cfg and not Path(cfg).is_file():
-        raise SettingsError([f"config file {cfg} [{ENV_PREFIX}CONFIG]: not found"])
+        cfg: str | None = str(config_file)
+        if not Path(config_file).is_file():
+            raise SettingsError([f"config file {config_file}: not found"])
+    else:
+        cfg = os.environ.get(f"{ENV_PREFIX}CONFIG")
+        if cfg and not Path(cfg).is_file():
+            raise SettingsError([f"config file {cfg} [{ENV_PREFIX}CONFIG]: not found"])
+    token = _config_file.set(cfg)
     try:
         return Settings(**overrides)
     except ValidationError as e:
         raise SettingsError(_describe(e)) from None
     except Exception as e:  # YAML syntax errors and the like
         raise SettingsError([f"config file {cfg}: {e}"]) from None
+    finally:
+        _config_file.reset(token)

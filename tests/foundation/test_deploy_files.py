@@ -1,0 +1,30 @@
+"""The compose deployment cannot run here (no Docker engine): check that it stays valid."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from socmon.settings import PROJECT_ROOT, load_settings
+
+COMPOSE = PROJECT_ROOT / "deploy" / "compose"
+
+
+def test_compose_file_is_valid_and_matches_the_pinned_version() -> None:
+    doc = yaml.safe_load((COMPOSE / "compose.yaml").read_text())
+    assert set(doc["services"]) == {"elasticsearch", "socmon"}
+    es_env = (PROJECT_ROOT / "deploy" / "elasticsearch.env").read_text()
+    version = re.search(r"^ES_VERSION=(\S+)", es_env, re.M)
+    assert version is not None
+    assert doc["services"]["elasticsearch"]["image"].endswith(":" + version.group(1))
+    socmon_env = doc["services"]["socmon"]["environment"]
+    assert "SOCMON_ES_URL=http://elasticsearch:9200" in socmon_env
+    assert doc["services"]["socmon"]["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
+    for path in ("Dockerfile", "socmon.yaml"):
+        assert (COMPOSE / path).is_file()
+
+
+def test_compose_settings_file_is_valid_socmon_settings() -> None:
+    s = load_settings(COMPOSE / "socmon.yaml")
+    assert s.storage.retention_days == 90
