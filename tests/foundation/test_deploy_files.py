@@ -20,7 +20,8 @@ def test_compose_file_is_valid_and_matches_the_pinned_version() -> None:
     assert doc["services"]["elasticsearch"]["image"].endswith(":" + version.group(1))
     socmon_env = doc["services"]["socmon"]["environment"]
     assert "SOCMON_ES_URL=http://elasticsearch:9200" in socmon_env
-    assert doc["services"]["socmon"]["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
+    depends = doc["services"]["socmon"]["depends_on"]["elasticsearch"]
+    assert depends["condition"] == "service_healthy"
     for path in ("Dockerfile", "socmon.yaml"):
         assert (COMPOSE / path).is_file()
 
