@@ -1,0 +1,539 @@
+"""Compile a pySigma condition tree (after the processing pipeline) into a matcher closure,
+and derive its prefilter anchors.
+
+A ``Compiled`` node has ``fn(view) -> bool`` and ``anchors``: a set of literal strings of
+which at least one occurs in the event's prefilter text whenever ``fn`` can be true (``None``
+when no such set is known, e.g. under ``not`` or for a regular expression). The engine indexes
+rules by their root anchors in one Aho-Corasick automaton, so only rules whose anchor occurs in
+an event are evaluated.
+
+Semantics (Sigma specification, case-insensitive unless ``cased``):
+- plain strings match the whole value; ``*``/``?`` wildcards (``contains``, ``startswith``,
+  ``endswith`` are wildcards added by pySigma); escapes are resolved by pySigma;
+- keyword (field-less) values match any value of the event: plain strings as substrings,
+  wildcard patterns as whole values;
+- ``re`` is a search (unanchored), case-sensitive unless ``i``; run by RE2 (linear time);
+  patterns RE2 cannot run (look-around, back-references) are refused: ``CompileError``;
+- ``null``: the field is absent or null; ``exists``; ``cidr``; ``gt/gte/lt/lte/neq`` on numbers;
+  ``fieldref`` (with ``startswith``/``endswith``) compares two fields case-insensitively;
+- placeholders left after the pipeline (not defined in settings) never match (a warning).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Any
+
+import re2
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.types import (
+    CompareOperators,
+    Placeholder,
+    SigmaBool,
+    SigmaCasedString,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+    SigmaExists,
+    SigmaExpansion,
+    SigmaFieldReference,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SpecialChars,
+)
+
+from rules.eventview import SEP_END, SEP_FIELD, SEP_VALUE, EventView, _scalar_str
+
+Fn = Callable[[EventView], bool]
+
+# Fields every rule of a logsource shares (routing conditions): poor prefilter anchors.
+ROUTING_FIELDS = frozenset(
+    {"event.code", "winlog.channel", "event.dataset", "event.category", "event.module"}
+)
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+
+
+class CompileError(Exception):
+    """The rule cannot be compiled for streaming; ``kind`` names the reason category."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class Compiled:
+    fn: Fn
+    anchors: frozenset[str] | None
+    cost: float = 1.0
+    # simple string leaves, for grouping values of one field inside an OR
+    field: str | None = None
+    kind: str = ""  # exact | prefix | suffix | contains
+    cased: bool = False
+    lit: str = ""
+    warnings: list[str] = dc_field(default_factory=list)
+
+
+def _never(ev: EventView) -> bool:
+    return False
+
+
+def _weight(lit: str, fld: str | None) -> float:
+    if fld in ROUTING_FIELDS:
+        return 1.0
+    w = 2.0 / (len(lit) + 1)
+    return w * 1.2 if fld is None else w
+
+
+# ---------------------------------------------------------------- string leaves
+
+
+def _values(ev: EventView, fld: str, cased: bool) -> list[Any] | None:
+    return ev.raw.get(fld) if cased else ev.low.get(fld)
+
+
+def _str_leaf(fld: str | None, kind: str, lit: str, cased: bool) -> Compiled:
+    """exact/prefix/suffix/contains/any on one field (or all fields when fld is None)."""
+    if fld is None:
+        return _keyword_leaf(kind, lit, cased)
+    if kind == "any":
+        fn: Fn = lambda ev: fld in ev.raw  # noqa: E731
+        return Compiled(fn, frozenset({SEP_FIELD + fld + SEP_VALUE}), 1.0)
+    low = lit if cased else lit.lower()
+    if cased:
+
+        def get(ev: EventView) -> list[str] | None:
+            vals = ev.raw.get(fld)
+            if vals is None:
+                return None
+            return [v if isinstance(v, str) else _scalar_str(v) for v in vals]
+
+    else:
+
+        def get(ev: EventView) -> list[str] | None:
+            return ev.low.get(fld)
+
+    if kind == "exact":
+        if cased:
+            fn = lambda ev: (v := get(ev)) is not None and lit in v  # noqa: E731
+        else:
+            fn = lambda ev: (v := ev.low.get(fld)) is not None and low in v  # noqa: E731
+        anchors = frozenset({SEP_FIELD + fld + SEP_VALUE + lit.lower() + SEP_END})
+        cost = _weight(lit, fld) * 0.5
+    elif kind == "prefix":
+        fn = lambda ev: (v := get(ev)) is not None and any(x.startswith(low) for x in v)  # noqa: E731
+        anchors = frozenset({SEP_FIELD + fld + SEP_VALUE + lit.lower()})
+        cost = _weight(lit, fld) * 0.7
+    elif kind == "suffix":
+        fn = lambda ev: (v := get(ev)) is not None and any(x.endswith(low) for x in v)  # noqa: E731
+        anchors = frozenset({lit.lower() + SEP_END})
+        cost = _weight(lit, None)
+    else:
+        fn = lambda ev: (v := get(ev)) is not None and any(low in x for x in v)  # noqa: E731
+        anchors = frozenset({lit.lower()})
+        cost = _weight(lit, None) * 1.1
+    if not lit and kind != "exact":
+        anchors = frozenset({SEP_FIELD + fld + SEP_VALUE})
+        cost = 1.0
+    return Compiled(fn, anchors, cost, fld, kind, cased, low)
+
+
+def _keyword_leaf(kind: str, lit: str, cased: bool) -> Compiled:
+    low = lit if cased else lit.lower()
+    if cased:
+
+        def get(ev: EventView) -> list[str]:
+            return ev.all_raw_str()
+
+    else:
+
+        def get(ev: EventView) -> list[str]:
+            return ev.all_low()
+
+    if kind == "any":
+        return Compiled(lambda ev: bool(ev.raw), None, 1.0)
+    if kind in ("exact", "contains"):  # a plain keyword is a substring search
+        fn: Fn = lambda ev: any(low in x for x in get(ev))  # noqa: E731
+    elif kind == "prefix":
+        fn = lambda ev: any(x.startswith(low) for x in get(ev))  # noqa: E731
+    else:
+        fn = lambda ev: any(x.endswith(low) for x in get(ev))  # noqa: E731
+    if not lit:
+        return Compiled(fn, None, 1.0)
+    return Compiled(fn, frozenset({lit.lower()}), _weight(lit, None))
+
+
+def _glob_leaf(fld: str | None, parts: list[Any], cased: bool) -> Compiled:
+    """A pattern with ``?`` or inner ``*``: RE2 full match, anchored on its longest literal."""
+    rx_parts = []
+    chunks: list[str] = []
+    cur = ""
+    for p in parts:
+        if isinstance(p, str):
+            rx_parts.append(re2.escape(p))
+            cur += p
+        else:
+            rx_parts.append(".*" if p == SpecialChars.WILDCARD_MULTI else ".")
+            if cur:
+                chunks.append(cur)
+            cur = ""
+    if cur:
+        chunks.append(cur)
+    flags = "(?s)" if cased else "(?si)"
+    rx = re2.compile(flags + "^" + "".join(rx_parts) + "$", _RE2_OPTIONS)
+    keyword = fld is None
+    if keyword:
+        fn: Fn = (
+            (lambda ev: any(rx.search(x) for x in ev.all_raw_str()))
+            if cased
+            else (lambda ev: any(rx.search(x) for x in ev.all_low()))
+        )
+    else:
+        f = str(fld)
+
+        def fn(ev: EventView) -> bool:
+            vals = ev.raw.get(f)
+            if not vals:
+                return False
+            return any(rx.search(v if isinstance(v, str) else _scalar_str(v)) for v in vals)
+
+    best = max(chunks, key=len) if chunks else ""
+    if not best:
+        anchors = None if keyword else frozenset({SEP_FIELD + str(fld) + SEP_VALUE})
+        return Compiled(fn, anchors, 1.0)
+    if isinstance(parts[0], str) and not keyword and len(parts[0]) >= len(best) * 0.5:
+        return Compiled(
+            fn,
+            frozenset({SEP_FIELD + str(fld) + SEP_VALUE + parts[0].lower()}),
+            0.7 * _weight(parts[0], fld),
+        )
+    return Compiled(fn, frozenset({best.lower()}), _weight(best, None))
+
+
+def _string(fld: str | None, value: SigmaString, warnings: list[str]) -> Compiled:
+    cased = isinstance(value, SigmaCasedString)
+    parts = list(value.s)
+    if any(isinstance(p, Placeholder) for p in parts):
+        names = ", ".join(f"%{p.name}%" for p in parts if isinstance(p, Placeholder))
+        warnings.append(f"placeholder {names} has no values in settings: that value never matches")
+        return Compiled(_never, frozenset(), 0.0)
+    # merge adjacent plain parts
+    merged: list[Any] = []
+    for p in parts:
+        if isinstance(p, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += p
+        else:
+            merged.append(p)
+    star = SpecialChars.WILDCARD_MULTI
+    if not merged:
+        return _str_leaf(fld, "exact", "", cased)
+    if all(p == star for p in merged):
+        return _str_leaf(fld, "any", "", cased)
+    if any(p == SpecialChars.WILDCARD_SINGLE for p in merged):
+        return _glob_leaf(fld, merged, cased)
+    lead = merged[0] == star
+    trail = merged[-1] == star
+    core = merged[1 if lead else 0 : len(merged) - 1 if trail else len(merged)]
+    if len(core) == 1 and isinstance(core[0], str):
+        lit = core[0]
+        kind = {(False, False): "exact", (False, True): "prefix", (True, False): "suffix"}.get(
+            (lead, trail), "contains"
+        )
+        return _str_leaf(fld, kind, lit, cased)
+    return _glob_leaf(fld, merged, cased)
+
+
+# ---------------------------------------------------------------- other leaves
+
+
+def _regex(fld: str | None, value: SigmaRegularExpression) -> Compiled:
+    pattern = (
+        value.regexp.to_plain() if isinstance(value.regexp, SigmaString) else str(value.regexp)
+    )
+    flags = ""
+    if SigmaRegularExpressionFlag.IGNORECASE in value.flags:
+        flags += "i"
+    if SigmaRegularExpressionFlag.MULTILINE in value.flags:
+        flags += "m"
+    if SigmaRegularExpressionFlag.DOTALL in value.flags:
+        flags += "s"
+    try:
+        rx = re2.compile((f"(?{flags})" if flags else "") + pattern, _RE2_OPTIONS)
+    except Exception as e:  # re2.error: RE2 cannot run it in linear time
+        import re
+
+        try:
+            re.compile(pattern)
+        except re.error as e2:
+            raise CompileError("regex", f"invalid regular expression {pattern!r}: {e2}") from e2
+        raise CompileError(
+            "regex-unsafe",
+            f"regular expression {pattern!r} needs backtracking (look-around or "
+            f"back-reference: {e!s}); refused: it could stall the pipeline",
+        ) from e
+    search = rx.search
+    if fld is None:
+        return Compiled(lambda ev: any(search(x) for x in ev.all_raw_str()), None, 1.0)
+    f = fld
+
+    def fn(ev: EventView) -> bool:
+        vals = ev.raw.get(f)
+        if not vals:
+            return False
+        for v in vals:  # noqa: SIM110 - a loop is faster than any() over a generator
+            if search(v if isinstance(v, str) else _scalar_str(v)):
+                return True
+        return False
+
+    return Compiled(fn, frozenset({SEP_FIELD + f + SEP_VALUE}), 1.0)
+
+
+def _cidr(fld: str, value: SigmaCIDRExpression) -> Compiled:
+    net = value.network
+
+    def fn(ev: EventView) -> bool:
+        for v in ev.raw.get(fld) or ():
+            try:
+                if ipaddress.ip_address(str(v).strip()) in net:
+                    return True
+            except ValueError:
+                continue
+        return False
+
+    return Compiled(fn, frozenset({SEP_FIELD + fld + SEP_VALUE}), 1.0)
+
+
+_OPS: dict[CompareOperators, Callable[[float, float], bool]] = {
+    CompareOperators.LT: operator.lt,
+    CompareOperators.LTE: operator.le,
+    CompareOperators.GT: operator.gt,
+    CompareOperators.GTE: operator.ge,
+}
+
+
+def _compare(fld: str, value: SigmaCompareExpression) -> Compiled:
+    n = float(value.number.number)
+    op = value.op
+    cmp = _OPS.get(op, operator.ne)
+
+    def fn(ev: EventView) -> bool:
+        for v in ev.raw.get(fld) or ():
+            if isinstance(v, bool):
+                continue
+            try:
+                x = float(v)
+            except (TypeError, ValueError):
+                continue
+            if cmp(x, n):
+                return True
+        return False
+
+    return Compiled(fn, frozenset({SEP_FIELD + fld + SEP_VALUE}), 1.0)
+
+
+def _fieldref(fld: str, value: SigmaFieldReference) -> Compiled:
+    ref = value.field
+    if value.starts_with:
+        test: Callable[[str, str], bool] = str.startswith
+    elif value.ends_with:
+        test = str.endswith
+    else:
+        test = operator.eq
+
+    def fn(ev: EventView) -> bool:
+        a = ev.low.get(fld)
+        b = ev.low.get(ref)
+        if not a or not b:
+            return False
+        return any(test(x, y) for x in a for y in b)
+
+    return Compiled(fn, frozenset({SEP_FIELD + fld + SEP_VALUE}), 1.0)
+
+
+def _leaf(fld: str | None, value: Any, warnings: list[str]) -> Compiled:
+    if isinstance(value, SigmaExpansion):
+        return _or([_leaf(fld, v, warnings) for v in value.values])
+    if isinstance(value, SigmaString):
+        return _string(fld, value, warnings)
+    if isinstance(value, SigmaRegularExpression):
+        return _regex(fld, value)
+    if fld is None:
+        if isinstance(value, SigmaNumber | SigmaBool):
+            return _keyword_leaf(
+                "contains",
+                _scalar_str(value.number if isinstance(value, SigmaNumber) else value.boolean),
+                False,
+            )
+        raise CompileError("keyword", f"keyword (field-less) value of type {type(value).__name__}")
+    if isinstance(value, SigmaNumber):
+        return _str_leaf(fld, "exact", _scalar_str(value.number), False)
+    if isinstance(value, SigmaBool):
+        return _str_leaf(fld, "exact", "true" if value.boolean else "false", False)
+    if isinstance(value, SigmaNull):
+        f = fld
+        return Compiled(lambda ev: f not in ev.raw, None, 1.0)
+    if isinstance(value, SigmaExists):
+        f = fld
+        if value.exists:
+            return Compiled(lambda ev: f in ev.raw, frozenset({SEP_FIELD + f + SEP_VALUE}), 1.0)
+        return Compiled(lambda ev: f not in ev.raw, None, 1.0)
+    if isinstance(value, SigmaCIDRExpression):
+        return _cidr(fld, value)
+    if isinstance(value, SigmaCompareExpression):
+        return _compare(fld, value)
+    if isinstance(value, SigmaFieldReference):
+        return _fieldref(fld, value)
+    raise CompileError("unsupported-value", f"value type {type(value).__name__} is not supported")
+
+
+# ---------------------------------------------------------------- boolean nodes
+
+
+def _group_or(children: list[Compiled]) -> list[Compiled]:
+    """Fuse simple string leaves on the same field into one test per kind (set lookup,
+    str.startswith/endswith with a tuple)."""
+    groups: dict[tuple[str, bool], list[Compiled]] = {}
+    rest: list[Compiled] = []
+    for c in children:
+        if c.field is not None and c.kind in ("exact", "prefix", "suffix", "contains"):
+            groups.setdefault((c.field, c.cased), []).append(c)
+        else:
+            rest.append(c)
+    out = list(rest)
+    for (fld, cased), cs in groups.items():
+        if len(cs) == 1:
+            out.append(cs[0])
+            continue
+        exact = frozenset(c.lit for c in cs if c.kind == "exact")
+        pre = tuple(c.lit for c in cs if c.kind == "prefix")
+        suf = tuple(c.lit for c in cs if c.kind == "suffix")
+        con = tuple(c.lit for c in cs if c.kind == "contains")
+        anchors: frozenset[str] | None = frozenset()
+        cost = 0.0
+        for c in cs:
+            anchors = None if c.anchors is None or anchors is None else anchors | c.anchors
+            cost += c.cost
+        out.append(Compiled(_multi_fn(fld, cased, exact, pre, suf, con), anchors, cost))
+    return out
+
+
+def _multi_fn(
+    fld: str,
+    cased: bool,
+    exact: frozenset[str],
+    pre: tuple[str, ...],
+    suf: tuple[str, ...],
+    con: tuple[str, ...],
+) -> Fn:
+    def fn(ev: EventView) -> bool:
+        if cased:
+            raw = ev.raw.get(fld)
+            vals = (
+                None if raw is None else [v if isinstance(v, str) else _scalar_str(v) for v in raw]
+            )
+        else:
+            vals = ev.low.get(fld)
+        if not vals:
+            return False
+        for x in vals:
+            if x in exact:
+                return True
+            if pre and x.startswith(pre):
+                return True
+            if suf and x.endswith(suf):
+                return True
+            for c in con:
+                if c in x:
+                    return True
+        return False
+
+    return fn
+
+
+def _or(children: list[Compiled]) -> Compiled:
+    warnings = [w for c in children for w in c.warnings]
+    children = _group_or(children)
+    if len(children) == 1:
+        c = children[0]
+        c.warnings = warnings
+        return c
+    anchors: frozenset[str] | None = frozenset()
+    cost = 0.0
+    for c in children:
+        anchors = None if c.anchors is None or anchors is None else anchors | c.anchors
+        cost += c.cost
+    fns = tuple(c.fn for c in children)
+
+    def fn(ev: EventView) -> bool:
+        for f in fns:  # noqa: SIM110
+            if f(ev):
+                return True
+        return False
+
+    return Compiled(fn, anchors, cost, warnings=warnings)
+
+
+def _and(children: list[Compiled]) -> Compiled:
+    warnings = [w for c in children for w in c.warnings]
+    if len(children) == 1:
+        c = children[0]
+        c.warnings = warnings
+        return c
+    best: Compiled | None = None
+    for c in children:
+        if c.anchors is not None and (best is None or c.cost < best.cost):
+            best = c
+    # cheapest-to-reject first: the anchored child most likely false goes first
+    ordered = sorted(children, key=lambda c: c.cost if c.anchors is not None else 10.0)
+    fns = tuple(c.fn for c in ordered)
+
+    def fn(ev: EventView) -> bool:
+        for f in fns:  # noqa: SIM110
+            if not f(ev):
+                return False
+        return True
+
+    if best is None:
+        return Compiled(fn, None, 1.0, warnings=warnings)
+    return Compiled(fn, best.anchors, best.cost, warnings=warnings)
+
+
+def _not(child: Compiled) -> Compiled:
+    f = child.fn
+    return Compiled(lambda ev: not f(ev), None, 1.0, warnings=child.warnings)
+
+
+def compile_condition(node: Any) -> Compiled:
+    """Compile a parsed pySigma condition tree (``SigmaCondition.parse()``)."""
+    if isinstance(node, ConditionAND):
+        return _and([compile_condition(a) for a in node.args])
+    if isinstance(node, ConditionOR):
+        return _or([compile_condition(a) for a in node.args])
+    if isinstance(node, ConditionNOT):
+        return _not(compile_condition(node.args[0]))
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        warnings: list[str] = []
+        c = _leaf(node.field, node.value, warnings)
+        c.warnings = warnings + c.warnings
+        return c
+    if isinstance(node, ConditionValueExpression):
+        warnings = []
+        c = _leaf(None, node.value, warnings)
+        c.warnings = warnings + c.warnings
+        return c
+    raise CompileError("condition", f"unsupported condition element {type(node).__name__}")

@@ -1,0 +1,303 @@
+"""The streaming engine: every compiled rule against each event, cost independent of the
+number of rules.
+
+Rules go through ``socmon_pipeline()`` (field mapping + logsource routing, the same as scheduled
+mode), are compiled to closures (``rules.compiler``) and indexed by their prefilter anchors in
+one Aho-Corasick automaton. Per event: flatten once (``EventView``), scan the prefilter text
+once, evaluate only the rules whose anchor occurred (plus the few rules with no anchor).
+
+Correlation rules (Sigma v2) are evaluated by a ``Correlator`` plugged in with
+``set_correlator``: it receives every match of every rule, including base rules that do not
+generate detections of their own (``generate: false``, the default for correlation bases).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import ahocorasick
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+from sigma.processing.pipeline import ProcessingPipeline
+from sigma.rule import SigmaRule
+
+from rules.compiler import CompileError, Fn, compile_condition
+from rules.detection import Detection, MatchedEvent
+from rules.eventview import EventView
+from rules.loader import LoadedRules, Problem, rule_id, rule_source
+from rules.metrics import DETECTIONS, EVENT_ERRORS, EVENTS_MATCHED, RULE_PROBLEMS, RULES_LOADED
+from rules.pipelines import socmon_pipeline
+from socmon.ids import doc_id
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True, eq=False)
+class CompiledRule:
+    """A rule ready for streaming; ``generate`` False for correlation-only base rules."""
+
+    index: int
+    rule_id: str
+    rule: SigmaRule
+    fn: Fn
+    anchors: frozenset[str] | None
+    source: str
+    generate: bool = True
+    title: str = ""
+    level: str = "medium"
+    status: str = ""
+    tags: list[str] = field(default_factory=list)
+    name: str | None = None
+
+
+class Correlator(Protocol):
+    """What the correlation engine offers the streaming engine (``rules.correlation``)."""
+
+    def observe(
+        self, rule: CompiledRule, event: dict[str, Any], event_id: str
+    ) -> list[Detection]: ...
+
+
+def event_timestamp(event: dict[str, Any]) -> str:
+    ts = event.get("@timestamp")
+    if isinstance(ts, str) and ts:
+        return ts
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+
+
+def event_doc_id(event: dict[str, Any]) -> str:
+    """An event's id when the caller has none: a hash of its content (deterministic)."""
+    import orjson
+
+    return doc_id("event", orjson.dumps(event, option=orjson.OPT_SORT_KEYS, default=str))
+
+
+def detection_for(
+    cr: CompiledRule, event: dict[str, Any], event_id: str, index: str | None = None
+) -> Detection:
+    r = cr.rule
+    ts = event_timestamp(event)
+    return Detection(
+        rule_id=cr.rule_id,
+        rule_title=cr.title,
+        level=cr.level,
+        status=cr.status,
+        tags=list(cr.tags),
+        events=[MatchedEvent(id=event_id, index=index, event=event)],
+        timestamp=ts,
+        first_timestamp=ts,
+        mode="streaming",
+        id=doc_id("detection", cr.rule_id, event_id),
+        rule_description=r.description or "",
+        references=list(r.references or []),
+        falsepositives=list(r.falsepositives or []),
+        fields=list(r.fields or []),
+        custom=dict(r.custom_attributes or {}),
+    )
+
+
+def _enum_name(v: Any, default: str) -> str:
+    if v is None:
+        return default
+    name = getattr(v, "name", None)
+    return str(name).lower() if name else str(v).lower()
+
+
+def compile_rule(
+    rule: SigmaRule, pipeline: ProcessingPipeline, index: int
+) -> tuple[CompiledRule | None, list[Problem]]:
+    """Apply the pipeline to (a copy of) the rule and compile it. Never raises."""
+    import copy
+
+    rid = rule_id(rule)
+    src = rule_source(rule)
+    problems: list[Problem] = []
+    try:
+        work = copy.deepcopy(rule)
+        pipeline.apply(work)
+        conds = [c.parse() for c in work.detection.parsed_condition]
+        compiled = [compile_condition(c) for c in conds]
+    except CompileError as e:
+        return None, [Problem(src, rid, e.reason, e.kind)]
+    except (SigmaError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as e:
+        kind = type(e).__name__.removeprefix("Sigma").removesuffix("Error").lower() or "sigma"
+        return None, [Problem(src, rid, f"{type(e).__name__}: {e}", kind)]
+    if len(compiled) == 1:
+        c = compiled[0]
+        fn, anchors = c.fn, c.anchors
+        warnings = c.warnings
+    else:  # several conditions: any of them
+        from rules.compiler import _or
+
+        c = _or(compiled)
+        fn, anchors, warnings = c.fn, c.anchors, c.warnings
+    for w in dict.fromkeys(warnings):
+        problems.append(Problem(src, rid, w, "placeholder", fatal=False))
+    cr = CompiledRule(
+        index=index,
+        rule_id=rid,
+        rule=rule,
+        fn=fn,
+        anchors=anchors,
+        source=src,
+        title=rule.title or "",
+        level=_enum_name(rule.level, "medium"),
+        status=_enum_name(rule.status, ""),
+        tags=[str(t) for t in rule.tags or []],
+        name=rule.name,
+    )
+    return cr, problems
+
+
+class StreamingEngine:
+    """Compiled rules + prefilter. Not thread-safe: one engine per consumer thread."""
+
+    def __init__(self, rules: list[CompiledRule], problems: list[Problem]) -> None:
+        self.rules = rules
+        self.problems = problems
+        self.correlations: list[SigmaCorrelationRule] = []
+        self._correlator: Correlator | None = None
+        self._unanchored: list[CompiledRule] = [r for r in rules if r.anchors is None]
+        anchor_rules: dict[str, list[int]] = {}
+        for r in rules:
+            for a in r.anchors or ():
+                anchor_rules.setdefault(a, []).append(r.index)
+        self._anchor_rules: list[tuple[int, ...]] = []
+        self._automaton: Any = None
+        if anchor_rules:
+            auto = ahocorasick.Automaton()
+            for i, (a, idx) in enumerate(anchor_rules.items()):
+                auto.add_word(a, i)
+                self._anchor_rules.append(tuple(idx))
+            auto.make_automaton()
+            self._automaton = auto
+        self._by_index = {r.index: r for r in rules}
+        RULES_LOADED.set(len(rules))
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def from_rules(
+        cls,
+        loaded: LoadedRules | Iterable[SigmaRule],
+        placeholders: dict[str, list[str]] | None = None,
+        pipeline: ProcessingPipeline | None = None,
+    ) -> StreamingEngine:
+        """Compile loaded rules. Problems (from loading and compiling) are in ``.problems``."""
+        if isinstance(loaded, LoadedRules):
+            sigma_rules = loaded.rules
+            problems = list(loaded.problems)
+            correlations = loaded.correlations
+        else:
+            sigma_rules = list(loaded)
+            problems = []
+            correlations = []
+        pipe = pipeline or socmon_pipeline(placeholders)
+        # Base rules of correlations: generate a detection only when the correlation says so.
+        silent: set[int] = set()
+        for corr in correlations:
+            if not getattr(corr, "generate", False):
+                for ref in corr.rules or []:
+                    target = getattr(ref, "rule", None)
+                    if isinstance(target, SigmaRule):
+                        silent.add(id(target))
+        compiled: list[CompiledRule] = []
+        for rule in sigma_rules:
+            cr, probs = compile_rule(rule, pipe, len(compiled))
+            for p in probs:
+                if p.fatal:
+                    RULE_PROBLEMS.labels(stage="compile", kind=p.kind).inc()
+                log.warning(
+                    "sigma rule problem",
+                    extra={
+                        "source": p.source,
+                        "rule_id": p.rule_id,
+                        "reason": p.reason,
+                        "kind": p.kind,
+                        "fatal": p.fatal,
+                    },
+                )
+            problems += probs
+            if cr is not None:
+                cr.generate = id(rule) not in silent
+                compiled.append(cr)
+        engine = cls(compiled, problems)
+        engine.correlations = list(correlations)
+        return engine
+
+    def set_correlator(self, correlator: Correlator | None) -> None:
+        """Plug the correlation engine in: it sees every rule match (``observe``)."""
+        self._correlator = correlator
+
+    def rule(self, rule_id_or_name: str) -> CompiledRule | None:
+        for r in self.rules:
+            if r.rule_id == rule_id_or_name or r.name == rule_id_or_name:
+                return r
+        return None
+
+    @property
+    def unanchored(self) -> list[CompiledRule]:
+        """Rules evaluated on every event (no prefilter literal could be derived)."""
+        return list(self._unanchored)
+
+    # ------------------------------------------------------------------ matching
+
+    def candidates(self, view: EventView) -> list[CompiledRule]:
+        """Rules whose prefilter anchor occurs in the event (sorted by rule index)."""
+        idx: set[int] = set()
+        if self._automaton is not None:
+            ar = self._anchor_rules
+            for aid in {v for _, v in self._automaton.iter(view.text)}:
+                idx.update(ar[aid])
+        by = self._by_index
+        out = [by[i] for i in sorted(idx)]
+        if self._unanchored:
+            out = sorted([*out, *self._unanchored], key=lambda r: r.index)
+        return out
+
+    def match_rules(self, event: dict[str, Any]) -> list[CompiledRule]:
+        """Every rule (including correlation-only base rules) that matches the event."""
+        try:
+            view = EventView(event)
+        except (RecursionError, TypeError, AttributeError) as e:
+            EVENT_ERRORS.labels(reason=type(e).__name__).inc()
+            log.warning("event cannot be matched", extra={"reason": str(e)})
+            return []
+        out = []
+        for r in self.candidates(view):
+            try:
+                if r.fn(view):
+                    out.append(r)
+            except Exception as e:  # a matcher bug must not stop the pipeline
+                EVENT_ERRORS.labels(reason="matcher").inc()
+                log.warning(
+                    "rule failed on an event",
+                    extra={"rule_id": r.rule_id, "reason": f"{type(e).__name__}: {e}"},
+                )
+        return out
+
+    def match(
+        self, event: dict[str, Any], event_id: str | None = None, index: str | None = None
+    ) -> list[Detection]:
+        """Detections for one event: single-event rules that generate, plus whatever the
+        correlator produces from these matches."""
+        EVENTS_MATCHED.inc()
+        matched = self.match_rules(event)
+        if not matched:
+            return []
+        eid = event_id or event_doc_id(event)
+        out: list[Detection] = []
+        for r in matched:
+            if r.generate:
+                d = detection_for(r, event, eid, index)
+                DETECTIONS.labels(level=d.level).inc()
+                out.append(d)
+            if self._correlator is not None:
+                for d in self._correlator.observe(r, event, eid):
+                    DETECTIONS.labels(level=d.level).inc()
+                    out.append(d)
+        return out

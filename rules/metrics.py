@@ -1,0 +1,48 @@
+"""Prometheus metrics of the streaming detection engine (one place, registered once)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from socmon.metrics import REGISTRY
+
+RULE_PROBLEMS = Counter(
+    "socmon_rules_problems_total",
+    "Sigma rules (or rule files) that could not be loaded or compiled, by stage and kind",
+    ["stage", "kind"],
+    registry=REGISTRY,
+)
+RULES_LOADED = Gauge(
+    "socmon_rules_streaming_rules",
+    "Sigma rules compiled into the streaming engine",
+    registry=REGISTRY,
+)
+EVENTS_MATCHED = Counter(
+    "socmon_rules_streaming_events_total",
+    "Events evaluated by the streaming engine",
+    registry=REGISTRY,
+)
+DETECTIONS = Counter(
+    "socmon_rules_streaming_detections_total",
+    "Detections produced by the streaming engine, by level",
+    ["level"],
+    registry=REGISTRY,
+)
+EVENT_ERRORS = Counter(
+    "socmon_rules_streaming_event_errors_total",
+    "Events the streaming engine could not evaluate (bad shape), by reason",
+    ["reason"],
+    registry=REGISTRY,
+)
+MATCH_SECONDS = Histogram(
+    "socmon_rules_streaming_match_seconds",
+    "Time to evaluate one event against all streaming rules",
+    buckets=(1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 0.05),
+    registry=REGISTRY,
+)
+HUNT_INPUT_ERRORS = Counter(
+    "socmon_hunt_input_errors_total",
+    "Input records `socmon hunt` could not read, by reason",
+    ["reason"],
+    registry=REGISTRY,
+)

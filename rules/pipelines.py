@@ -1,0 +1,309 @@
+"""Field mapping and logsource routing: Sigma field names -> the ECS fields socmon's events carry.
+
+One pySigma processing pipeline, ``socmon_pipeline()``, used by BOTH the streaming matcher and
+the scheduled Elasticsearch queries, so that both modes look at the same fields with the same
+logsource conditions. It is composed of:
+
+1. placeholders (``%name%`` with the ``expand`` modifier) replaced by the value lists in
+   ``detection.placeholders`` (undefined placeholders are left for the engine to report);
+2. Windows logsource routing: a ``service`` becomes a ``winlog.channel`` condition (pySigma's
+   ``generate_windows_logsource_items``, as in ``ecs_windows``); a ``category`` becomes
+   ``event.code`` + ``winlog.channel`` conditions (Sysmon event ids, Security 4688 for
+   process_creation, PowerShell 4103/4104/400/600/800);
+3. pySigma's ``ecs_windows`` field mapping (Winlogbeat 7+ layout: ``winlog.event_data.*``,
+   ``process.*``, ``file.*`` ...) with the ``.caseless`` sub-fields removed: socmon's event
+   template has no such sub-fields;
+4. socmon's own mappings for Linux, web servers, proxies, firewalls and DNS, each routed on
+   ``event.dataset`` (``LOGSOURCE_DATASETS``).
+
+Rule fields that are already dotted ECS names (``source.ip``) are left alone, so rules written
+directly against socmon's ECS events need no mapping. The table is rendered in
+docs/detection.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sigma.pipelines.common import logsource_windows
+from sigma.pipelines.elasticsearch.windows import ecs_windows
+from sigma.processing.conditions import LogsourceCondition
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+from sigma.processing.transformations import (
+    AddConditionTransformation,
+    FieldMappingTransformation,
+    ValueListPlaceholderTransformation,
+)
+
+CASELESS = ".caseless"
+
+SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"
+POWERSHELL_CHANNELS = ["Microsoft-Windows-PowerShell/Operational", "PowerShellCore/Operational"]
+POWERSHELL_CLASSIC_CHANNEL = "Windows PowerShell"
+
+# Windows generic categories -> (channels, event ids). Sysmon ids follow pySigma's sysmon
+# pipeline; process_creation also comes from the Security log (4688); PowerShell categories
+# follow pySigma's windows pipeline.
+WINDOWS_CATEGORIES: dict[str, tuple[list[str], list[int]]] = {
+    "process_creation": ([SYSMON_CHANNEL, "Security"], [1, 4688]),
+    "file_change": ([SYSMON_CHANNEL], [2]),
+    "network_connection": ([SYSMON_CHANNEL], [3]),
+    "sysmon_status": ([SYSMON_CHANNEL], [4, 16]),
+    "process_termination": ([SYSMON_CHANNEL], [5]),
+    "driver_load": ([SYSMON_CHANNEL], [6]),
+    "image_load": ([SYSMON_CHANNEL], [7]),
+    "create_remote_thread": ([SYSMON_CHANNEL], [8]),
+    "raw_access_thread": ([SYSMON_CHANNEL], [9]),
+    "process_access": ([SYSMON_CHANNEL], [10]),
+    "file_event": ([SYSMON_CHANNEL], [11]),
+    "registry_add": ([SYSMON_CHANNEL], [12]),
+    "registry_delete": ([SYSMON_CHANNEL], [12]),
+    "registry_set": ([SYSMON_CHANNEL], [13]),
+    "registry_rename": ([SYSMON_CHANNEL], [14]),
+    "registry_event": ([SYSMON_CHANNEL], [12, 13, 14]),
+    "create_stream_hash": ([SYSMON_CHANNEL], [15]),
+    "pipe_created": ([SYSMON_CHANNEL], [17, 18]),
+    "wmi_event": ([SYSMON_CHANNEL], [19, 20, 21]),
+    "dns_query": ([SYSMON_CHANNEL], [22]),
+    "file_delete": ([SYSMON_CHANNEL], [23, 26]),
+    "clipboard_capture": ([SYSMON_CHANNEL], [24]),
+    "process_tampering": ([SYSMON_CHANNEL], [25]),
+    "file_delete_detected": ([SYSMON_CHANNEL], [26]),
+    "file_block_executable": ([SYSMON_CHANNEL], [27]),
+    "file_block_shredding": ([SYSMON_CHANNEL], [28]),
+    "file_executable_detected": ([SYSMON_CHANNEL], [29]),
+    "sysmon_error": ([SYSMON_CHANNEL], [255]),
+    "ps_module": (POWERSHELL_CHANNELS, [4103]),
+    "ps_script": (POWERSHELL_CHANNELS, [4104]),
+    "ps_classic_start": ([POWERSHELL_CLASSIC_CHANNEL], [400]),
+    "ps_classic_provider_start": ([POWERSHELL_CLASSIC_CHANNEL], [600]),
+    "ps_classic_script": ([POWERSHELL_CLASSIC_CHANNEL], [800]),
+}
+
+# Non-Windows logsources -> the event.dataset values socmon's collectors emit for them.
+# Keys are (product, category, service); None matches any value of that logsource field.
+LOGSOURCE_DATASETS: dict[tuple[str | None, str | None, str | None], list[str]] = {
+    ("linux", None, "auth"): ["linux.auth", "system.auth"],
+    ("linux", None, "sshd"): ["linux.auth", "system.auth", "sshd"],
+    ("linux", None, "sudo"): ["linux.auth", "system.auth"],
+    ("linux", None, "syslog"): ["linux.syslog", "system.syslog"],
+    ("linux", None, "auditd"): ["linux.auditd", "auditd.log"],
+    ("linux", None, "vsftpd"): ["vsftpd.log", "linux.ftp"],
+    ("linux", None, "clamav"): ["clamav.log"],
+    ("linux", None, "cron"): ["linux.cron", "linux.syslog", "system.syslog"],
+    ("linux", None, "guacamole"): ["guacamole.log"],
+    ("linux", "process_creation", None): ["linux.process", "auditd.log"],
+    ("linux", "network_connection", None): ["linux.network", "auditd.log"],
+    ("linux", "file_event", None): ["linux.file", "auditd.log"],
+    (None, "webserver", None): ["apache.access", "nginx.access", "web.access", "iis.access"],
+    (None, "proxy", None): ["proxy.access", "squid.access"],
+    (None, "firewall", None): ["firewall.log", "network.flow", "zeek.conn", "suricata.flow"],
+    (None, "dns", None): ["network.dns", "zeek.dns", "suricata.dns", "dns.log"],
+    ("zeek", None, None): ["zeek.conn", "zeek.dns", "zeek.http", "zeek.ssl", "zeek.ssh"],
+}
+
+# Sigma taxonomy field names (non-Windows) -> ECS, per logsource. Keys as in LOGSOURCE_DATASETS.
+PROCESS_FIELDS = {
+    "Image": "process.executable",
+    "CommandLine": "process.command_line",
+    "ParentImage": "process.parent.executable",
+    "ParentCommandLine": "process.parent.command_line",
+    "CurrentDirectory": "process.working_directory",
+    "ProcessId": "process.pid",
+    "ParentProcessId": "process.parent.pid",
+    "User": "user.name",
+    "LogonId": "process.user.id",
+    "TargetFilename": "file.path",
+    "DestinationIp": "destination.ip",
+    "DestinationPort": "destination.port",
+    "DestinationHostname": "destination.domain",
+    "SourceIp": "source.ip",
+    "SourcePort": "source.port",
+    "Initiated": "network.direction",
+}
+WEB_FIELDS = {
+    "c-ip": "source.ip",
+    "c-uri": "url.original",
+    "c-uri-query": "url.query",
+    "c-uri-stem": "url.path",
+    "c-uri-extension": "url.extension",
+    "cs-uri": "url.original",
+    "cs-uri-query": "url.query",
+    "cs-uri-stem": "url.path",
+    "cs-method": "http.request.method",
+    "cs-version": "http.version",
+    "cs-host": "url.domain",
+    "cs-referrer": "http.request.referrer",
+    "cs-cookie": "http.request.cookie",
+    "c-useragent": "user_agent.original",
+    "cs-user-agent": "user_agent.original",
+    "sc-status": "http.response.status_code",
+    "sc-bytes": "http.response.bytes",
+    "cs-bytes": "http.request.bytes",
+    "r-dns": "url.domain",
+    "s-ip": "destination.ip",
+    "cs-username": "user.name",
+}
+NETWORK_FIELDS = {
+    "src_ip": "source.ip",
+    "src_port": "source.port",
+    "dst_ip": "destination.ip",
+    "dst_port": "destination.port",
+    "action": "event.action",
+    "protocol": "network.transport",
+    "query": "dns.question.name",
+    "answer": "dns.answers.data",
+    "record_type": "dns.question.type",
+    "qtype_name": "dns.question.type",
+    "rcode_name": "dns.response_code",
+}
+LOGSOURCE_FIELDS: dict[tuple[str | None, str | None, str | None], dict[str, str]] = {
+    ("linux", None, None): PROCESS_FIELDS,
+    ("macos", None, None): PROCESS_FIELDS,
+    (None, "webserver", None): WEB_FIELDS,
+    (None, "proxy", None): WEB_FIELDS,
+    (None, "firewall", None): NETWORK_FIELDS,
+    (None, "dns", None): NETWORK_FIELDS,
+}
+
+
+def _strip_caseless(mapping: Mapping[Any, Any]) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
+    for k, v in mapping.items():
+        if isinstance(v, str):
+            out[k] = v.removesuffix(CASELESS)
+        elif isinstance(v, list):
+            out[k] = [x.removesuffix(CASELESS) for x in v]
+        else:
+            out[k] = v
+    return out
+
+
+def windows_field_mapping() -> dict[str, str]:
+    """The ecs_windows fixed field mapping (Sigma field -> ECS field), ``.caseless`` removed.
+    The Windows event shaper (``rules.winevent``) inverts it."""
+    for item in ecs_windows().items:
+        if item.identifier == "ecs_windows_field_mapping":
+            tr = item.transformation
+            assert isinstance(tr, FieldMappingTransformation)
+            return {str(k): str(v) for k, v in _strip_caseless(tr.mapping).items()}
+    return {}
+
+
+def windows_variable_mapping() -> dict[tuple[str, str], dict[str, str]]:
+    """ecs_windows' logsource-dependent mappings: (logsource field, value) -> {field: ecs}."""
+    from sigma.pipelines.elasticsearch.windows import ecs_windows_variable_mappings
+
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for field, mappings in ecs_windows_variable_mappings.items():
+        for ls_field, ls_value, mapped in mappings:
+            out.setdefault((ls_field, ls_value), {})[field] = mapped.removesuffix(CASELESS)
+    return out
+
+
+def _ecs_windows_items() -> list[ProcessingItem]:
+    items = []
+    base = ecs_windows()
+    base._clear_pipeline()  # its items are re-parented into socmon's pipeline
+    for item in base.items:
+        tr = item.transformation
+        if isinstance(tr, FieldMappingTransformation):
+            tr.mapping = _strip_caseless(tr.mapping)
+        items.append(item)
+    return items
+
+
+def _windows_category_items() -> list[ProcessingItem]:
+    items = []
+    for category, (channels, codes) in WINDOWS_CATEGORIES.items():
+        cond: dict[str, Any] = {
+            "EventID": codes if len(codes) > 1 else codes[0],
+            "Channel": channels if len(channels) > 1 else channels[0],
+        }
+        items.append(
+            ProcessingItem(
+                identifier=f"socmon_windows_{category}_route",
+                transformation=AddConditionTransformation(cond, name=f"_route_{category}"),
+                rule_conditions=[LogsourceCondition(category=category, product="windows")],
+            )
+        )
+    return items
+
+
+def _logsource_condition(key: tuple[str | None, str | None, str | None]) -> LogsourceCondition:
+    product, category, service = key
+    return LogsourceCondition(product=product, category=category, service=service)
+
+
+def _mapping(fields: Mapping[str, str]) -> dict[str | None, str | list[str]]:
+    return {k: v for k, v in fields.items()}
+
+
+def _other_items() -> list[ProcessingItem]:
+    items = []
+    for key, fields in LOGSOURCE_FIELDS.items():
+        items.append(
+            ProcessingItem(
+                identifier="socmon_fields_" + "_".join(k or "any" for k in key),
+                transformation=FieldMappingTransformation(
+                    dict[str | None, str | list[str]](fields)
+                ),
+                rule_conditions=[_logsource_condition(key)],
+            )
+        )
+    for key, datasets in LOGSOURCE_DATASETS.items():
+        items.append(
+            ProcessingItem(
+                identifier="socmon_route_" + "_".join(k or "any" for k in key),
+                transformation=AddConditionTransformation(
+                    {"event.dataset": datasets if len(datasets) > 1 else datasets[0]},
+                    name="_route_" + "_".join(k or "any" for k in key),
+                ),
+                rule_conditions=[_logsource_condition(key)],
+            )
+        )
+    return items
+
+
+def socmon_pipeline(placeholders: Mapping[str, Sequence[str]] | None = None) -> ProcessingPipeline:
+    """The processing pipeline both detection modes apply to every rule.
+
+    ``placeholders``: values for ``%name%`` placeholders (the ``expand`` modifier), usually
+    ``settings.detection.placeholders``. Placeholders without values are left in the rule; the
+    streaming engine reports them (and never matches them), scheduled mode reports the
+    conversion error.
+    """
+    variables = {k: list(v) for k, v in (placeholders or {}).items()}
+    items: list[ProcessingItem] = []
+    if variables:
+        items.append(
+            ProcessingItem(
+                identifier="socmon_placeholders",
+                transformation=ValueListPlaceholderTransformation(include=list(variables)),
+            )
+        )
+    items += _windows_category_items()
+    items += _ecs_windows_items()
+    items += _other_items()
+    return ProcessingPipeline(
+        name="socmon: Sigma -> socmon ECS events",
+        priority=20,
+        items=items,
+        vars=variables,
+    )
+
+
+def is_windows(product: str | None) -> bool:
+    return product == "windows"
+
+
+__all__ = [
+    "LOGSOURCE_DATASETS",
+    "LOGSOURCE_FIELDS",
+    "WINDOWS_CATEGORIES",
+    "logsource_windows",
+    "socmon_pipeline",
+    "windows_field_mapping",
+    "windows_variable_mapping",
+]
