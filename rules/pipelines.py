@@ -246,9 +246,7 @@ def _other_items() -> list[ProcessingItem]:
         items.append(
             ProcessingItem(
                 identifier="socmon_fields_" + "_".join(k or "any" for k in key),
-                transformation=FieldMappingTransformation(
-                    dict[str | None, str | list[str]](fields)
-                ),
+                transformation=FieldMappingTransformation(_mapping(fields)),
                 rule_conditions=[_logsource_condition(key)],
             )
         )
