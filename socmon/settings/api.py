@@ -5,8 +5,69 @@ API (issue 7): HTTP service, authentication, limits.
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
 from socmon.settings.base import Section
 
 
 class ApiSettings(Section):
     """API (issue 7): HTTP service, authentication, limits."""
+
+    enabled: bool = Field(True, description="Serve the API inside `socmon run`.")
+    bind: str = Field("127.0.0.1", description="Address the API listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port the API listens on.")
+    workers_threads: int = Field(
+        40, ge=1, le=512, description="Threads serving blocking Elasticsearch calls."
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024, gt=0, description="Largest request body accepted (413 above)."
+    )
+    max_page_size: int = Field(500, ge=1, le=10_000, description="Largest page size (422 above).")
+    default_page_size: int = Field(50, ge=1, le=10_000, description="Page size when not given.")
+    query_timeout: float = Field(
+        10.0, gt=0, le=300, description="Seconds an Elasticsearch search may run (504 above)."
+    )
+    max_time_range_days: int = Field(
+        366, ge=1, description="Longest time range of an event search, stats or report."
+    )
+    cursor_keep_alive: str = Field(
+        "2m",
+        pattern=r"^[0-9]+[smh]$",
+        description="How long a pagination cursor (point in time) stays usable between pages.",
+    )
+    pit_max_age: float = Field(
+        1.0,
+        ge=0,
+        description="Seconds first pages may share one point in time (0: one per request).",
+    )
+    rate_limit_per_minute: int = Field(
+        600, ge=0, description="Requests per minute per key or token (0: unlimited)."
+    )
+    rate_limit_burst: int = Field(120, ge=1, description="Requests a key may send in a burst.")
+    key_cache_seconds: float = Field(
+        5.0, ge=0, description="Seconds a verified API key is cached (revocation delay)."
+    )
+    oidc_issuer: str | None = Field(None, description="OIDC issuer (iss) of accepted JWTs.")
+    oidc_jwks_url: str | None = Field(None, description="JWKS URL of the issuer's signing keys.")
+    oidc_audience: str | None = Field(None, description="Audience (aud) JWTs must carry.")
+    oidc_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "ES256"], description="Accepted JWT algorithms."
+    )
+    oidc_role_claim: str = Field("socmon_role", description="JWT claim holding the role.")
+    oidc_units_claim: str = Field(
+        "socmon_units",
+        description="JWT claim holding the organisation units (list; '*' or absent: province).",
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token /metrics requires (unset: /metrics is open)."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (empty: CORS off)."
+    )
+    report_language: Literal["vi", "en"] = Field("vi", description="Default report language.")
+    engine_required: bool = Field(
+        False,
+        description="/readyz fails until the detection engine reports it has loaded rules.",
+    )

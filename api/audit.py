@@ -1,0 +1,64 @@
+"""The audit trail: every change (alert, rule, exception, key) with actor, time, before, after."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+from prometheus_client import Counter
+
+from api.auth import Principal
+from api.context import ApiContext
+from socmon.metrics import REGISTRY
+
+log = logging.getLogger(__name__)
+
+AUDIT_WRITES = Counter(
+    "socmon_api_audit_records_total",
+    "Audit records written by the API, by object type.",
+    ["object_type"],
+    registry=REGISTRY,
+)
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def record(
+    ctx: ApiContext,
+    actor: Principal,
+    action: str,
+    object_type: str,
+    object_id: str,
+    before: Any,
+    after: Any,
+    units: list[str] | None = None,
+) -> dict[str, Any]:
+    """Write one audit document (synchronously: a change is not done until it is audited)."""
+    doc: dict[str, Any] = {
+        "@timestamp": now_iso(),
+        "actor": actor.actor,
+        "actor_role": actor.role,
+        "actor_key": actor.key_id,
+        "action": action,
+        "object": {"type": object_type, "id": object_id},
+        "before": before,
+        "after": after,
+    }
+    if units:
+        doc["organization"] = {"id": units}
+    ctx.client.index(index=ctx.names.audit, id=uuid.uuid4().hex, document=doc)
+    AUDIT_WRITES.labels(object_type).inc()
+    log.info(
+        "audit",
+        extra={
+            "actor": actor.actor,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+        },
+    )
+    return doc

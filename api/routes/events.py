@@ -1,0 +1,188 @@
+"""Event search over a time range: a restricted query string, unit scoping, cursor pages."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from elasticsearch import NotFoundError
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from api.auth import Principal, require, unit_filter
+from api.context import get_ctx
+from api.problems import ProblemError, problem_responses
+from api.routes.common import (
+    decode_cursor,
+    encode_cursor,
+    iso,
+    page_size,
+    range_clause,
+    search,
+    time_range,
+)
+
+router = APIRouter(prefix="/api/v1/events", tags=["events"])
+
+MAX_QUERY = 2000
+_FIELD = re.compile(r"([^\s():\"]+):")
+
+
+def check_query_string(q: str) -> None:
+    """Refuse the expensive or unsafe parts of Lucene syntax: regular expressions, fuzzy and
+    proximity operators, wildcard field names, leading wildcards. 422 with the reason."""
+    if len(q) > MAX_QUERY:
+        raise ProblemError(422, f"q is longer than {MAX_QUERY} characters")
+    outside: list[str] = []
+    in_quote = False
+    escaped = False
+    for ch in q:
+        if escaped:
+            escaped = False
+            outside.append(" " if not in_quote else "")
+            continue
+        if ch == "\\":
+            escaped = True
+            continue
+        if ch == '"':
+            in_quote = not in_quote
+            outside.append(" ")
+            continue
+        if not in_quote:
+            outside.append(ch)
+    text = "".join(outside)
+    if "/" in text:
+        raise ProblemError(422, "regular expressions (/.../) are not allowed in q; quote the value")
+    if "~" in q.replace("\\~", ""):
+        raise ProblemError(422, "fuzzy and proximity operators (~) are not allowed in q")
+    for m in _FIELD.finditer(text):
+        field = m.group(1)
+        if "*" in field or "?" in field or field.startswith("_"):
+            raise ProblemError(
+                422, f"field '{field}' is not allowed in q (no wildcards or _fields)"
+            )
+    for token in re.split(r"[\s():]+", text):
+        if token.startswith(("*", "?")):
+            raise ProblemError(422, "leading wildcards are not allowed in q")
+
+
+class EventPage(BaseModel):
+    items: list[dict[str, Any]] = Field(
+        ...,
+        examples=[
+            [
+                {
+                    "_id": "e1",
+                    "@timestamp": "2026-11-24T10:00:00.000Z",
+                    "event": {"dataset": "sshd"},
+                    "source": {"ip": "203.0.113.7"},
+                }
+            ]
+        ],
+    )
+    total: int = Field(..., examples=[1])
+    total_relation: str = Field("eq", examples=["eq"])
+    next_cursor: str | None = None
+
+
+@router.get(
+    "",
+    response_model=EventPage,
+    summary="Search events in a time range (Lucene query string, restricted)",
+    responses=problem_responses(400, 401, 403, 410, 422, 429, 504),
+)
+def search_events(
+    request: Request,
+    q: str | None = Query(
+        None,
+        max_length=MAX_QUERY,
+        description="Lucene query string, e.g. `event.dataset:sshd AND source.ip:203.0.113.7`. "
+        "No regular expressions, fuzzy/proximity operators, leading or field wildcards.",
+        examples=["event.outcome:failure AND event.dataset:sshd"],
+    ),
+    start: str | None = Query(None, description="ISO 8601 or now-24h (default)"),
+    end: str | None = Query(None, description="ISO 8601 or now (default)"),
+    unit: list[str] | None = Query(None, description="organization.id; within your scope"),
+    size: int | None = Query(None, ge=1),
+    cursor: str | None = Query(None, max_length=8192),
+    p: Principal = Depends(require("viewer")),
+) -> EventPage:
+    ctx = get_ctx(request)
+    if cursor:
+        st = decode_cursor(cursor)
+        try:
+            q, start, end, unit = st.get("q"), st["t0"], st["t1"], st.get("u")
+            n, pit_id, after = int(st["z"]), str(st["p"]), list(st["a"])
+        except Exception:
+            raise ProblemError(400, "the cursor is not valid") from None
+    else:
+        n, pit_id, after = page_size(ctx, size), "", []
+    t0, t1 = time_range(ctx, start, end)
+    filters: list[dict[str, Any]] = [range_clause("@timestamp", t0, t1), *unit_filter(p)]
+    if unit:
+        outside = [u for u in unit if not p.sees_unit(u)]
+        if outside:
+            raise ProblemError(403, f"unit(s) outside your scope: {', '.join(outside)}")
+        filters.append({"terms": {"organization.id": unit}})
+    must: list[dict[str, Any]] = []
+    if q:
+        check_query_string(q)
+        must.append(
+            {
+                "query_string": {
+                    "query": q,
+                    "allow_leading_wildcard": False,
+                    "analyze_wildcard": False,
+                    "lenient": True,
+                    "max_determinized_states": 1000,
+                    "default_field": "message",
+                    "default_operator": "AND",
+                }
+            }
+        )
+    if not pit_id:
+        try:
+            pit = ctx.es().open_point_in_time(
+                index=ctx.names.events_pattern,
+                keep_alive=ctx.settings.api.cursor_keep_alive,
+                ignore_unavailable=True,
+            )
+        except NotFoundError:
+            return EventPage(items=[], total=0, total_relation="eq")
+        pit_id = str(pit["id"])
+    body: dict[str, Any] = {
+        "query": {"bool": {"filter": filters, "must": must}},
+        "size": n,
+        "sort": [{"@timestamp": {"order": "desc", "unmapped_type": "date"}}],
+        "pit": {"id": pit_id, "keep_alive": ctx.settings.api.cursor_keep_alive},
+        "track_total_hits": 10_000,
+    }
+    if after:
+        body["search_after"] = after
+    resp = search(ctx, **body)
+    hits = resp["hits"]["hits"]
+    items = []
+    for h in hits:
+        doc = dict(h.get("_source") or {})
+        doc["_id"], doc["_index"] = h["_id"], h.get("_index")
+        items.append(doc)
+    nxt = None
+    if len(hits) == n:
+        nxt = encode_cursor(
+            {
+                "p": resp.get("pit_id", pit_id),
+                "a": hits[-1]["sort"],
+                "q": q,
+                "t0": iso(t0),
+                "t1": iso(t1),
+                "u": unit,
+                "z": n,
+            }
+        )
+    total = resp["hits"]["total"]
+    return EventPage(
+        items=items,
+        total=int(total["value"]),
+        total_relation=total.get("relation", "eq"),
+        next_cursor=nxt,
+    )

@@ -1,0 +1,126 @@
+"""Fixtures for the API tests: an application on the test's index prefix, keys of every
+role bound to the province or to one unit, and alert documents of alerting's shape."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.context import ApiContext
+from api.keys import create_key
+from socmon.indices import IndexNames
+from socmon.settings import Settings
+
+UNIT_A = "so-tttt"
+UNIT_B = "ubnd-xa-a"
+
+
+def iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def make_alert(
+    n: int,
+    unit: str = UNIT_A,
+    status: str = "open",
+    severity: str = "high",
+    rule_id: str = "rule-ssh",
+    at: dt.datetime | None = None,
+    **extra: Any,
+) -> tuple[str, dict[str, Any]]:
+    """An alert document as alerting writes it (see socmon/templates/alerts.json)."""
+    t = at or (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=n))
+    aid = hashlib.sha1(f"{rule_id}-{unit}-{n}".encode()).hexdigest()[:20]
+    doc: dict[str, Any] = {
+        "@timestamp": iso(t),
+        "first_seen": iso(t),
+        "last_seen": iso(t + dt.timedelta(minutes=1)),
+        "kind": "detection",
+        "status": status,
+        "severity": severity,
+        "risk_score": 50 + n % 50,
+        "event_count": 1 + n % 7,
+        "group_key": f"{unit}|10.0.0.{n % 250}",
+        "rule": {
+            "id": rule_id,
+            "name": f"Rule {rule_id}",
+            "level": severity,
+            "tags": ["attack.credential_access", "attack.t1110"],
+        },
+        "threat": {"technique": {"id": ["T1110"], "name": ["Brute Force"]}},
+        "organization": {"id": unit, "name": f"Unit {unit}"},
+        "host": {"name": f"host-{n % 5}"},
+        "source": {"ip": f"10.0.0.{n % 250}"},
+        "message": f"alert number {n} ssh brute force",
+        "events": [
+            {
+                "@timestamp": iso(t),
+                "source": {"ip": f"10.0.0.{n % 250}"},
+                "organization": {"id": unit},
+                "message": "Failed password",
+            }
+        ],
+        "history": [],
+        "notes": [],
+    }
+    doc.update(extra)
+    return aid, doc
+
+
+def index_alerts(
+    client: Elasticsearch, names: IndexNames, docs: list[tuple[str, dict[str, Any]]]
+) -> None:
+    ops: list[dict[str, Any]] = []
+    for aid, doc in docs:
+        ops.append({"index": {"_index": names.alerts, "_id": aid}})
+        ops.append(doc)
+    if ops:
+        resp = client.bulk(operations=ops, refresh="wait_for")
+        assert not resp["errors"], resp
+
+
+@pytest.fixture
+def api_settings(settings: Settings) -> Settings:
+    s = settings.model_copy(deep=True)
+    s.api.rate_limit_per_minute = 100_000
+    s.api.rate_limit_burst = 100_000
+    return s
+
+
+@pytest.fixture
+def ctx(api_settings: Settings, es_client: Elasticsearch, names: IndexNames) -> ApiContext:
+    return ApiContext(settings=api_settings, client=es_client, names=names)
+
+
+@pytest.fixture
+def app(ctx: ApiContext) -> FastAPI:
+    return create_app(ctx)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def keys(ctx: ApiContext) -> dict[str, str]:
+    """role -> key for the province ('admin'), and '<role>@A' / '<role>@B' for unit keys."""
+    out: dict[str, str] = {}
+    for role in ("viewer", "analyst", "admin"):
+        out[role], _ = create_key(ctx.client, ctx.names, f"{role}-prov", role, None, "test")
+        out[f"{role}@A"], _ = create_key(ctx.client, ctx.names, f"{role}-a", role, [UNIT_A], "test")
+        out[f"{role}@B"], _ = create_key(ctx.client, ctx.names, f"{role}-b", role, [UNIT_B], "test")
+    return out
+
+
+def h(key: str) -> dict[str, str]:
+    return {"X-API-Key": key}
