@@ -1,0 +1,149 @@
+"""Sigma rules -> Elasticsearch queries for scheduled mode.
+
+Base rules are converted with pySigma's Elasticsearch Lucene backend and socmon's field
+mapping (``rules.pipelines.socmon_pipeline``, the same mapping as the streaming matcher), each
+into one ``query_string`` query. Correlation rules are not expressible in Lucene: they keep
+their referenced rules' queries (one named query per base rule) and are evaluated by
+``rules.scheduled`` with aggregations plus the streaming correlation logic.
+
+What cannot be converted is reported as a ``rules.loader.Problem`` (stage "scheduled").
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sigma.backends.elasticsearch import LuceneBackend
+from sigma.correlations import SigmaCorrelationRule
+from sigma.rule import SigmaRule
+
+from rules.correlation import CompiledCorrelation, CorrelationProblem, compile_correlation
+from rules.loader import LoadedRules, Problem, rule_id, rule_source
+from rules.pipelines import socmon_pipeline
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ScheduledRule:
+    key: str
+    rule: SigmaRule
+    query: str  # Lucene (query_string syntax)
+
+    def es_query(self) -> dict[str, Any]:
+        return {"query_string": {"query": self.query, "analyze_wildcard": True, "lenient": True}}
+
+
+@dataclass
+class ScheduledCorrelation:
+    key: str
+    rule: SigmaCorrelationRule  # pipeline applied
+    known: dict[str, str]  # base rule ids/names -> key (to recompile fresh windows)
+    queries: dict[str, str]  # base rule key -> Lucene query
+    compiled: CompiledCorrelation
+
+    def fresh(self) -> CompiledCorrelation:
+        """A compiled correlation with empty windows (one replay)."""
+        return compile_correlation(self.rule, self.known)
+
+    def es_query(self) -> dict[str, Any]:
+        """Any referenced base rule; each named after its rule key (``matched_queries``)."""
+        return {
+            "bool": {
+                "should": [
+                    {
+                        "query_string": {
+                            "query": q,
+                            "analyze_wildcard": True,
+                            "lenient": True,
+                            "_name": k,
+                        }
+                    }
+                    for k, q in self.queries.items()
+                ],
+                "minimum_should_match": 1,
+            }
+        }
+
+
+@dataclass
+class ScheduledSet:
+    rules: list[ScheduledRule] = field(default_factory=list)
+    correlations: list[ScheduledCorrelation] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    # base rules referenced only by correlations without `generate: true`: not run alone
+    suppressed: set[str] = field(default_factory=set)
+
+
+def convert_rule(
+    rule: SigmaRule, placeholders: Mapping[str, Sequence[str]] | None = None
+) -> list[str]:
+    """The Lucene queries of one base rule (a copy is processed; the rule is not changed)."""
+    backend = LuceneBackend(processing_pipeline=socmon_pipeline(placeholders))
+    processed = copy.deepcopy(rule)
+    # pySigma returns nothing for rules only referenced by correlations (generate: false);
+    # scheduled mode needs their queries to evaluate the correlation.
+    processed._output = True
+    out = backend.convert_rule(processed)
+    return [str(q) for q in out]
+
+
+def convert(
+    loaded: LoadedRules, placeholders: Mapping[str, Sequence[str]] | None = None
+) -> ScheduledSet:
+    """Convert every loaded rule; problems are collected, never raised."""
+    out = ScheduledSet()
+    by_key: dict[str, ScheduledRule] = {}
+    known: dict[str, str] = {}
+    for r in loaded.rules:
+        key = rule_id(r)
+        try:
+            queries = convert_rule(r, placeholders)
+        except Exception as e:  # pySigma raises many types on unsupported constructs
+            out.problems.append(
+                Problem(rule_source(r), key, f"{type(e).__name__}: {e}", "scheduled")
+            )
+            log.warning(
+                "rule cannot be converted to an Elasticsearch query",
+                extra={"rule_id": key, "source": rule_source(r), "error": str(e)},
+            )
+            continue
+        if not queries or not all(q.strip() for q in queries):
+            reason = "the Elasticsearch backend produced an empty query"
+            out.problems.append(Problem(rule_source(r), key, reason, "scheduled"))
+            continue
+        q = queries[0] if len(queries) == 1 else " OR ".join(f"({x})" for x in queries)
+        sr = ScheduledRule(key, r, q)
+        by_key[key] = sr
+        out.rules.append(sr)
+        known[key] = key
+        if r.id is not None:
+            known[str(r.id)] = key
+        if r.name:
+            known[r.name] = key
+    for c in loaded.correlations:
+        key = rule_id(c)
+        processed = copy.deepcopy(c)
+        try:
+            # the referenced rules' logsources decide the field mapping (pySigma resolves
+            # them through the references, kept by deepcopy)
+            socmon_pipeline(placeholders).apply(processed)
+            compiled = compile_correlation(processed, known, rule_source(c))
+        except CorrelationProblem as e:
+            out.problems.append(Problem(rule_source(c), key, e.reason, "correlation"))
+            continue
+        except Exception as e:
+            out.problems.append(
+                Problem(rule_source(c), key, f"{type(e).__name__}: {e}", "correlation")
+            )
+            continue
+        named = {k: by_key[k].query for k in dict.fromkeys(compiled.rules)}
+        out.correlations.append(ScheduledCorrelation(key, processed, known, named, compiled))
+    referenced = {r for c in out.correlations for r in c.compiled.rules}
+    shown = {r for c in out.correlations if c.rule.generate for r in c.compiled.rules}
+    out.suppressed = referenced - shown
+    return out
