@@ -142,16 +142,16 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
-    es: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)  # type: ignore[arg-type]
-    storage: StorageSettings = Field(default_factory=StorageSettings)  # type: ignore[arg-type]
-    log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
-    metrics: MetricsSettings = Field(default_factory=MetricsSettings)  # type: ignore[arg-type]
+    es: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)  # type: ignore[arg-type, unused-ignore]
+    storage: StorageSettings = Field(default_factory=StorageSettings)  # type: ignore[arg-type, unused-ignore]
+    log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type, unused-ignore]
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)  # type: ignore[arg-type, unused-ignore]
     var_dir: Path = Field(PROJECT_ROOT / "var", description="State directory (spool, checkpoints).")
-    collectors: CollectorSettings = Field(default_factory=CollectorSettings)  # type: ignore[arg-type]
-    network: NetworkSettings = Field(default_factory=NetworkSettings)  # type: ignore[arg-type]
-    detection: DetectionSettings = Field(default_factory=DetectionSettings)  # type: ignore[arg-type]
-    alerting: AlertingSettings = Field(default_factory=AlertingSettings)  # type: ignore[arg-type]
-    api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type]
+    collectors: CollectorSettings = Field(default_factory=CollectorSettings)  # type: ignore[arg-type, unused-ignore]
+    network: NetworkSettings = Field(default_factory=NetworkSettings)  # type: ignore[arg-type, unused-ignore]
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)  # type: ignore[arg-type, unused-ignore]
+    alerting: AlertingSettings = Field(default_factory=AlertingSettings)  # type: ignore[arg-type, unused-ignore]
+    api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type, unused-ignore]
 
     @classmethod
     def settings_customise_sources(
