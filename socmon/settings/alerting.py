@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from socmon.settings.base import Section
 
@@ -222,3 +222,15 @@ class AlertingSettings(Section):
         if bad:
             raise ValueError(f"unknown severity {bad}; use {list(LEVELS)}")
         return v
+
+    @model_validator(mode="after")
+    def _routes_use_known_channels(self) -> AlertingSettings:
+        seen: set[str] = set()
+        for r in self.routes:
+            if r.name in seen:
+                raise ValueError(f"route name {r.name!r} is used twice")
+            seen.add(r.name)
+            missing = [c for c in r.channels if c not in self.channels]
+            if missing:
+                raise ValueError(f"route {r.name!r} uses unknown channels {missing}")
+        return self
