@@ -29,6 +29,7 @@ evicted) and ``max_events_per_group`` events per group (the oldest is evicted); 
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import math
@@ -36,6 +37,7 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import Counter, Gauge
@@ -347,25 +349,34 @@ class CorrelationEngine:
     # -- processing ---------------------------------------------------------------------
     def process(self, detection: Detection) -> list[Detection]:
         """Feed one base-rule detection; returns the correlation detections it completes."""
-        targets = self._by_base.get(detection.rule_id)
+        out: list[Detection] = []
+        for ev in detection.events:
+            out += self.observe_event(detection.rule_id, ev)
+        return out
+
+    def observe_event(self, base_rule: str, ev: MatchedEvent) -> list[Detection]:
+        """Feed one match of base rule ``base_rule`` (its ``base_rule_key``) on one event."""
+        targets = self._by_base.get(base_rule)
         if not targets:
+            return []
+        ts = parse_timestamp(ev.event.get("@timestamp"))
+        if ts is None:
+            SKIPPED.labels("bad_timestamp").inc()
+            log.warning(
+                "correlation: event without a usable @timestamp",
+                extra={"rule": base_rule, "event_id": ev.id},
+            )
             return []
         out: list[Detection] = []
         with self._lock:
-            for ev in detection.events:
-                ts = parse_timestamp(ev.event.get("@timestamp"))
-                if ts is None:
-                    SKIPPED.labels("bad_timestamp").inc()
-                    log.warning(
-                        "correlation: event without a usable @timestamp",
-                        extra={"rule": detection.rule_id, "event_id": ev.id},
-                    )
-                    continue
-                for c in targets:
-                    d = self._add(c, detection.rule_id, ts, ev)
-                    out.extend(d)
+            for c in targets:
+                out += self._add(c, base_rule, ts, ev)
             GROUPS.set(sum(len(c.groups) for c in self.correlations))
         return out
+
+    # the streaming engine's Correlator protocol (rules.engine)
+    def observe(self, rule: Any, event: dict[str, Any], event_id: str) -> list[Detection]:
+        return self.observe_event(rule.rule_id, MatchedEvent(event_id, None, event))
 
     def _group_key(self, c: CompiledCorrelation, base: str, event: dict[str, Any]) -> tuple | None:
         vals = []
@@ -620,3 +631,50 @@ def _ordered_window(
         return None
     # every event of the group in the window ending with the chain (earlier repeats included)
     return [e for e in entries if end.ts - timespan <= e.ts <= end.ts]
+
+
+def make_correlator(
+    engine: Any,
+    state_dir: Path | None = None,
+    max_groups: int = 10_000,
+    max_events_per_group: int = 1_000,
+) -> CorrelationEngine:
+    """The correlator of a ``rules.engine.StreamingEngine`` (its ``correlations``, field names
+    mapped with ``socmon_pipeline`` like the base rules). With ``state_dir``, windows saved
+    there by a previous run are restored (``rules.correlation_state.FileStateStore``).
+    Unusable correlations are listed in ``.problems`` (and logged)."""
+    from rules.pipelines import socmon_pipeline
+
+    known: dict[str, str] = {}
+    for cr in engine.rules:
+        known[cr.rule_id] = cr.rule_id
+        if cr.name:
+            known[cr.name] = cr.rule_id
+        if cr.rule.id is not None:
+            known[str(cr.rule.id)] = cr.rule_id
+    compiled: list[CompiledCorrelation] = []
+    problems: list[CorrelationProblem] = []
+    for corr in engine.correlations:
+        src = str(corr.source.path) if corr.source is not None and corr.source.path else None
+        try:
+            processed = copy.deepcopy(corr)
+            socmon_pipeline().apply(processed)
+            compiled.append(compile_correlation(processed, known, src))
+        except CorrelationProblem as e:
+            problems.append(e)
+        except Exception as e:  # pySigma field mapping errors (e.g. ambiguous mappings)
+            problems.append(
+                CorrelationProblem(base_rule_key(corr), f"{type(e).__name__}: {e}", src)
+            )
+    for p in problems:
+        log.warning(
+            "correlation rule not usable",
+            extra={"rule": p.rule, "reason": p.reason, "file": p.source},
+        )
+    out = CorrelationEngine(compiled, max_groups, max_events_per_group)
+    out.problems = problems
+    if state_dir is not None:
+        from rules.correlation_state import FileStateStore
+
+        out.restore(FileStateStore(state_dir).load())
+    return out

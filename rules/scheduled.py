@@ -88,8 +88,9 @@ DETECTIONS = Counter(
 
 
 def detection_id(rule_key: str, event_id: str) -> str:
-    """The id of a single-event detection: the same in streaming and scheduled mode."""
-    return doc_id(rule_key, event_id)
+    """The id of a single-event detection: the same in streaming and scheduled mode
+    (``rules.engine.detection_for``)."""
+    return doc_id("detection", rule_key, event_id)
 
 
 def _iso(t: float) -> str:

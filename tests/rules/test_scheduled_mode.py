@@ -116,7 +116,7 @@ def test_single_rule_detects_once(
     doc = got[0]["_source"]
     assert doc["detection_mode"] == "scheduled" and doc["severity"] == "high"
     assert doc["event_refs"][0]["id"] == "e0"
-    assert got[0]["_id"] == doc_id(SQLI, "e0")  # same id as the streaming engine's
+    assert got[0]["_id"] == doc_id("detection", SQLI, "e0")  # same id as the streaming engine's
     # a second pass: nothing new (coverage); forgetting coverage: still no double alert
     assert r.run_once() == 0
     es_client.delete(index=names.state, id=f"scheduled:{SQLI}", refresh=True)
