@@ -1,12 +1,133 @@
-"""Settings section for this layer.
+"""Settings section for the log collectors (issue 3): files, syslog, EVTX, JSON lines, IDS
+output, stdin; organisation units and GeoIP.
 
-Log collectors (issue 3): files, syslog, EVTX, JSON lines, IDS output; organisation units.
+Every source kind is a list, so several of each run at once. The province's structure (which
+source belongs to which organisation unit) is data here, never code. See docs/collectors.md.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
 from socmon.settings.base import Section
+
+LineFormat = Literal[
+    "auto",
+    "syslog",
+    "nginx",
+    "apache",
+    "access",
+    "jsonl",
+    "suricata",
+    "zeek",
+    "cef",
+    "kv",
+    "winjson",
+    "auditd",
+]
+
+
+class OrganizationUnit(Section):
+    """One organisation unit and the sources that belong to it (first match wins)."""
+
+    id: str = Field(..., min_length=1, description="organization.id")
+    name: str = Field(..., min_length=1, description="organization.name")
+    paths: list[str] = Field(
+        default_factory=list, description="File path globs (fnmatch) of this unit's log files."
+    )
+    senders: list[str] = Field(
+        default_factory=list,
+        description="Syslog sender addresses or CIDR blocks (e.g. 10.1.0.0/16) of this unit.",
+    )
+    hosts: list[str] = Field(
+        default_factory=list,
+        description="Host name globs (case-insensitive, e.g. 'fin-*') of this unit.",
+    )
+
+
+class FileSource(Section):
+    paths: list[str] = Field(..., min_length=1, description="Glob patterns of files to follow.")
+    exclude: list[str] = Field(default_factory=list, description="Globs of files to skip.")
+    format: LineFormat = Field("auto", description="Line format; auto detects it per file.")
+    start_at: Literal["beginning", "end"] = Field(
+        "end",
+        description="Where to start a file found at start-up that has no checkpoint. Files "
+        "appearing later (rotation) are always read from the beginning.",
+    )
+    read_gz: bool = Field(False, description="Also read matching .gz files (once, whole).")
+    poll_interval: float = Field(0.2, gt=0, description="Seconds between checks for new data.")
+    name: str | None = Field(None, description="Source name (default: derived from paths).")
+
+
+class SyslogSource(Section):
+    protocol: Literal["udp", "tcp", "tls"] = Field("udp", description="Transport.")
+    bind: str = Field("0.0.0.0", description="Listen address.")
+    port: int = Field(5514, ge=0, le=65535, description="Listen port (0: any free port).")
+    cert_file: Path | None = Field(None, description="TLS: server certificate (PEM).")
+    key_file: Path | None = Field(None, description="TLS: private key (PEM).")
+    ca_file: Path | None = Field(
+        None, description="TLS: CA bundle to require and verify client certificates."
+    )
+    max_message_bytes: int = Field(
+        65536, ge=256, description="Longer messages are truncated and flagged."
+    )
+    idle_timeout: float = Field(
+        300.0, gt=0, description="Seconds a TCP/TLS client may stay silent before we close it."
+    )
+    max_connections: int = Field(1000, ge=1, description="Concurrent TCP/TLS clients.")
+
+    @model_validator(mode="after")
+    def _tls_has_cert(self) -> SyslogSource:
+        if self.protocol == "tls" and (self.cert_file is None or self.key_file is None):
+            raise ValueError("protocol tls needs cert_file and key_file")
+        return self
+
+
+class EvtxSource(Section):
+    paths: list[str] = Field(..., min_length=1, description="Glob patterns of .evtx files.")
+    poll_interval: float = Field(5.0, gt=0, description="Seconds between checks for changes.")
 
 
 class CollectorSettings(Section):
     """Log collectors (issue 3): files, syslog, EVTX, JSON lines, IDS output; organisation units."""
+
+    enabled: bool = Field(True, description="Start the collectors in `socmon run`.")
+    files: list[FileSource] = Field(default_factory=list, description="Files to follow.")
+    syslog: list[SyslogSource] = Field(default_factory=list, description="Syslog listeners.")
+    evtx: list[EvtxSource] = Field(default_factory=list, description="EVTX files to read.")
+    stdin: bool = Field(False, description="Read events from standard input (`socmon collect`).")
+    stdin_format: LineFormat = Field("auto", description="Line format of standard input.")
+    checkpoint_dir: Path | None = Field(
+        None, description="Where file checkpoints live (default: <var_dir>/checkpoints)."
+    )
+    max_line_bytes: int = Field(
+        65536, ge=256, description="Longer lines are truncated to this and tagged _truncated."
+    )
+    max_json_depth: int = Field(
+        32, ge=2, le=512, description="Deeper JSON is refused (kept as a parse failure)."
+    )
+    timezone: str = Field(
+        "UTC",
+        description="Time zone of timestamps that carry none (IANA name, e.g. Asia/Ho_Chi_Minh).",
+    )
+    default_org_id: str = Field("unassigned", description="organization.id of unmapped sources.")
+    default_org_name: str = Field(
+        "Unassigned", description="organization.name of unmapped sources."
+    )
+    organization_units: list[OrganizationUnit] = Field(
+        default_factory=list, description="Source -> organisation unit mapping (first match wins)."
+    )
+    geoip_database: Path | None = Field(
+        None,
+        description="MaxMind GeoLite2/GeoIP2 City or Country .mmdb file for public addresses "
+        "(optional; never downloaded).",
+    )
+    observer_name: str | None = Field(
+        None, description="Name of this collector in socmon.collector (default: host name)."
+    )
+    checkpoint_interval: float = Field(
+        0.5, gt=0, description="Seconds between checkpoint writes (only acked positions)."
+    )

@@ -1,0 +1,169 @@
+"""From raw bytes of one record to an emitted event: decode (invalid UTF-8 replaced and
+flagged), guard (binary, over-long), parse (never raises), enrich, emit with its
+deterministic id. Shared by every line-oriented source (files, syslog, stdin, ``parse``)."""
+
+from __future__ import annotations
+
+import logging
+
+from collectors.enrich import Enricher
+from collectors.event import PARSE_FAILURE, add_tag, failure
+from collectors.metrics import EVENTS, report_bad
+from collectors.parsers.registry import Parser, detect_line, make
+from collectors.timeparse import TimeParser
+from socmon.ids import doc_id
+from socmon.pipeline import Ack, Event, EventSink
+from socmon.settings.collectors import CollectorSettings
+
+log = logging.getLogger(__name__)
+
+TRUNCATED = "_truncated"
+INVALID_UTF8 = "_invalid_utf8"
+BINARY = "_binary"
+
+
+class LineHandler:
+    def __init__(
+        self,
+        fmt: str,
+        settings: CollectorSettings,
+        enricher: Enricher,
+        sink: EventSink,
+        *,
+        source_kind: str,
+        source: str,
+        tp: TimeParser | None = None,
+        log_format: str | None = None,
+        zeek_path: str | None = None,
+    ) -> None:
+        self.fmt = fmt
+        self.settings = settings
+        self.enricher = enricher
+        self.sink = sink
+        self.source_kind = source_kind
+        self.source = source
+        self.tp = tp or TimeParser(settings.timezone)
+        self.log_format = log_format
+        self.zeek_path = zeek_path
+        self._parsers: dict[str, Parser] = {}
+        self._resolved: str | None = None if fmt == "auto" else fmt
+        self._counter = EVENTS.labels(source_kind, fmt)
+
+    def parser(self, fmt: str) -> Parser:
+        p = self._parsers.get(fmt)
+        if p is None:
+            p = make(
+                fmt,
+                self.tp,
+                max_depth=self.settings.max_json_depth,
+                log_format=self.log_format,
+                zeek_path=self.zeek_path,
+            )
+            self._parsers[fmt] = p
+        return p
+
+    def parse_text(self, text: str, position: object) -> Event:
+        fmt = self._resolved
+        if fmt is None:
+            fmt = detect_line(text) or "syslog"
+            self._resolved = fmt
+        try:
+            ev = self.parser(fmt)(text)
+            if self.fmt == "auto" and PARSE_FAILURE in ev.get("tags", ()):
+                other = detect_line(text)
+                if other and other != fmt:
+                    ev2 = self.parser(other)(text)
+                    if PARSE_FAILURE not in ev2.get("tags", ()):
+                        ev = ev2
+        except RecursionError:
+            ev = failure(text, "input nested too deeply", fmt)
+            report_bad("json_too_deep", self.source_kind, self.source, position, "recursion")
+        except Exception as e:  # a parser bug must not stop the collector
+            log.exception("parser error", extra={"source": self.source, "position": position})
+            ev = failure(text, f"parser error: {type(e).__name__}: {e}", fmt)
+            report_bad("parser_error", self.source_kind, self.source, position, str(e))
+        return ev
+
+    def decode(self, raw: bytes, position: object) -> tuple[str, list[str]]:
+        flags: list[str] = []
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            text = raw.decode("utf-8", "replace")
+            flags.append(INVALID_UTF8)
+            report_bad("invalid_utf8", self.source_kind, self.source, position, str(e))
+        if "\x00" in text:
+            text = text.replace("\x00", "\ufffd")
+            flags.append(BINARY)
+            report_bad("binary", self.source_kind, self.source, position, "NUL bytes in line")
+        if text.endswith("\r"):
+            text = text[:-1]
+        return text, flags
+
+    def handle(
+        self,
+        raw: bytes,
+        identity: str,
+        position: int | str,
+        ack: Ack | None = None,
+        *,
+        path: str | None = None,
+        sender: str | None = None,
+        truncated: bool = False,
+        extra: Event | None = None,
+    ) -> Event:
+        text, flags = self.decode(raw, position)
+        if truncated:
+            flags.append(TRUNCATED)
+            report_bad(
+                "truncated",
+                self.source_kind,
+                self.source,
+                position,
+                f"record longer than {self.settings.max_line_bytes} bytes",
+            )
+        ev = self.parse_text(text, position)
+        return self.emit_event(
+            ev, identity, position, ack, path=path, sender=sender, flags=flags, extra=extra
+        )
+
+    def emit_event(
+        self,
+        ev: Event,
+        identity: str,
+        position: int | str,
+        ack: Ack | None = None,
+        *,
+        path: str | None = None,
+        sender: str | None = None,
+        flags: list[str] | None = None,
+        extra: Event | None = None,
+    ) -> Event:
+        for f in flags or ():
+            add_tag(ev, f)
+        if PARSE_FAILURE in ev.get("tags", ()):
+            err = ev.get("error")
+            reason = err.get("message", "") if isinstance(err, dict) else ""
+            report_bad("parse_failure", self.source_kind, self.source, position, str(reason))
+            ev.setdefault("socmon", {})["parse_failure"] = True
+        if extra:
+            for k, v in extra.items():
+                cur = ev.get(k)
+                if isinstance(cur, dict) and isinstance(v, dict):
+                    for k2, v2 in v.items():
+                        cur.setdefault(k2, v2)
+                else:
+                    ev.setdefault(k, v)
+        pf = (
+            ev.get("socmon", {}).get("parse_failure")
+            if isinstance(ev.get("socmon"), dict)
+            else None
+        )
+        self.enricher.apply(
+            ev, source_kind=self.source_kind, source=self.source, path=path, sender=sender
+        )
+        if pf:
+            ev["socmon"]["parse_failure"] = True
+        self._counter.inc()
+        self.sink.emit(doc_id(identity, position), ev, ack)
+        return ev

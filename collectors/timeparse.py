@@ -1,0 +1,173 @@
+"""Timestamps of log formats to ECS ``@timestamp`` strings (ISO 8601, UTC, milliseconds).
+
+Log lines repeat the same second many times, so conversions are cached per input string.
+Timestamps without a zone are read in the configured zone; those without a year (BSD syslog)
+get the year that puts them closest before "now" (a reference year can be forced, e.g. for
+replaying old files).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from zoneinfo import ZoneInfo
+
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+UTC = dt.UTC
+
+
+def now_iso() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
+
+
+def iso(d: dt.datetime) -> str:
+    """Aware datetime -> ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
+    d = d.astimezone(UTC)
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d:%H:%M:%S}.{d.microsecond // 1000:03d}Z"
+
+
+class TimeParser:
+    """Parses the timestamp shapes our formats use; one instance per source (caches)."""
+
+    def __init__(
+        self,
+        timezone: str = "UTC",
+        year: int | None = None,
+        reference: dt.datetime | None = None,
+    ) -> None:
+        """``year`` forces the year of year-less timestamps; ``reference`` is the "now" a
+        year-less timestamp is placed before (default: the real now)."""
+        self.tz: dt.tzinfo = UTC if timezone in ("UTC", "Z", "") else ZoneInfo(timezone)
+        self.year = year
+        self.reference = reference
+        self._cache: dict[str, str | None] = {}
+
+    def _local(self, y: int, mo: int, d: int, h: int, mi: int, s: int, us: int = 0) -> str:
+        return iso(dt.datetime(y, mo, d, h, mi, s, us, tzinfo=self.tz))
+
+    def _guess_year(self, mo: int, d: int) -> int:
+        if self.year is not None:
+            return self.year
+        now = self.reference or dt.datetime.now(self.tz)
+        # A date more than a day ahead of now is from last year (a December line in January).
+        try:
+            candidate = dt.datetime(now.year, mo, d, tzinfo=now.tzinfo)
+        except ValueError:  # 29 February
+            return now.year
+        if candidate - now > dt.timedelta(days=1):
+            return now.year - 1
+        return now.year
+
+    def _remember(self, key: str, value: str | None) -> str | None:
+        if len(self._cache) > 50_000:
+            self._cache.clear()
+        self._cache[key] = value
+        return value
+
+    def bsd(self, s: str) -> str | None:
+        """``Mmm dd HH:MM:SS`` (day may be space padded or one digit), optional ``.ffffff``."""
+        r = self._cache.get(s)
+        if r is not None or s in self._cache:
+            return r
+        try:
+            mon, day, hms = s.split()
+            mo = MONTHS[mon[:3].title()]
+            frac = 0
+            if "." in hms:
+                hms, f = hms.split(".", 1)
+                frac = int((f + "000000")[:6])
+            h, mi, sec = (int(x) for x in hms.split(":"))
+            v = self._local(self._guess_year(mo, int(day)), mo, int(day), h, mi, sec, frac)
+        except (ValueError, KeyError):
+            v = None
+        return self._remember(s, v)
+
+    def ctime(self, s: str) -> str | None:
+        """``Www Mmm dd HH:MM:SS[.ffffff] YYYY`` (Apache error log, vsftpd)."""
+        r = self._cache.get(s)
+        if r is not None or s in self._cache:
+            return r
+        try:
+            parts = s.split()
+            _, mon, day, hms, year = parts[-5:] if len(parts) >= 5 else parts
+            frac = 0
+            if "." in hms:
+                hms, f = hms.split(".", 1)
+                frac = int((f + "000000")[:6])
+            h, mi, sec = (int(x) for x in hms.split(":"))
+            v = self._local(int(year), MONTHS[mon[:3].title()], int(day), h, mi, sec, frac)
+        except (ValueError, KeyError):
+            v = None
+        return self._remember(s, v)
+
+    def clf(self, s: str) -> str | None:
+        """Common log format ``dd/Mon/yyyy:HH:MM:SS +zzzz`` (zone optional)."""
+        r = self._cache.get(s)
+        if r is not None or s in self._cache:
+            return r
+        try:
+            s2 = s.strip()
+            zone = None
+            if " " in s2:
+                s2, zone = s2.split(None, 1)
+            day, mon, rest = s2.split("/", 2)
+            year, h, mi, sec = rest.split(":")
+            d = dt.datetime(
+                int(year), MONTHS[mon.title()], int(day), int(h), int(mi), int(float(sec))
+            )
+            if zone and zone[0] in "+-" and len(zone) >= 5:
+                off = int(zone[1:3]) * 60 + int(zone[3:5])
+                tz = dt.timezone(dt.timedelta(minutes=off if zone[0] == "+" else -off))
+                v: str | None = iso(d.replace(tzinfo=tz))
+            else:
+                v = iso(d.replace(tzinfo=self.tz))
+        except (ValueError, KeyError):
+            v = None
+        return self._remember(s, v)
+
+    def isoish(self, s: str) -> str | None:
+        """ISO 8601 and near relatives: ``2005-01-02T03:04:05[.f][Z|+hh:mm|+hhmm]``,
+        ``2005-01-02 03:04:05,123``, ``2012/04/09 11:53:29``, ``20220407-12:11:06``."""
+        r = self._cache.get(s)
+        if r is not None or s in self._cache:
+            return r
+        v = None
+        try:
+            t = s.strip().replace("/", "-").replace(",", ".")
+            if len(t) >= 15 and t[8] == "-" and t[:8].isdigit():  # 20220407-12:11:06
+                t = f"{t[0:4]}-{t[4:6]}-{t[6:8]}T{t[9:]}"
+            if t.endswith(("Z", "z")):
+                t = t[:-1] + "+00:00"
+            # Python < 3.11 quirks aside, fromisoformat wants +hh:mm and at most 6 digits.
+            if len(t) > 5 and t[-5] in "+-" and t[-4:].isdigit() and t[-3] != ":":
+                t = t[:-2] + ":" + t[-2:]
+            if "." in t:
+                head, _, frac = t.partition(".")
+                digits = ""
+                i = 0
+                while i < len(frac) and frac[i].isdigit():
+                    i += 1
+                digits, zone = frac[:i], frac[i:]
+                t = head + "." + (digits + "000000")[:6] + zone if digits else head + zone
+            d = dt.datetime.fromisoformat(t)
+            if d.tzinfo is None:
+                d = d.replace(tzinfo=self.tz)
+            v = iso(d)
+        except (ValueError, IndexError):
+            v = None
+        return self._remember(s, v)
+
+    def epoch(self, value: float | int | str) -> str | None:
+        try:
+            f = float(value)
+            if f > 1e12:  # milliseconds
+                f /= 1000.0
+            return iso(dt.datetime.fromtimestamp(f, UTC))
+        except (ValueError, OverflowError, OSError):
+            return None
