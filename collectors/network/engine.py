@@ -90,6 +90,7 @@ class PacketProcessor:
         self._sweep_keys: list[int] = []
         self._sweep_pos = 0
         self._next_sweep = 0.0
+        self._next_tick = 0.0
         self._published: dict[str, int] = {}
         self._logged: dict[str, int] = {}
         self.arp = ArpTracker(set(settings.gateway_ips), settings.arp_multi_ip_threshold)
@@ -128,6 +129,7 @@ class PacketProcessor:
         linger = self.s.flow_tcp_closed_linger
         flow_max = self.s.flow_max
         pkt_no = self.pkt_no
+        next_tick = self._next_tick
         nbytes = 0
         npk = 0
         now = self.now
@@ -276,11 +278,13 @@ class PacketProcessor:
                 if closing and closing[0][0] + linger <= ts:
                     self.pkt_no = pkt_no
                     self._close_due(ts)
-                if pkt_no & 1023 == 0:
+                if pkt_no & 1023 == 0 or ts >= next_tick:
                     self.pkt_no = pkt_no
+                    next_tick = ts + 1.0
                     self._sweep_step(ts)
         finally:
             self.pkt_no = pkt_no
+            self._next_tick = next_tick
             self.packets += npk
             self.bytes += nbytes
             self.now = now

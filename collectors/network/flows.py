@@ -149,7 +149,8 @@ def flow_event(f: Flow, factory: EventFactory, reason: str) -> tuple[str, dict[s
     ev["event"]["reason"] = reason
     ev["event"]["start"] = iso(f.first)
     ev["event"]["end"] = iso(f.last)
-    ev["event"]["duration"] = max(0, round((f.last - f.first) * 1e9))
+    # microsecond resolution (floats of epoch seconds carry no more)
+    ev["event"]["duration"] = max(0, round((f.last - f.first) * 1e6) * 1000)
     endpoints(ev, sip, op if ports else None, dip, rp if ports else None)
     ev["source"]["bytes"] = f.oby
     ev["source"]["packets"] = f.opk
