@@ -227,9 +227,10 @@ class WebParser:
         if t:
             ev["@timestamp"] = t
         ev["process"] = {"pid": int(m.group("pid")), "thread": {"id": int(m.group("tid"))}}
-        mc = _NGINX_CLIENT.search(msg)
-        if mc:
-            host, port = _client(mc.group("client"))
+        # The user name is the client's to choose: the real ", client: " is the last one.
+        clients = _NGINX_CLIENT.findall(msg)
+        if clients:
+            host, port = _client(clients[-1])
             set_endpoint(ev, "source", host, port)
             if level in _BAD_LEVELS or _NGINX_FAILURE.search(msg):
                 ev["event"]["outcome"] = "failure"
