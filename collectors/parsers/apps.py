@@ -161,7 +161,8 @@ _PAM_FAILURE = re.compile(
 )
 _KV = re.compile(r"(\w+)=(\S*)")
 _SUDO = re.compile(
-    r"^\s*(?P<user>\S+) : (?:(?P<err>(?!TTY=|PWD=)[^;]*?) ; )?(?:TTY=(?P<tty>[^;]*) ; )?PWD=(?P<pwd>[^;]*) ; "
+    r"^\s*(?P<user>\S+) : (?:(?P<err>(?!TTY=|PWD=)[^;]*?) ; )?(?:TTY=(?P<tty>[^;]*) ; )?"
+    r"PWD=(?P<pwd>[^;]*) ; "
     r"USER=(?P<target>[^;]*) ;(?: [A-Z]+=[^;]* ;)* COMMAND=(?P<cmd>.*)$"
 )
 _SU = re.compile(
