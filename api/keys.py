@@ -86,6 +86,7 @@ def create_key(
     role: str,
     units: list[str] | None,
     actor: str,
+    refresh: bool | str = "wait_for",
 ) -> tuple[str, KeyRecord]:
     """Create a key; returns (the key itself, shown once, and its record)."""
     if role not in ROLES:
@@ -108,7 +109,7 @@ def create_key(
         "@timestamp": now,
     }
     ensure_index(client, names)
-    client.index(index=apikeys_index(names), id=key_id, document=doc, refresh="wait_for")
+    client.index(index=apikeys_index(names), id=key_id, document=doc, refresh=refresh)
     return key, _record(doc)
 
 

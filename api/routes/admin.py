@@ -167,6 +167,8 @@ def audit_list(
         if t1:
             rng["lte"] = t1.isoformat()
         filters.append({"range": {"@timestamp": rng}})
+    if not after:  # audit records are written without waiting for a refresh
+        ctx.client.indices.refresh(index=ctx.names.audit)
     kw: dict[str, Any] = {"search_after": after} if after else {}
     resp = search(
         ctx,

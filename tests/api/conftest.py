@@ -116,9 +116,16 @@ def keys(ctx: ApiContext) -> dict[str, str]:
     """role -> key for the province ('admin'), and '<role>@A' / '<role>@B' for unit keys."""
     out: dict[str, str] = {}
     for role in ("viewer", "analyst", "admin"):
-        out[role], _ = create_key(ctx.client, ctx.names, f"{role}-prov", role, None, "test")
-        out[f"{role}@A"], _ = create_key(ctx.client, ctx.names, f"{role}-a", role, [UNIT_A], "test")
-        out[f"{role}@B"], _ = create_key(ctx.client, ctx.names, f"{role}-b", role, [UNIT_B], "test")
+        out[role], _ = create_key(
+            ctx.client, ctx.names, f"{role}-prov", role, None, "test", refresh=False
+        )
+        out[f"{role}@A"], _ = create_key(
+            ctx.client, ctx.names, f"{role}-a", role, [UNIT_A], "test", refresh=False
+        )
+        out[f"{role}@B"], _ = create_key(
+            ctx.client, ctx.names, f"{role}-b", role, [UNIT_B], "test", refresh=False
+        )
+    ctx.client.indices.refresh(index=f"{ctx.names.prefix}-apikeys")
     return out
 
 

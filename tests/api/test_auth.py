@@ -1,0 +1,255 @@
+"""Authentication (keys, OIDC/JWT), declared roles, limits, system routes, OpenAPI."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+
+from api.app import UndeclaredRoleError, create_app
+from api.keys import create_key, list_keys
+from tests.api.conftest import UNIT_A, UNIT_B, h, index_alerts, make_alert
+
+
+def test_missing_bad_and_revoked_keys(client, keys, ctx):
+    r = client.get("/api/v1/alerts")
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["title"] == "Unauthorized"
+    assert "WWW-Authenticate" in r.headers
+    assert client.get("/api/v1/alerts", headers=h("smk_nope_nope")).status_code == 401
+    assert client.get("/api/v1/alerts", headers=h("garbage")).status_code == 401
+    # Bearer form of an API key works too.
+    r = client.get("/api/v1/alerts", headers={"Authorization": f"Bearer {keys['viewer']}"})
+    assert r.status_code == 200
+    # A key is stored only as a hash.
+    raw = ctx.client.search(index=f"{ctx.names.prefix}-apikeys", size=100)["hits"]["hits"]
+    assert raw and all(keys["viewer"] not in json.dumps(x["_source"]) for x in raw)
+    # Revoke through the API (admin of the province) -> refused at once.
+    key_id = keys["viewer@A"].split("_")[1]
+    assert client.get("/api/v1/alerts", headers=h(keys["viewer@A"])).status_code == 200
+    r = client.delete(f"/api/v1/keys/{key_id}", headers=h(keys["admin"]))
+    assert r.status_code == 200 and r.json()["revoked"] is True
+    assert client.get("/api/v1/alerts", headers=h(keys["viewer@A"])).status_code == 401
+    assert client.delete("/api/v1/keys/doesnotexist", headers=h(keys["admin"])).status_code == 404
+
+
+def test_keys_api_create_list_and_audit(client, keys, ctx):
+    r = client.post(
+        "/api/v1/keys",
+        json={"name": "grafana", "role": "viewer", "units": [UNIT_A]},
+        headers=h(keys["admin"]),
+    )
+    assert r.status_code == 201
+    new = r.json()
+    assert new["key"].startswith("smk_") and new["units"] == [UNIT_A]
+    assert client.get("/api/v1/alerts", headers=h(new["key"])).status_code == 200
+    listed = client.get("/api/v1/keys", headers=h(keys["admin"])).json()
+    assert any(k["key_id"] == new["key_id"] for k in listed)
+    assert all("key" not in k and "hash" not in k for k in listed)
+    # A unit-bound admin cannot manage keys.
+    assert client.get("/api/v1/keys", headers=h(keys["admin@A"])).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/keys", json={"name": "x", "role": "root"}, headers=h(keys["admin"])
+        ).status_code
+        == 422
+    )
+    audit = client.get("/api/v1/audit", params={"object_type": "key"}, headers=h(keys["admin"]))
+    assert [a["action"] for a in audit.json()["items"]] == ["key.create"]
+
+
+def test_cli_keys(ctx, api_settings, monkeypatch):
+    from click.testing import CliRunner
+
+    from socmon.cli import cli
+
+    monkeypatch.setenv("SOCMON_ES_URL", api_settings.es.url)
+    monkeypatch.setenv("SOCMON_ES_INDEX_PREFIX", ctx.names.prefix)
+    runner = CliRunner()
+    r = runner.invoke(
+        cli, ["keys", "create", "--name", "ops", "--role", "analyst", "--unit", UNIT_A, "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    made = json.loads(r.output.strip().splitlines()[-1])
+    assert made["key"].startswith("smk_") and made["units"] == [UNIT_A]
+    r = runner.invoke(cli, ["keys", "list"])
+    assert made["key_id"] in r.output and made["key"] not in r.output
+    r = runner.invoke(cli, ["keys", "revoke", made["key_id"]])
+    assert r.exit_code == 0
+    assert next(k for k in list_keys(ctx.client, ctx.names) if k.key_id == made["key_id"]).revoked
+    assert runner.invoke(cli, ["keys", "revoke", "nope"]).exit_code != 0
+    assert runner.invoke(cli, ["serve", "--help"]).exit_code == 0
+
+
+def test_undeclared_role_refused_at_startup(ctx):
+    rogue = APIRouter()
+
+    @rogue.get("/api/v1/rogue")
+    def rogue_route() -> dict[str, str]:
+        return {}
+
+    with pytest.raises(UndeclaredRoleError, match="/api/v1/rogue"):
+        create_app(ctx, extra_routers=[rogue])
+
+
+def test_rate_limit_per_key(ctx, keys):
+    ctx.settings.api.rate_limit_per_minute = 60
+    ctx.settings.api.rate_limit_burst = 3
+    with TestClient(create_app(ctx), raise_server_exceptions=False) as c:
+        codes = [c.get("/api/v1/alerts", headers=h(keys["viewer"])).status_code for _ in range(5)]
+        assert codes[:3] == [200, 200, 200]
+        assert codes[3] == 429
+        r = c.get("/api/v1/alerts", headers=h(keys["viewer"]))
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+        # Another key has its own bucket.
+        assert c.get("/api/v1/alerts", headers=h(keys["analyst"])).status_code == 200
+
+
+def test_body_and_page_limits(ctx, keys):
+    ctx.settings.api.max_body_bytes = 2000
+    with TestClient(create_app(ctx), raise_server_exceptions=False) as c:
+        r = c.post(
+            "/api/v1/rules/validate",
+            content=b'{"yaml": "' + b"x" * 5000 + b'"}',
+            headers={**h(keys["admin"]), "Content-Type": "application/json"},
+        )
+        assert r.status_code == 413
+        assert r.headers["content-type"] == "application/problem+json"
+        r = c.get("/api/v1/alerts", params={"size": 501}, headers=h(keys["viewer"]))
+        assert r.status_code == 422
+
+
+def test_query_time_limit(ctx, keys):
+    index_alerts(ctx.client, ctx.names, [make_alert(i) for i in range(3)])
+    ctx.settings.api.query_timeout = 0.000_001  # every search "times out"
+    with TestClient(create_app(ctx), raise_server_exceptions=False) as c:
+        r = c.get("/api/v1/stats", headers=h(keys["viewer"]))
+        assert r.status_code in (200, 504)  # ES may finish before checking its timeout
+        assert r.status_code != 500
+
+
+def test_health_ready_metrics(client, ctx, keys):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    r = client.get("/readyz")
+    assert r.status_code == 200 and r.json()["checks"]["templates"] is True
+    ctx.engine_ready = lambda: False
+    r = client.get("/readyz")
+    assert r.status_code == 503 and r.json()["checks"]["engine"] is False
+    ctx.engine_ready = None
+    client.get("/api/v1/alerts", headers=h(keys["viewer"]))
+    m = client.get("/metrics")
+    assert m.status_code == 200
+    assert 'socmon_api_requests_total{method="GET",route="/api/v1/alerts",status="200"}' in m.text
+
+
+def test_metrics_token(ctx):
+    from pydantic import SecretStr
+
+    ctx.settings.api.metrics_token = SecretStr("s3cret")
+    with TestClient(create_app(ctx), raise_server_exceptions=False) as c:
+        assert c.get("/metrics").status_code == 401
+        assert c.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert c.get("/metrics", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_readyz_when_templates_missing(ctx, es_client):
+    from socmon.indices import IndexNames
+
+    ctx.names = IndexNames(ctx.names.prefix + "-missing")
+    with TestClient(create_app(ctx), raise_server_exceptions=False) as c:
+        r = c.get("/readyz")
+        assert r.status_code == 503 and r.json()["checks"]["templates"] is False
+
+
+def test_openapi_complete(client):
+    doc = client.get("/openapi.json").json()
+    assert "Problem" in doc["components"]["schemas"]
+    schemes = doc["components"]["securitySchemes"]
+    assert {"APIKeyHeader", "HTTPBearer"} <= set(schemes)
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            assert op.get("summary"), (method, path)
+            if path.startswith("/api/v1"):
+                assert op.get("security"), (method, path)
+                assert "401" in op["responses"] and "403" in op["responses"], (method, path)
+
+
+# ---------------------------------------------------------------- OIDC / JWT
+
+
+@pytest.fixture
+def oidc(ctx):
+    """A JWKS served on a local port, and a function minting tokens signed by its key."""
+    priv = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(priv.public_key()))
+    jwk.update({"kid": "k1", "use": "sig", "alg": "RS256"})
+    body = json.dumps({"keys": [jwk]}).encode()
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    issuer = "https://sso.example.gov.vn/realms/socmon"
+    ctx.settings.api.oidc_issuer = issuer
+    ctx.settings.api.oidc_jwks_url = f"http://127.0.0.1:{srv.server_address[1]}/jwks"
+    ctx.settings.api.oidc_audience = "socmon-api"
+
+    def mint(key=priv, **claims):
+        now = int(time.time())
+        base = {"iss": issuer, "aud": "socmon-api", "sub": "u1", "iat": now, "exp": now + 300}
+        base.update(claims)
+        return jwt.encode(base, key, algorithm="RS256", headers={"kid": "k1"})
+
+    yield mint
+    srv.shutdown()
+
+
+def test_jwt_bearer(ctx, oidc):
+    index_alerts(ctx.client, ctx.names, [make_alert(1, UNIT_A), make_alert(2, UNIT_B)])
+    with TestClient(create_app(ctx), raise_server_exceptions=False) as c:
+
+        def get(token):
+            return c.get("/api/v1/alerts", headers={"Authorization": f"Bearer {token}"})
+
+        r = get(oidc(socmon_role="viewer", socmon_units=[UNIT_A]))
+        assert r.status_code == 200 and r.json()["total"] == 1
+        r = get(oidc(socmon_role="viewer"))
+        assert r.json()["total"] == 2  # no units claim: province
+        assert get(oidc(socmon_role="viewer", iss="https://evil")).status_code == 401
+        assert get(oidc(socmon_role="viewer", aud="other")).status_code == 401
+        assert get(oidc(socmon_role="viewer", exp=int(time.time()) - 10)).status_code == 401
+        other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        assert get(oidc(key=other, socmon_role="viewer")).status_code == 401
+        assert get(oidc()).status_code == 403  # no role claim
+        r = c.post(
+            "/api/v1/rules/validate",
+            json={"yaml": "x: 1"},
+            headers={"Authorization": f"Bearer {oidc(socmon_role='viewer')}"},
+        )
+        assert r.status_code == 403
+
+
+def test_jwt_refused_without_issuer(client):
+    r = client.get("/api/v1/alerts", headers={"Authorization": "Bearer eyJhbGciOi.x.y"})
+    assert r.status_code == 401
+
+
+def test_create_key_validation(ctx):
+    with pytest.raises(ValueError):
+        create_key(ctx.client, ctx.names, "x", "superuser", None, "t")
