@@ -24,7 +24,7 @@ def _default(info: FieldInfo) -> str:
             return "(computed)"
         if isinstance(value, BaseModel):
             return "(section)"
-        return f"`{value!r}`"
+        return f"`{_plain(value)}`"
     d = info.default
     if d is None:
         return "unset"
@@ -32,6 +32,22 @@ def _default(info: FieldInfo) -> str:
     if str(PROJECT_ROOT) in s:
         s = s.replace(str(PROJECT_ROOT), "<repo>")
     return f"`{s}`"
+
+
+def _plain(value: Any) -> str:
+    """Defaults as they would be written in YAML/JSON, not as Python reprs."""
+    import json
+
+    def conv(v: Any) -> Any:
+        if isinstance(v, BaseModel):
+            return v.model_dump(mode="json")
+        if isinstance(v, list | tuple):
+            return [conv(x) for x in v]
+        if isinstance(v, dict):
+            return {str(k): conv(x) for k, x in v.items()}
+        return v
+
+    return json.dumps(conv(value), ensure_ascii=False, default=str)
 
 
 def _rows(model: type[BaseModel], path: list[str]) -> list[str]:
