@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
 
+import ahocorasick
 import re2
 from sigma.conditions import (
     ConditionAND,
@@ -87,6 +88,48 @@ class Compiled:
     cased: bool = False
     lit: str = ""
     warnings: list[str] = dc_field(default_factory=list)
+    work: float = 1.0  # relative evaluation cost: AND evaluates cheap children first
+    # a second anchor set, also required (from another child of an AND), and its cost
+    extra: frozenset[str] | None = None
+    extra_cost: float = 0.0
+
+
+_LENGTH_ONLY = __import__("re").compile(r"\^?\.\{(\d+),\}\$?")
+MIN_ANCHOR = 3  # shorter literals occur in nearly every event: no use as prefilter anchors
+FIELD_ONLY = 50.0  # cost of an anchor that only says "the field exists"
+
+
+def _regex_literal(pattern: str) -> str:
+    """The longest literal run (lower-cased, >= 3 chars) every match of ``pattern`` must
+    contain, or "" (a prefilter anchor for regex leaves)."""
+    import re._parser as sre_parse  # python >= 3.11
+
+    try:
+        parsed = sre_parse.parse(pattern)
+    except Exception:
+        return ""
+    runs: list[str] = []
+
+    def walk(seq: Any) -> None:
+        cur = ""
+        for op, av in seq:
+            name = str(op)
+            if name == "LITERAL":
+                cur += chr(av)
+                continue
+            if cur:
+                runs.append(cur)
+            cur = ""
+            if name == "SUBPATTERN":
+                walk(av[-1])
+            elif name in ("MAX_REPEAT", "MIN_REPEAT") and av[0] >= 1:
+                walk(av[2])
+        if cur:
+            runs.append(cur)
+
+    walk(parsed)
+    best = max(runs, key=len, default="")
+    return best.lower() if len(best) >= 3 else ""
 
 
 def _never(ev: EventView) -> bool:
@@ -95,16 +138,14 @@ def _never(ev: EventView) -> bool:
 
 def _weight(lit: str, fld: str | None) -> float:
     if fld in ROUTING_FIELDS:
-        return 1.0
+        return 1000.0  # shared by every rule of a logsource: use only when nothing else
     w = 2.0 / (len(lit) + 1)
+    if not lit.isascii():  # non-ASCII literals (homoglyphs, emoji) are rare in logs
+        w *= 0.05
     return w * 1.2 if fld is None else w
 
 
 # ---------------------------------------------------------------- string leaves
-
-
-def _values(ev: EventView, fld: str, cased: bool) -> list[Any] | None:
-    return ev.raw.get(fld) if cased else ev.low.get(fld)
 
 
 def _str_leaf(fld: str | None, kind: str, lit: str, cased: bool) -> Compiled:
@@ -112,27 +153,24 @@ def _str_leaf(fld: str | None, kind: str, lit: str, cased: bool) -> Compiled:
     if fld is None:
         return _keyword_leaf(kind, lit, cased)
     if kind == "any":
-        fn: Fn = lambda ev: fld in ev.raw  # noqa: E731
-        return Compiled(fn, frozenset({SEP_FIELD + fld + SEP_VALUE}), 1.0)
+        fn: Fn = lambda ev: ev.raw[fld] is not None  # noqa: E731
+        return Compiled(fn, frozenset({SEP_FIELD + fld + SEP_VALUE}), FIELD_ONLY)
     low = lit if cased else lit.lower()
     if cased:
 
         def get(ev: EventView) -> list[str] | None:
-            vals = ev.raw.get(fld)
-            if vals is None:
-                return None
-            return [v if isinstance(v, str) else _scalar_str(v) for v in vals]
+            return ev.str[fld]
 
     else:
 
         def get(ev: EventView) -> list[str] | None:
-            return ev.low.get(fld)
+            return ev.low[fld]
 
     if kind == "exact":
         if cased:
             fn = lambda ev: (v := get(ev)) is not None and lit in v  # noqa: E731
         else:
-            fn = lambda ev: (v := ev.low.get(fld)) is not None and low in v  # noqa: E731
+            fn = lambda ev: (v := ev.low[fld]) is not None and low in v  # noqa: E731
         anchors = frozenset({SEP_FIELD + fld + SEP_VALUE + lit.lower() + SEP_END})
         cost = _weight(lit, fld) * 0.5
     elif kind == "prefix":
@@ -147,9 +185,9 @@ def _str_leaf(fld: str | None, kind: str, lit: str, cased: bool) -> Compiled:
         fn = lambda ev: (v := get(ev)) is not None and any(low in x for x in v)  # noqa: E731
         anchors = frozenset({lit.lower()})
         cost = _weight(lit, None) * 1.1
-    if not lit and kind != "exact":
+    if kind in ("suffix", "contains", "prefix") and len(lit) < MIN_ANCHOR:
         anchors = frozenset({SEP_FIELD + fld + SEP_VALUE})
-        cost = 1.0
+        cost = FIELD_ONLY
     return Compiled(fn, anchors, cost, fld, kind, cased, low)
 
 
@@ -158,7 +196,7 @@ def _keyword_leaf(kind: str, lit: str, cased: bool) -> Compiled:
     if cased:
 
         def get(ev: EventView) -> list[str]:
-            return ev.all_raw_str()
+            return ev.all_str()
 
     else:
 
@@ -166,16 +204,15 @@ def _keyword_leaf(kind: str, lit: str, cased: bool) -> Compiled:
             return ev.all_low()
 
     if kind == "any":
-        return Compiled(lambda ev: bool(ev.raw), None, 1.0)
+        return Compiled(lambda ev: bool(ev.flat), None, 1.0, work=3.0)
     if kind in ("exact", "contains"):  # a plain keyword is a substring search
         fn: Fn = lambda ev: any(low in x for x in get(ev))  # noqa: E731
     elif kind == "prefix":
         fn = lambda ev: any(x.startswith(low) for x in get(ev))  # noqa: E731
     else:
         fn = lambda ev: any(x.endswith(low) for x in get(ev))  # noqa: E731
-    if not lit:
-        return Compiled(fn, None, 1.0)
-    return Compiled(fn, frozenset({lit.lower()}), _weight(lit, None))
+    # No anchor: the prefilter text holds only the fields rules name, not every field.
+    return Compiled(fn, None, 1.0, work=6.0)
 
 
 def _glob_leaf(fld: str | None, parts: list[Any], cased: bool) -> Compiled:
@@ -199,7 +236,7 @@ def _glob_leaf(fld: str | None, parts: list[Any], cased: bool) -> Compiled:
     keyword = fld is None
     if keyword:
         fn: Fn = (
-            (lambda ev: any(rx.search(x) for x in ev.all_raw_str()))
+            (lambda ev: any(rx.search(x) for x in ev.all_str()))
             if cased
             else (lambda ev: any(rx.search(x) for x in ev.all_low()))
         )
@@ -207,22 +244,25 @@ def _glob_leaf(fld: str | None, parts: list[Any], cased: bool) -> Compiled:
         f = str(fld)
 
         def fn(ev: EventView) -> bool:
-            vals = ev.raw.get(f)
+            vals = ev.str[f]
             if not vals:
                 return False
-            return any(rx.search(v if isinstance(v, str) else _scalar_str(v)) for v in vals)
+            return any(rx.search(v) for v in vals)
 
     best = max(chunks, key=len) if chunks else ""
-    if not best:
+    if len(best) < MIN_ANCHOR or keyword:
         anchors = None if keyword else frozenset({SEP_FIELD + str(fld) + SEP_VALUE})
-        return Compiled(fn, anchors, 1.0)
+        if keyword:
+            return Compiled(fn, None, 1.0, work=8.0)
+        return Compiled(fn, anchors, FIELD_ONLY, work=4.0)
     if isinstance(parts[0], str) and not keyword and len(parts[0]) >= len(best) * 0.5:
         return Compiled(
             fn,
             frozenset({SEP_FIELD + str(fld) + SEP_VALUE + parts[0].lower()}),
             0.7 * _weight(parts[0], fld),
+            work=4.0,
         )
-    return Compiled(fn, frozenset({best.lower()}), _weight(best, None))
+    return Compiled(fn, frozenset({best.lower()}), _weight(best, None), work=4.0)
 
 
 def _string(fld: str | None, value: SigmaString, warnings: list[str]) -> Compiled:
@@ -231,7 +271,7 @@ def _string(fld: str | None, value: SigmaString, warnings: list[str]) -> Compile
     if any(isinstance(p, Placeholder) for p in parts):
         names = ", ".join(f"%{p.name}%" for p in parts if isinstance(p, Placeholder))
         warnings.append(f"placeholder {names} has no values in settings: that value never matches")
-        return Compiled(_never, frozenset(), 0.0)
+        return Compiled(_never, frozenset(), 0.0, work=0.0)
     # merge adjacent plain parts
     merged: list[Any] = []
     for p in parts:
@@ -272,6 +312,14 @@ def _regex(fld: str | None, value: SigmaRegularExpression) -> Compiled:
         flags += "m"
     if SigmaRegularExpressionFlag.DOTALL in value.flags:
         flags += "s"
+    m = _LENGTH_ONLY.fullmatch(pattern)
+    if m and fld is not None:  # '.{1000,}': a length test, not a 1000-state automaton
+        n, f0 = int(m.group(1)), fld
+
+        def len_fn(ev: EventView) -> bool:
+            return any(len(x) >= n for x in ev.str[f0] or ())
+
+        return Compiled(len_fn, frozenset({SEP_FIELD + fld + SEP_VALUE}), FIELD_ONLY, work=1.0)
     try:
         rx = re2.compile((f"(?{flags})" if flags else "") + pattern, _RE2_OPTIONS)
     except Exception as e:  # re2.error: RE2 cannot run it in linear time
@@ -288,26 +336,29 @@ def _regex(fld: str | None, value: SigmaRegularExpression) -> Compiled:
         ) from e
     search = rx.search
     if fld is None:
-        return Compiled(lambda ev: any(search(x) for x in ev.all_raw_str()), None, 1.0)
+        return Compiled(lambda ev: any(search(x) for x in ev.all_str()), None, 1.0, work=20.0)
     f = fld
 
     def fn(ev: EventView) -> bool:
-        vals = ev.raw.get(f)
+        vals = ev.str[f]
         if not vals:
             return False
         for v in vals:  # noqa: SIM110 - a loop is faster than any() over a generator
-            if search(v if isinstance(v, str) else _scalar_str(v)):
+            if search(v):
                 return True
         return False
 
-    return Compiled(fn, frozenset({SEP_FIELD + f + SEP_VALUE}), 1.0)
+    lit = _regex_literal(pattern)
+    if lit:
+        return Compiled(fn, frozenset({lit}), _weight(lit, None), work=8.0)
+    return Compiled(fn, frozenset({SEP_FIELD + f + SEP_VALUE}), FIELD_ONLY, work=8.0)
 
 
 def _cidr(fld: str, value: SigmaCIDRExpression) -> Compiled:
     net = value.network
 
     def fn(ev: EventView) -> bool:
-        for v in ev.raw.get(fld) or ():
+        for v in ev.raw[fld] or ():
             try:
                 if ipaddress.ip_address(str(v).strip()) in net:
                     return True
@@ -315,7 +366,7 @@ def _cidr(fld: str, value: SigmaCIDRExpression) -> Compiled:
                 continue
         return False
 
-    return Compiled(fn, frozenset({SEP_FIELD + fld + SEP_VALUE}), 1.0)
+    return Compiled(fn, frozenset({SEP_FIELD + fld + SEP_VALUE}), FIELD_ONLY, work=3.0)
 
 
 _OPS: dict[CompareOperators, Callable[[float, float], bool]] = {
@@ -332,7 +383,7 @@ def _compare(fld: str, value: SigmaCompareExpression) -> Compiled:
     cmp = _OPS.get(op, operator.ne)
 
     def fn(ev: EventView) -> bool:
-        for v in ev.raw.get(fld) or ():
+        for v in ev.raw[fld] or ():
             if isinstance(v, bool):
                 continue
             try:
@@ -343,7 +394,7 @@ def _compare(fld: str, value: SigmaCompareExpression) -> Compiled:
                 return True
         return False
 
-    return Compiled(fn, frozenset({SEP_FIELD + fld + SEP_VALUE}), 1.0)
+    return Compiled(fn, frozenset({SEP_FIELD + fld + SEP_VALUE}), FIELD_ONLY, work=3.0)
 
 
 def _fieldref(fld: str, value: SigmaFieldReference) -> Compiled:
@@ -356,13 +407,13 @@ def _fieldref(fld: str, value: SigmaFieldReference) -> Compiled:
         test = operator.eq
 
     def fn(ev: EventView) -> bool:
-        a = ev.low.get(fld)
-        b = ev.low.get(ref)
+        a = ev.low[fld]
+        b = ev.low[ref]
         if not a or not b:
             return False
         return any(test(x, y) for x in a for y in b)
 
-    return Compiled(fn, frozenset({SEP_FIELD + fld + SEP_VALUE}), 1.0)
+    return Compiled(fn, frozenset({SEP_FIELD + fld + SEP_VALUE}), FIELD_ONLY, work=3.0)
 
 
 def _leaf(fld: str | None, value: Any, warnings: list[str]) -> Compiled:
@@ -386,12 +437,14 @@ def _leaf(fld: str | None, value: Any, warnings: list[str]) -> Compiled:
         return _str_leaf(fld, "exact", "true" if value.boolean else "false", False)
     if isinstance(value, SigmaNull):
         f = fld
-        return Compiled(lambda ev: f not in ev.raw, None, 1.0)
+        return Compiled(lambda ev: ev.raw[f] is None, None, 1.0)
     if isinstance(value, SigmaExists):
         f = fld
         if value.exists:
-            return Compiled(lambda ev: f in ev.raw, frozenset({SEP_FIELD + f + SEP_VALUE}), 1.0)
-        return Compiled(lambda ev: f not in ev.raw, None, 1.0)
+            return Compiled(
+                lambda ev: ev.raw[f] is not None, frozenset({SEP_FIELD + f + SEP_VALUE}), FIELD_ONLY
+            )
+        return Compiled(lambda ev: ev.raw[f] is None, None, 1.0)
     if isinstance(value, SigmaCIDRExpression):
         return _cidr(fld, value)
     if isinstance(value, SigmaCompareExpression):
@@ -428,7 +481,8 @@ def _group_or(children: list[Compiled]) -> list[Compiled]:
         for c in cs:
             anchors = None if c.anchors is None or anchors is None else anchors | c.anchors
             cost += c.cost
-        out.append(Compiled(_multi_fn(fld, cased, exact, pre, suf, con), anchors, cost))
+        work = 1.0 + (2.0 if len(con) > 3 else 0.5 * len(con)) + 0.2 * (len(pre) + len(suf))
+        out.append(Compiled(_multi_fn(fld, cased, exact, pre, suf, con), anchors, cost, work=work))
     return out
 
 
@@ -440,14 +494,16 @@ def _multi_fn(
     suf: tuple[str, ...],
     con: tuple[str, ...],
 ) -> Fn:
+    auto: Any = None
+    if len(con) > 3:  # many substrings: one Aho-Corasick pass instead of a loop
+        auto = ahocorasick.Automaton()
+        for c in con:
+            auto.add_word(c, c)
+        auto.make_automaton()
+        con = ()
+
     def fn(ev: EventView) -> bool:
-        if cased:
-            raw = ev.raw.get(fld)
-            vals = (
-                None if raw is None else [v if isinstance(v, str) else _scalar_str(v) for v in raw]
-            )
-        else:
-            vals = ev.low.get(fld)
+        vals = ev.str[fld] if cased else ev.low[fld]
         if not vals:
             return False
         for x in vals:
@@ -459,6 +515,9 @@ def _multi_fn(
                 return True
             for c in con:
                 if c in x:
+                    return True
+            if auto is not None:
+                for _ in auto.iter(x):
                     return True
         return False
 
@@ -477,6 +536,7 @@ def _or(children: list[Compiled]) -> Compiled:
     for c in children:
         anchors = None if c.anchors is None or anchors is None else anchors | c.anchors
         cost += c.cost
+    children.sort(key=lambda c: c.work)
     fns = tuple(c.fn for c in children)
 
     def fn(ev: EventView) -> bool:
@@ -485,7 +545,7 @@ def _or(children: list[Compiled]) -> Compiled:
                 return True
         return False
 
-    return Compiled(fn, anchors, cost, warnings=warnings)
+    return Compiled(fn, anchors, cost, warnings=warnings, work=sum(c.work for c in children))
 
 
 def _and(children: list[Compiled]) -> Compiled:
@@ -494,12 +554,17 @@ def _and(children: list[Compiled]) -> Compiled:
         c = children[0]
         c.warnings = warnings
         return c
-    best: Compiled | None = None
+    # every anchor set a match requires, cheapest first: keep two
+    sets: list[tuple[float, frozenset[str]]] = []
     for c in children:
-        if c.anchors is not None and (best is None or c.cost < best.cost):
-            best = c
+        if c.anchors is not None:
+            sets.append((c.cost, c.anchors))
+        if c.extra is not None:
+            sets.append((c.extra_cost, c.extra))
+    sets.sort(key=lambda t: t[0])
     # cheapest-to-reject first: the anchored child most likely false goes first
-    ordered = sorted(children, key=lambda c: c.cost if c.anchors is not None else 10.0)
+    ordered = sorted(children, key=lambda c: c.work)
+    work = sum(c.work for c in children)
     fns = tuple(c.fn for c in ordered)
 
     def fn(ev: EventView) -> bool:
@@ -508,14 +573,22 @@ def _and(children: list[Compiled]) -> Compiled:
                 return False
         return True
 
-    if best is None:
-        return Compiled(fn, None, 1.0, warnings=warnings)
-    return Compiled(fn, best.anchors, best.cost, warnings=warnings)
+    if not sets:
+        return Compiled(fn, None, 1.0, warnings=warnings, work=work)
+    out = Compiled(fn, sets[0][1], sets[0][0], warnings=warnings, work=work)
+    if (
+        len(sets) > 1
+        and sets[1][0] < FIELD_ONLY
+        and sets[1][1] != sets[0][1]
+        and min(len(x) for x in sets[1][1]) >= 4  # short literals occur everywhere
+    ):
+        out.extra, out.extra_cost = sets[1][1], sets[1][0]
+    return out
 
 
 def _not(child: Compiled) -> Compiled:
     f = child.fn
-    return Compiled(lambda ev: not f(ev), None, 1.0, warnings=child.warnings)
+    return Compiled(lambda ev: not f(ev), None, 1.0, warnings=child.warnings, work=child.work)
 
 
 def compile_condition(node: Any) -> Compiled:
@@ -537,3 +610,16 @@ def compile_condition(node: Any) -> Compiled:
         c.warnings = warnings + c.warnings
         return c
     raise CompileError("condition", f"unsupported condition element {type(node).__name__}")
+
+
+def condition_fields(node: Any, out: set[str] | None = None) -> set[str]:
+    """The field names a parsed condition tree tests (after the pipeline)."""
+    if out is None:
+        out = set()
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        if node.field:
+            out.add(node.field)
+    elif isinstance(node, ConditionAND | ConditionOR | ConditionNOT):
+        for a in node.args:
+            condition_fields(a, out)
+    return out

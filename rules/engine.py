@@ -25,7 +25,7 @@ from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
-from rules.compiler import CompileError, Fn, compile_condition
+from rules.compiler import CompileError, Fn, compile_condition, condition_fields
 from rules.detection import Detection, MatchedEvent
 from rules.eventview import EventView
 from rules.loader import LoadedRules, Problem, rule_id, rule_source
@@ -46,6 +46,8 @@ class CompiledRule:
     fn: Fn
     anchors: frozenset[str] | None
     source: str
+    extra: frozenset[str] | None = None  # a second anchor set, also required
+    fields: frozenset[str] = frozenset()  # the event fields the rule tests
     generate: bool = True
     title: str = ""
     level: str = "medium"
@@ -121,6 +123,9 @@ def compile_rule(
         pipeline.apply(work)
         conds = [c.parse() for c in work.detection.parsed_condition]
         compiled = [compile_condition(c) for c in conds]
+        fields: set[str] = set()
+        for c0 in conds:
+            condition_fields(c0, fields)
     except CompileError as e:
         return None, [Problem(src, rid, e.reason, e.kind)]
     except (SigmaError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as e:
@@ -130,11 +135,13 @@ def compile_rule(
         c = compiled[0]
         fn, anchors = c.fn, c.anchors
         warnings = c.warnings
+        extra = c.extra
     else:  # several conditions: any of them
         from rules.compiler import _or
 
         c = _or(compiled)
         fn, anchors, warnings = c.fn, c.anchors, c.warnings
+        extra = None
     for w in dict.fromkeys(warnings):
         problems.append(Problem(src, rid, w, "placeholder", fatal=False))
     cr = CompiledRule(
@@ -143,6 +150,8 @@ def compile_rule(
         rule=rule,
         fn=fn,
         anchors=anchors,
+        extra=extra if anchors is not None else None,
+        fields=frozenset(fields),
         source=src,
         title=rule.title or "",
         level=_enum_name(rule.level, "medium"),
@@ -162,20 +171,32 @@ class StreamingEngine:
         self.correlations: list[SigmaCorrelationRule] = []
         self._correlator: Correlator | None = None
         self._unanchored: list[CompiledRule] = [r for r in rules if r.anchors is None]
+        # anchor -> rules needing it; rules with two anchor sets are keyed 2*index (+1 for the
+        # second set) in the "pairs" table and become candidates only when both sets hit.
         anchor_rules: dict[str, list[int]] = {}
+        anchor_pairs: dict[str, list[int]] = {}
         for r in rules:
-            for a in r.anchors or ():
-                anchor_rules.setdefault(a, []).append(r.index)
+            if r.extra is None:
+                for a in r.anchors or ():  # the prefilter text is lower-cased, field names too
+                    anchor_rules.setdefault(a.lower(), []).append(r.index)
+            else:
+                for a in r.anchors or ():
+                    anchor_pairs.setdefault(a.lower(), []).append(2 * r.index)
+                for a in r.extra:
+                    anchor_pairs.setdefault(a.lower(), []).append(2 * r.index + 1)
         self._anchor_rules: list[tuple[int, ...]] = []
+        self._anchor_pairs: list[tuple[int, ...]] = []
         self._automaton: Any = None
-        if anchor_rules:
+        if anchor_rules or anchor_pairs:
             auto = ahocorasick.Automaton()
-            for i, (a, idx) in enumerate(anchor_rules.items()):
+            for i, a in enumerate(sorted(set(anchor_rules) | set(anchor_pairs))):
                 auto.add_word(a, i)
-                self._anchor_rules.append(tuple(idx))
+                self._anchor_rules.append(tuple(anchor_rules.get(a, ())))
+                self._anchor_pairs.append(tuple(sorted(set(anchor_pairs.get(a, ())))))
             auto.make_automaton()
             self._automaton = auto
         self._by_index = {r.index: r for r in rules}
+        self.scan_fields: frozenset[str] = frozenset().union(*(r.fields for r in rules))
         RULES_LOADED.set(len(rules))
 
     # ------------------------------------------------------------------ building
@@ -251,8 +272,15 @@ class StreamingEngine:
         idx: set[int] = set()
         if self._automaton is not None:
             ar = self._anchor_rules
+            ap = self._anchor_pairs
+            half: set[int] = set()
             for aid in {v for _, v in self._automaton.iter(view.text)}:
                 idx.update(ar[aid])
+                half.update(ap[aid])
+            if half:
+                for k in half:
+                    if not k & 1 and k + 1 in half:
+                        idx.add(k >> 1)
         by = self._by_index
         out = [by[i] for i in sorted(idx)]
         if self._unanchored:
@@ -262,7 +290,7 @@ class StreamingEngine:
     def match_rules(self, event: dict[str, Any]) -> list[CompiledRule]:
         """Every rule (including correlation-only base rules) that matches the event."""
         try:
-            view = EventView(event)
+            view = EventView(event, self.scan_fields)
         except (RecursionError, TypeError, AttributeError) as e:
             EVENT_ERRORS.labels(reason=type(e).__name__).inc()
             log.warning("event cannot be matched", extra={"reason": str(e)})

@@ -1,17 +1,21 @@
-"""One event, flattened once for matching: field path -> values (raw and lower-cased), and the
-text the literal prefilter scans.
+"""One event, flattened once for matching, and the text the literal prefilter scans.
 
 Nested ECS (``{"process": {"executable": ...}}``) and dotted keys (``{"process.executable":
 ...}``) give the same path. A list yields one value per element (Sigma's multi-value semantics:
 a field matches when any of its values matches); lists of objects are flattened under the same
-path. ``None`` values are kept as "present but null" for the ``null`` check.
+path. ``None`` and empty lists count as absent (as in Elasticsearch).
+
+Per-field views are computed lazily, only for the fields the candidate rules look at:
+``view.raw[path]`` (values), ``view.str[path]`` (values as strings), ``view.low[path]``
+(lower-cased strings); each is a list, or ``None`` when the field is absent.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-# Separators in the prefilter text: SEP_FIELD + path + SEP_VALUE + lower(value) + SEP_END.
+# Separators in the prefilter text: SEP_FIELD + path + SEP_VALUE + value + SEP_END, all
+# lower-cased (field names too: anchors are built the same way).
 SEP_FIELD = "\x1d"
 SEP_VALUE = "\x1f"
 SEP_END = "\x1e"
@@ -20,8 +24,20 @@ SEP_END = "\x1e"
 # every parsed field and would only slow matching down.
 SKIP_FIELDS = frozenset({"event.original"})
 
+_MISSING = object()
+
+
+class _AllFields:
+    def __contains__(self, path: object) -> bool:
+        return path not in SKIP_FIELDS
+
+
+_ALL: Any = _AllFields()
+
 
 def _scalar_str(v: Any) -> str:
+    if isinstance(v, str):
+        return v
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float) and v.is_integer():
@@ -29,77 +45,145 @@ def _scalar_str(v: Any) -> str:
     return str(v)
 
 
-class EventView:
-    """Flattened view of one event. ``raw[path]`` and ``low[path]`` are parallel lists."""
+class _Raw(dict[str, list[Any] | None]):
+    __slots__ = ("flat",)
 
-    __slots__ = ("_text", "event", "low", "nulls", "raw")
+    def __init__(self, flat: dict[str, Any]) -> None:
+        super().__init__()
+        self.flat = flat
 
-    def __init__(self, event: dict[str, Any]) -> None:
-        self.event = event
-        self.raw: dict[str, list[Any]] = {}
-        self.low: dict[str, list[str]] = {}
-        self.nulls: set[str] = set()
-        self._text: str | None = None
-        self._walk(event, "")
-
-    def _add(self, path: str, v: Any) -> None:
+    def __missing__(self, key: str) -> list[Any] | None:
+        v = self.flat.get(key)
         if v is None:
-            self.nulls.add(path)
-            return
-        s = v if isinstance(v, str) else _scalar_str(v)
-        r = self.raw.get(path)
-        if r is None:
-            self.raw[path] = [v]
-            self.low[path] = [s.lower()]
+            out = None
+        elif type(v) is list:
+            out = [x for x in v if x is not None] or None
         else:
-            r.append(v)
-            self.low[path].append(s.lower())
+            out = [v]
+        self[key] = out
+        return out
 
-    def _walk(self, obj: dict[str, Any], prefix: str) -> None:
-        for k, v in obj.items():
-            path = prefix + k if prefix else str(k)
-            if isinstance(v, dict):
-                self._walk(v, path + ".")
-            elif isinstance(v, list):
-                if not v:
-                    self.nulls.add(path)
-                for item in v:
-                    if isinstance(item, dict):
-                        self._walk(item, path + ".")
-                    elif isinstance(item, list):
-                        for x in item:
-                            self._add(path, x)
-                    else:
-                        self._add(path, item)
-            else:
-                self._add(path, v)
 
-    @property
-    def text(self) -> str:
-        """The prefilter text: every (path, lower-cased value) pair, with separators."""
-        t = self._text
-        if t is None:
-            parts = []
-            for path, vals in self.low.items():
-                if path in SKIP_FIELDS:
-                    continue
-                head = SEP_FIELD + path + SEP_VALUE
-                for lv in vals:
-                    parts.append(head + lv + SEP_END)
-            t = self._text = "".join(parts)
-        return t
+class _Str(dict[str, list[str] | None]):
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: _Raw) -> None:
+        super().__init__()
+        self.raw = raw
+
+    def __missing__(self, key: str) -> list[str] | None:
+        r = self.raw[key]
+        out = None if r is None else [_scalar_str(x) for x in r]
+        self[key] = out
+        return out
+
+
+class _Low(dict[str, list[str] | None]):
+    __slots__ = ("strs",)
+
+    def __init__(self, strs: _Str) -> None:
+        super().__init__()
+        self.strs = strs
+
+    def __missing__(self, key: str) -> list[str] | None:
+        s = self.strs[key]
+        out = None if s is None else [x.lower() for x in s]
+        self[key] = out
+        return out
+
+
+class EventView:
+    """Flattened view of one event."""
+
+    __slots__ = ("_all_low", "_all_str", "event", "flat", "low", "raw", "str", "text")
+
+    def __init__(self, event: dict[str, Any], scan: frozenset[str] | None = None) -> None:
+        """``scan``: the fields whose values go into the prefilter text (the fields rules
+        look at); None: every field but SKIP_FIELDS."""
+        self.event = event
+        flat: dict[str, Any] = {}
+        parts: list[str] = []
+        _walk(event, "", flat, parts, scan if scan is not None else _ALL)
+        self.flat = flat
+        self.text: str = "".join(parts).lower()
+        self.raw = _Raw(flat)
+        self.str = _Str(self.raw)
+        self.low = _Low(self.str)
+        self._all_low: list[str] | None = None
+        self._all_str: list[str] | None = None
+
+    def all_str(self) -> list[str]:
+        """Every value as a string (keyword searches), except SKIP_FIELDS."""
+        out = self._all_str
+        if out is None:
+            out = []
+            for path in self.flat:
+                if path not in SKIP_FIELDS:
+                    out.extend(self.str[path] or ())
+            self._all_str = out
+        return out
 
     def all_low(self) -> list[str]:
-        """Every lower-cased value (keyword searches), except SKIP_FIELDS."""
-        out: list[str] = []
-        for path, vals in self.low.items():
-            if path not in SKIP_FIELDS:
-                out.extend(vals)
+        out = self._all_low
+        if out is None:
+            out = self._all_low = [s.lower() for s in self.all_str()]
         return out
 
-    def all_raw_str(self) -> list[str]:
-        out: list[str] = []
-        for path, vals in self.raw.items():
-            if path not in SKIP_FIELDS:
-                out.extend(v if isinstance(v, str) else _scalar_str(v) for v in vals)
-        return out
+
+def _put(flat: dict[str, Any], path: str, v: Any) -> None:
+    cur = flat.get(path, _MISSING)
+    if cur is _MISSING:
+        flat[path] = v
+    elif type(cur) is list:
+        cur.append(v)
+    else:
+        flat[path] = [cur, v]
+
+
+def _walk(
+    obj: dict[str, Any], prefix: str, flat: dict[str, Any], parts: list[str], scan: Any
+) -> None:
+    for k, v in obj.items():
+        path = prefix + k if prefix else str(k)
+        t = type(v)
+        if t is str:
+            if path in flat:
+                _put(flat, path, v)
+            else:
+                flat[path] = v
+            if path in scan:
+                parts.append(SEP_FIELD + path + SEP_VALUE + v + SEP_END)
+        elif t is dict:
+            _walk(v, path + ".", flat, parts, scan)
+        elif t is list:
+            if path not in flat:
+                flat[path] = []
+            elif type(flat[path]) is not list:
+                flat[path] = [flat[path]]
+            lst = flat[path]
+            for item in v:
+                if isinstance(item, dict):
+                    _walk(item, path + ".", flat, parts, scan)
+                elif isinstance(item, list):
+                    for x in item:
+                        if x is not None:
+                            lst.append(x)
+                            if path in scan:
+                                parts.append(
+                                    SEP_FIELD + path + SEP_VALUE + _scalar_str(x) + SEP_END
+                                )
+                elif item is not None:
+                    lst.append(item)
+                    if path in scan:
+                        parts.append(SEP_FIELD + path + SEP_VALUE + _scalar_str(item) + SEP_END)
+            if not lst:
+                del flat[path]
+        elif v is None:
+            flat.setdefault(path, None)
+        else:
+            if path in flat:
+                _put(flat, path, v)
+            else:
+                flat[path] = v
+            if path in scan:
+                parts.append(SEP_FIELD + path + SEP_VALUE + _scalar_str(v) + SEP_END)

@@ -79,7 +79,8 @@ def _event_data(ev: dict[str, Any]) -> dict[str, Any]:
                 continue
             if isinstance(v, dict) and "#text" in v:
                 v = v["#text"]
-            data[k] = v
+            # Defender & co. name fields "Threat Name"; Sigma rules say ThreatName.
+            data[k.replace(" ", "") if " " in k else k] = v
     return data
 
 
