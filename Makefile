@@ -1,5 +1,5 @@
 # The two commands of a fresh machine (see README.md).
-.PHONY: run test lint es-up es-down bench
+.PHONY: run test lint es-up es-down bench docs
 
 run:   ## bootstrap, Elasticsearch, templates, then `socmon run`
 	bash deploy/run.sh
@@ -15,3 +15,6 @@ es-up:
 
 es-down:
 	.venv/bin/socmon es down
+
+docs:  ## regenerate docs/configuration.md from the settings model
+	.venv/bin/socmon config --docs > docs/configuration.md

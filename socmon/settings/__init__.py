@@ -32,6 +32,8 @@ __all__ = [
     "ENV_PREFIX",
     "PROJECT_ROOT",
     "ElasticsearchSettings",
+    "LogSettings",
+    "MetricsSettings",
     "Settings",
     "SettingsError",
     "StorageSettings",
