@@ -154,6 +154,13 @@ class LineHandler:
                         cur.setdefault(k2, v2)
                 else:
                     ev.setdefault(k, v)
+        if path is not None and self.source_kind == "file":
+            lg = ev.get("log")
+            if not isinstance(lg, dict):
+                lg = ev["log"] = {}
+            lg["file"] = {"path": path}
+            if isinstance(position, int):
+                lg["offset"] = position
         pf = (
             ev.get("socmon", {}).get("parse_failure")
             if isinstance(ev.get("socmon"), dict)

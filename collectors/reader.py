@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import logging
 import zipfile
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import orjson
 from collectors.event import failure
 from collectors.lines import LineHandler
 from collectors.metrics import report_bad
-from collectors.parsers.jsonfmt import JsonBase, TooDeep, loads
+from collectors.parsers.jsonfmt import JsonBase, TooDeep, depth_ok, loads
 from collectors.parsers.registry import detect
 from collectors.parsers.windows import WindowsRecordParser
 from socmon.pipeline import Ack
@@ -138,8 +139,8 @@ def read_json_document(stream: IO[bytes], label: str, handler: LineHandler) -> i
     ident = file_identity(label, data[:1024])
     text = data.decode("utf-8", "replace")
     try:
-        doc = loads(text, handler.settings.max_json_depth + 1)
-    except (TooDeep, orjson.JSONDecodeError) as e:
+        doc = _load_stream(text, handler.settings.max_json_depth + 1)
+    except (TooDeep, ValueError) as e:
         report_bad("parse_failure", "file", label, 0, f"JSON document: {e}")
         handler.emit_event(
             failure(text[: handler.settings.max_line_bytes], f"JSON document: {e}", "json"),
@@ -163,6 +164,27 @@ def read_json_document(stream: IO[bytes], label: str, handler: LineHandler) -> i
         handler.emit_event(ev, ident, i, path=label)
         n += 1
     return n
+
+
+def _load_stream(text: str, max_depth: int) -> Any:
+    """One JSON document, an array, or several documents one after the other (as the EVTX
+    JSON exports in sigmahq/regression_data are)."""
+    try:
+        return loads(text, max_depth)
+    except orjson.JSONDecodeError:
+        pass
+    if not depth_ok(text, max_depth):
+        raise TooDeep(f"JSON nested deeper than {max_depth}")
+    dec = json.JSONDecoder()
+    out: list[Any] = []
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i] in " \t\r\n,":
+            i += 1
+        if i >= n:
+            return out
+        obj, i = dec.raw_decode(text, i)
+        out.append(obj)
 
 
 def read_evtx(
