@@ -438,8 +438,8 @@ def create_rule(
     request: Request, body: RuleIn, p: Principal = Depends(require("admin", province=True))
 ) -> RuleDetail:
     ctx = get_ctx(request)
+    _checked_or_422(body.yaml)  # line numbers as the caller wrote them
     rule_id, text = ensure_id(body.yaml)
-    _checked_or_422(text)
     if store.get_rule(ctx.client, ctx.names, rule_id) is not None:
         raise ProblemError(409, f"rule '{rule_id}' exists; update it with PUT")
     doc = store.save_rule(
@@ -463,11 +463,11 @@ def update_rule(
 ) -> RuleDetail:
     ctx = get_ctx(request)
     before = _current_or_404(ctx, rule_id)
+    _checked_or_422(body.yaml)
     given = yaml_id(body.yaml)
     if given is not None and given != rule_id:
         raise ProblemError(422, f"the YAML's id '{given}' is not '{rule_id}'")
     text = body.yaml if given is not None else f"id: {rule_id}\n{body.yaml}"
-    _checked_or_422(text)
     doc = store.save_rule(
         ctx.client, ctx.names, rule_id, text, p.actor, enabled=body.enabled, change="updated"
     )
@@ -572,8 +572,8 @@ def test_rule(
 ) -> TestResult:
     from api.engine_bridge import evaluate
 
+    _checked_or_422(body.yaml)
     _, text = ensure_id(body.yaml)
-    _checked_or_422(text)
     return TestResult(**evaluate(text, body.events))
 
 
