@@ -1,0 +1,236 @@
+"""Collector benchmark: parse-only rate per format (single core) and end-to-end rate into
+Elasticsearch against a raw bulk of the same documents, in one run.
+
+    .venv/bin/python bench/collect.py [--quick] [--es URL]
+
+Targets (issue 3): >= 50,000 lines/s per core for syslog and access logs, >= 30,000 records/s
+for EVTX, end-to-end >= 0.8 of the raw bulk rate. Prints the figures (medians of repeats) and
+ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from collectors.enrich import Enricher
+from collectors.lines import LineHandler
+from collectors.parsers.registry import make
+from collectors.reader import read_evtx
+from collectors.timeparse import TimeParser
+from socmon.pipeline import Ack, Event
+from socmon.settings import PROJECT_ROOT
+from socmon.settings.collectors import CollectorSettings
+
+DATASETS = Path(os.environ.get("SOCMON_DATASETS", PROJECT_ROOT.parent / "shared" / "datasets"))
+
+
+class NullSink:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def emit(self, doc_id: str, event: Event, ack: Ack | None = None) -> None:
+        self.n += 1
+
+
+def syslog_lines(n: int) -> list[bytes]:
+    rnd = random.Random(1)
+    tpl = [
+        "Jan {d:2d} {h:02d}:{m:02d}:{s:02d} web{k} sshd[{p}]: Failed password for invalid user "
+        "u{k} from 203.0.113.{k} port {port} ssh2",
+        "Jan {d:2d} {h:02d}:{m:02d}:{s:02d} web{k} sshd[{p}]: Accepted publickey for deploy from "
+        "198.51.100.{k} port {port} ssh2: RSA SHA256:abc",
+        "Jan {d:2d} {h:02d}:{m:02d}:{s:02d} web{k} CRON[{p}]: (root) CMD (run-parts /etc/cron.hourly)",
+        "<4>Jan {d:2d} {h:02d}:{m:02d}:{s:02d} fw{k} kernel: [UFW BLOCK] IN=eth0 OUT= "
+        "SRC=192.0.2.{k} DST=10.0.0.1 LEN=60 PROTO=TCP SPT={port} DPT=22",
+        "<165>1 2026-01-{d:02d}T{h:02d}:{m:02d}:{s:02d}.123Z app{k} api {p} - - request done",
+        "Jan {d:2d} {h:02d}:{m:02d}:{s:02d} db{k} sudo:   alice : TTY=pts/0 ; PWD=/home ; "
+        "USER=root ; COMMAND=/usr/bin/systemctl restart x",
+    ]
+    out = []
+    for i in range(n):
+        t = tpl[i % len(tpl)]
+        out.append(
+            t.format(
+                d=1 + i // 86400 % 28,
+                h=i // 3600 % 24,
+                m=i // 60 % 60,
+                s=i % 60,
+                k=rnd.randint(1, 254),
+                p=rnd.randint(100, 60000),
+                port=rnd.randint(1024, 65535),
+            ).encode()
+        )
+    return out
+
+
+def access_lines(n: int) -> list[bytes]:
+    rnd = random.Random(2)
+    paths = ["/", "/index.php", "/api/v1/items?id=42&x=1", "/wp-login.php", "/static/app.js"]
+    out = []
+    for i in range(n):
+        out.append(
+            (
+                f"10.{rnd.randint(0, 255)}.{rnd.randint(0, 255)}.{rnd.randint(1, 254)} - - "
+                f"[10/Oct/2025:{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d} +0700] "
+                f'"GET {paths[i % 5]} HTTP/1.1" {rnd.choice([200, 200, 304, 404, 500])} '
+                f'{rnd.randint(100, 90000)} "-" "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"'
+            ).encode()
+        )
+    return out
+
+
+def median_rate(fn: Any, n: int, repeats: int) -> float:
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        rates.append(n / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
+def parse_only(fmt: str, lines: list[bytes], repeats: int) -> tuple[float, float]:
+    """(parser alone, full handler: decode + parse + enrich + id) in lines/s."""
+    cs = CollectorSettings()
+    texts = [ln.decode() for ln in lines]
+
+    def parser_only() -> None:
+        p = make(fmt, TimeParser())
+        for t in texts:
+            p(t)
+
+    def handler() -> None:
+        h = LineHandler(fmt, cs, Enricher(cs), NullSink(), source_kind="bench", source=fmt)
+        for i, ln in enumerate(lines):
+            h.handle(ln, "bench", i)
+
+    return median_rate(parser_only, len(lines), repeats), median_rate(handler, len(lines), repeats)
+
+
+def evtx_rate(repeats: int, limit: int | None) -> tuple[float, int]:
+    files = sorted((DATASETS / "sigmahq" / "regression_data").rglob("*.evtx"))
+    if limit:
+        files = files[:limit]
+    cs = CollectorSettings()
+    counts = []
+
+    def run() -> None:
+        sink = NullSink()
+        h = LineHandler("winjson", cs, Enricher(cs), sink, source_kind="bench", source="evtx")
+        for f in files:
+            read_evtx(f, str(f), h)
+        counts.append(sink.n)
+
+    run()  # warm up + count
+    n = counts[-1]
+    return median_rate(run, n, repeats), n
+
+
+def e2e(es_url: str, lines: list[bytes], repeats: int) -> dict[str, float]:
+    """Collector -> BulkWriter -> ES against raw bulk of the same (already built) documents."""
+    from socmon.bulk import BulkWriter
+    from socmon.es import make_client
+    from socmon.indices import IndexNames, apply_templates
+    from socmon.settings import load_settings
+    from socmon.storage_sink import StorageSink
+
+    settings = load_settings(es={"url": es_url})
+    client = make_client(settings.es)
+    cs = CollectorSettings()
+    e2e_rates, raw_rates = [], []
+    for _ in range(repeats):
+        for mode in ("raw", "e2e"):
+            names = IndexNames(f"socmon-bench-{uuid.uuid4().hex[:8]}")
+            apply_templates(client, names)
+            spool = Path("/tmp") / f"socmon-bench-spool-{uuid.uuid4().hex[:8]}"
+            w = BulkWriter(client, settings.storage, names, spool_dir=spool)
+            w.start()
+            sink = StorageSink(w, names)
+            if mode == "raw":
+                # the same documents, parsed beforehand: only the bulk path is timed
+                pre = NullSinkKeep()
+                h = LineHandler("syslog", cs, Enricher(cs), pre, source_kind="bench", source="r")
+                for i, ln in enumerate(lines):
+                    h.handle(ln, "bench", i)
+                t0 = time.perf_counter()
+                for did, ev in pre.events:
+                    sink.emit(did, ev)
+                w.flush(300)
+                raw_rates.append(len(lines) / (time.perf_counter() - t0))
+            else:
+                t0 = time.perf_counter()
+                h = LineHandler("syslog", cs, Enricher(cs), sink, source_kind="bench", source="e")
+                for i, ln in enumerate(lines):
+                    h.handle(ln, "bench", i)
+                w.flush(300)
+                e2e_rates.append(len(lines) / (time.perf_counter() - t0))
+            w.close()
+            client.indices.delete(index=f"{names.prefix}-*", ignore_unavailable=True)
+            for t in client.indices.get_index_template(name=f"{names.prefix}-*").get(
+                "index_templates", []
+            ):
+                client.indices.delete_index_template(name=t["name"])
+    raw, e = statistics.median(raw_rates), statistics.median(e2e_rates)
+    return {"raw_bulk_docs_per_s": raw, "e2e_docs_per_s": e, "e2e_ratio": e / raw}
+
+
+class NullSinkKeep:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Event]] = []
+
+    def emit(self, doc_id: str, event: Event, ack: Ack | None = None) -> None:
+        self.events.append((doc_id, event))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small inputs, one repeat (smoke test)")
+    ap.add_argument(
+        "--es",
+        default=os.environ.get("SOCMON_TEST_ES_URL", "http://127.0.0.1:9250"),
+        help="Elasticsearch URL for the end-to-end part ('' to skip)",
+    )
+    args = ap.parse_args()
+    n = 2_000 if args.quick else 60_000
+    repeats = 1 if args.quick else 3
+    out: dict[str, Any] = {"lines": n, "repeats": repeats}
+    for fmt, lines in (("syslog", syslog_lines(n)), ("nginx", access_lines(n))):
+        p, h = parse_only(fmt, lines, repeats)
+        out[f"{fmt}_parser_lines_per_s"] = round(p)
+        out[f"{fmt}_handler_lines_per_s"] = round(h)
+        print(
+            f"{fmt:7s} parser only {p:>10,.0f} lines/s   decode+parse+enrich+id {h:>10,.0f} "
+            f"lines/s   (target 50,000)"
+        )
+    if (DATASETS / "sigmahq").is_dir():
+        r, cnt = evtx_rate(repeats, 20 if args.quick else None)
+        out["evtx_records_per_s"] = round(r)
+        out["evtx_records"] = cnt
+        print(f"evtx    {r:>10,.0f} records/s over {cnt} records (target 30,000)")
+    if args.es:
+        try:
+            res = e2e(args.es, syslog_lines(n), repeats)
+        except Exception as e:  # ES down: say so, still print the parse figures
+            print(f"end-to-end skipped: {e}")
+        else:
+            out.update({k: round(v, 3) for k, v in res.items()})
+            print(
+                f"e2e     {res['e2e_docs_per_s']:>10,.0f} docs/s   raw bulk of the same docs "
+                f"{res['raw_bulk_docs_per_s']:>10,.0f} docs/s   ratio {res['e2e_ratio']:.2f} "
+                f"(target 0.8)"
+            )
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

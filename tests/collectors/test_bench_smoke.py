@@ -1,0 +1,21 @@
+"""The benchmark script runs (small input, no Elasticsearch) and ends with one JSON line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from socmon.settings import PROJECT_ROOT
+
+
+def test_bench_collect_quick() -> None:
+    r = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "bench" / "collect.py"), "--quick", "--es", ""],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    last = json.loads(r.stdout.strip().splitlines()[-1])
+    assert last["syslog_parser_lines_per_s"] > 0 and last["nginx_handler_lines_per_s"] > 0
