@@ -50,7 +50,8 @@ def syslog_lines(n: int) -> list[bytes]:
         "u{k} from 203.0.113.{k} port {port} ssh2",
         "Jan {d:2d} {h:02d}:{m:02d}:{s:02d} web{k} sshd[{p}]: Accepted publickey for deploy from "
         "198.51.100.{k} port {port} ssh2: RSA SHA256:abc",
-        "Jan {d:2d} {h:02d}:{m:02d}:{s:02d} web{k} CRON[{p}]: (root) CMD (run-parts /etc/cron.hourly)",
+        "Jan {d:2d} {h:02d}:{m:02d}:{s:02d} web{k} CRON[{p}]: (root) CMD "
+        "(run-parts /etc/cron.hourly)",
         "<4>Jan {d:2d} {h:02d}:{m:02d}:{s:02d} fw{k} kernel: [UFW BLOCK] IN=eth0 OUT= "
         "SRC=192.0.2.{k} DST=10.0.0.1 LEN=60 PROTO=TCP SPT={port} DPT=22",
         "<165>1 2026-01-{d:02d}T{h:02d}:{m:02d}:{s:02d}.123Z app{k} api {p} - - request done",
