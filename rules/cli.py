@@ -1,0 +1,131 @@
+"""``socmon rules ...`` (check rules) and ``socmon hunt`` (run rules over files)."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+import orjson
+
+
+@click.group()
+def rules() -> None:
+    """Sigma rules: validate them (check)."""
+
+
+@rules.command("check")
+@click.option("--quiet", "-q", is_flag=True, help="Only the summary, not each problem.")
+@click.option("--json", "as_json", is_flag=True, help="Problems and summary as JSON.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def check(paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
+    """Load and compile the Sigma rules under PATH... (files or directories) for streaming
+    detection; print each problem with file, rule id and reason and a summary. Exit status 1
+    when any rule is invalid."""
+    from rules.engine import StreamingEngine
+    from rules.loader import load_rules
+
+    loaded = load_rules(paths)
+    n_sigma = len(loaded.rules)
+    engine = StreamingEngine.from_rules(loaded)
+    fatal = [p for p in engine.problems if p.fatal]
+    warnings = [p for p in engine.problems if not p.fatal]
+    by_kind = Counter(p.kind for p in fatal)
+    summary = {
+        "files": loaded.files,
+        "rules": n_sigma + len(loaded.correlations),
+        "compiled": len(engine.rules),
+        "correlations": len(loaded.correlations),
+        "invalid": len(fatal),
+        "warnings": len(warnings),
+        "invalid_by_reason": dict(by_kind.most_common()),
+        "unanchored": len(engine.unanchored),
+    }
+    if as_json:
+        out: dict[str, object] = {"summary": summary}
+        out["problems"] = [
+            {
+                "source": p.source,
+                "rule_id": p.rule_id,
+                "kind": p.kind,
+                "reason": p.reason,
+                "fatal": p.fatal,
+            }
+            for p in engine.problems
+        ]
+        click.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
+    else:
+        if not quiet:
+            for p in engine.problems:
+                click.echo(str(p))
+        click.echo(
+            f"{summary['files']} files, {summary['rules']} rules: {summary['compiled']} compiled "
+            f"for streaming, {len(loaded.correlations)} correlations, {len(fatal)} invalid, "
+            f"{len(warnings)} warnings"
+        )
+        for kind, n in by_kind.most_common():
+            click.echo(f"  invalid [{kind}]: {n}")
+    if fatal:
+        sys.exit(1)
+
+
+@click.command()
+@click.option(
+    "--rules",
+    "rule_paths",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Sigma rule file or directory (repeatable).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    default="auto",
+    show_default=True,
+    help="Input format (as `socmon parse --format`); auto detects it per file.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Only JSON lines (no summary table).")
+@click.option("--no-events", is_flag=True, help="Print event ids instead of whole events.")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+def hunt(
+    rule_paths: tuple[Path, ...], fmt: str, as_json: bool, no_events: bool, inputs: tuple[Path, ...]
+) -> None:
+    """Run Sigma rules (correlations included) over INPUT... (log files, EVTX, JSON, pcaps):
+    one JSON line per detection, then a summary table. No Elasticsearch needed."""
+    from rules.engine import StreamingEngine
+    from rules.evaluate import attach_correlator
+    from rules.hunt import detection_json
+    from rules.hunt import hunt as run_hunt
+    from rules.loader import load_rules
+
+    loaded = load_rules(rule_paths)
+    engine = StreamingEngine.from_rules(loaded)
+    attach_correlator(engine)
+    bad = [p for p in engine.problems if p.fatal]
+    if bad and not as_json:
+        click.echo(f"{len(bad)} rules not usable (see `socmon rules check`)", err=True)
+    out = sys.stdout.buffer
+
+    def emit(d: object) -> None:
+        from rules.detection import Detection
+
+        assert isinstance(d, Detection)
+        out.write(orjson.dumps(detection_json(d, not no_events), default=str) + b"\n")
+
+    result = run_hunt(rule_paths, inputs, fmt=fmt, on_detection=emit, engine=engine)
+    out.flush()
+    if as_json:
+        return
+    counts = Counter((d.rule_id, d.rule_title, d.level) for d in result.detections)
+    click.echo("", err=True)
+    click.echo(f"{'count':>7}  {'level':<13} {'rule':<40} title", err=True)
+    for (rid, title, level), n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        click.echo(f"{n:>7}  {level:<13} {rid[:40]:<40} {title}", err=True)
+    click.echo(
+        f"{result.events} events, {len(result.detections)} detections from "
+        f"{len(counts)} rules, {len(engine.rules)} rules loaded, "
+        f"{result.input_errors} input errors",
+        err=True,
+    )
