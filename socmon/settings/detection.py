@@ -5,15 +5,43 @@ Sigma detection (issue 5): rule sources, streaming and scheduled modes.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 
-from socmon.settings.base import Section
+from socmon.settings.base import PROJECT_ROOT, Section
 
 
 class DetectionSettings(Section):
     """Sigma detection (issue 5): rule sources, streaming and scheduled modes."""
+
+    # --- rule sources and the streaming engine (rules/loader.py, rules/engine.py) ---
+    rule_paths: list[Path] = Field(
+        default_factory=lambda: [PROJECT_ROOT / "rules" / "sigma"],
+        description="Sigma rule files/directories loaded at start (default: the shipped rules).",
+    )
+    extra_rule_paths: list[Path] = Field(
+        default_factory=list,
+        description="More rule files/directories, e.g. a SigmaHQ checkout (JSON list in env).",
+    )
+    store_rules: bool = Field(
+        True, description="Also load the enabled rules of the rule store in Elasticsearch."
+    )
+    store_poll_interval: float = Field(
+        30.0, gt=0, description="Seconds between checks of the rule store; reload on change."
+    )
+    placeholders: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Values of Sigma %placeholders% (expand modifier), e.g. "
+        '{"Admins": ["root"]}. Undefined ones never match (reported as warnings).',
+    )
+    streaming_enabled: bool = Field(True, description="Run the streaming engine on events.")
+    streaming_queue_size: int = Field(
+        10_000,
+        gt=0,
+        description="Streaming: events queued for matching; collectors wait when it is full.",
+    )
 
     # --- correlation (rules/correlation.py) ---
     correlation_max_groups: int = Field(
