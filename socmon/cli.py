@@ -24,6 +24,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "run": "socmon.runner:run",
     "config": "socmon.cli_es:config",
     "collect": "collectors.cli:collect",
+    "capture": "collectors.network.cli:capture",
     "parse": "collectors.cli:parse",
     "rules": "rules.cli:rules",
     "hunt": "rules.cli:hunt",
