@@ -64,6 +64,7 @@ TACTIC_IDS = {
 ENTITY_FIELDS = ("host.name", "user.name", "source.ip", "destination.ip")
 MAX_SAMPLE_BYTES = 16_384
 SYSTEM = "system"
+_HEAD_RETRIES = 5
 
 Notify = Callable[[Notification], None]
 _Doc = tuple[dict[str, Any], tuple[int, int]]  # source, (seq_no, primary_term)
@@ -176,7 +177,19 @@ class AlertManager:
         if suppressed:
             self._record_suppressed(suppressed, now)
         if prepared:
-            for p, r in zip(prepared, self._apply(prepared, now), strict=True):
+            applied = None
+            for attempt in range(_HEAD_RETRIES):
+                try:
+                    applied = self._apply(prepared, now)
+                    break
+                except _HeadConflict:
+                    # Another writer started a generation of one of these groups first;
+                    # nothing of this batch is written yet: decide again from fresh state.
+                    log.info("alert head changed concurrently; retrying the batch")
+                    time.sleep(0.01 * (attempt + 1))
+            if applied is None:
+                raise RuntimeError("alert heads kept changing concurrently; batch not applied")
+            for p, r in zip(prepared, applied, strict=True):
                 results[p.index] = r
         return [r if r is not None else HandleResult("invalid") for r in results]
 
@@ -614,18 +627,19 @@ class AlertManager:
                 "alert_id": h.alert_id,
             }
             hid = model.head_id(rule_id, key)
-            if h.seq is None:
-                # A concurrent writer creating the same head raises ConflictError: the
-                # batch is retried by the caller and then sees the head.
-                self.client.create(index=self.names.state, id=hid, document=doc)
-            else:
-                self.client.index(
-                    index=self.names.state,
-                    id=hid,
-                    document=doc,
-                    if_seq_no=h.seq[0],
-                    if_primary_term=h.seq[1],
-                )
+            try:
+                if h.seq is None:
+                    self.client.create(index=self.names.state, id=hid, document=doc)
+                else:
+                    self.client.index(
+                        index=self.names.state,
+                        id=hid,
+                        document=doc,
+                        if_seq_no=h.seq[0],
+                        if_primary_term=h.seq[1],
+                    )
+            except ConflictError:
+                raise _HeadConflict(hid) from None
 
     def _write_markers(self, markers: list[tuple[str, dict[str, Any]]]) -> set[str]:
         """Create the markers; returns alert ids whose markers partly existed (a race)."""
@@ -734,6 +748,10 @@ class AlertManager:
                 )
                 return
         log.warning("alert reconcile gave up (conflicts)", extra={"alert_id": alert_id})
+
+
+class _HeadConflict(Exception):
+    """A head document changed under us (another writer)."""
 
 
 def _sample(event: dict[str, Any]) -> dict[str, Any]:

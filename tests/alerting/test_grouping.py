@@ -102,3 +102,53 @@ def test_crash_between_markers_and_alert_is_repaired_on_replay(es_client, names)
     m2.handle_many(dets)
     (a,) = _alerts(es_client, names).values()
     assert a["event_count"] == 10
+
+
+def test_two_writers_at_once_count_every_event_once(es_client, names):
+    """Two managers (as two processes) apply overlapping detections concurrently: optimistic
+    concurrency + markers give one alert with each event counted once."""
+    import threading
+
+    dets = [detection([event(i, at=i * 0.1)]) for i in range(1200)]
+    errors: list = []
+
+    def run(order):
+        m, _ = _mgr(es_client, names)
+        try:
+            for start in range(0, len(order), 100):
+                m.handle_many(order[start : start + 100])
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [
+        threading.Thread(target=run, args=(dets[:900],)),
+        threading.Thread(target=run, args=(list(reversed(dets[300:])),)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    (a,) = _alerts(es_client, names).values()
+    assert a["event_count"] == 1200
+    assert a["first_seen"] == "2026-11-24T10:00:00.000Z"
+    assert a["last_seen"] == "2026-11-24T10:01:59.900Z"
+
+
+def test_analyst_change_during_grouping_keeps_both(es_client, names):
+    m, _ = _mgr(es_client, names)
+    aid = m.handle(detection([event(0)])).alert_id
+    import threading
+
+    def analyst():
+        for to in ("acknowledged", "in_progress", "acknowledged", "in_progress"):
+            lifecycle.change_status(es_client, names, aid, to, "alice")
+
+    t = threading.Thread(target=analyst)
+    t.start()
+    for start in range(1, 301, 20):
+        m.handle_many([detection([event(i)]) for i in range(start, start + 20)])
+    t.join()
+    doc = lifecycle.get_alert(es_client, names, aid)
+    assert doc["event_count"] == 301 and doc["status"] == "in_progress"
+    assert [h["action"] for h in doc["history"]].count("status") == 4
