@@ -1,0 +1,262 @@
+"""The rules layer's services in ``socmon run``: streaming detection (this module) and
+scheduled detection (``rules.scheduled.scheduled_service``), built from one rule load.
+
+Streaming: an ``EventSink`` added to ``ctx.events``; events are queued (bounded: collectors wait
+when it is full, nothing is dropped) and matched by one worker thread. Detections go to
+``ctx.detection_handler`` (alerting) or, until alerting exists, to the alerts index in the
+simple form of ``rules.scheduled_output.detection_document`` through ``ctx.writer`` (``create``
+with the deterministic detection id: a replay never duplicates). The rule store is polled
+every ``detection.store_poll_interval`` seconds; a change rebuilds the engine without a
+restart. Correlation windows are snapshotted to the state store (ES or file) and restored.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from rules.detection import Detection
+from rules.engine import StreamingEngine
+from rules.loader import LoadedRules, finish, load_paths, load_store
+from rules.metrics import EVENT_ERRORS, MATCH_SECONDS
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+def load_for_run(ctx: Any) -> LoadedRules:
+    """Rules from the configured paths and (when enabled and reachable) the rule store."""
+    s = ctx.settings.detection
+    paths = [p for p in [*s.rule_paths, *s.extra_rule_paths] if Path(p).exists()]
+    missing = [str(p) for p in [*s.rule_paths, *s.extra_rule_paths] if not Path(p).exists()]
+    if missing:
+        log.warning("rule paths not found", extra={"paths": missing})
+    loaded = load_paths(paths)
+    if s.store_rules:
+        try:
+            loaded.extend(load_store(ctx.client, ctx.names))
+        except Exception as e:  # ES down at start: file rules now, the store at the next poll
+            log.warning("rule store not readable; using file rules", extra={"error": str(e)})
+    return finish(loaded)
+
+
+def _state_store(ctx: Any) -> Any:
+    s = ctx.settings.detection
+    mode = getattr(s, "correlation_state", "off")
+    if mode == "es":
+        from rules.correlation_state import EsStateStore
+
+        return EsStateStore(ctx.client, ctx.names)
+    if mode == "file":
+        from rules.correlation_state import FileStateStore
+
+        return FileStateStore(ctx.settings.var_dir)
+    return None
+
+
+class StreamingDetectionService:
+    """Streaming detection inside ``socmon run`` (an EventSink and a Service)."""
+
+    name = "streaming-detection"
+
+    def __init__(self, ctx: Any, loaded: LoadedRules) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings.detection
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=self.settings.streaming_queue_size)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._state = _state_store(ctx)
+        self._revision: Any = None
+        self.engine = self._build(loaded)
+        self.detections = 0
+
+    # ------------------------------------------------------------------ engine
+
+    def _build(self, loaded: LoadedRules) -> StreamingEngine:
+        engine = StreamingEngine.from_rules(loaded, placeholders=self.settings.placeholders)
+        if engine.correlations:
+            try:
+                from rules.correlation import make_correlator
+
+                corr = make_correlator(
+                    engine,
+                    max_groups=getattr(self.settings, "correlation_max_groups", 10_000),
+                    max_events_per_group=getattr(
+                        self.settings, "correlation_max_events_per_group", 1_000
+                    ),
+                )
+                if self._state is not None:
+                    try:
+                        corr.restore(self._state.load())
+                    except Exception as e:
+                        log.warning("correlation state not restored", extra={"error": str(e)})
+                engine.set_correlator(corr)
+            except ImportError:
+                log.warning("correlation rules loaded but rules.correlation is unavailable")
+        log.info(
+            "streaming engine ready",
+            extra={
+                "rules": len(engine.rules),
+                "correlations": len(engine.correlations),
+                "problems": sum(1 for p in engine.problems if p.fatal),
+                "unanchored": len(engine.unanchored),
+            },
+        )
+        return engine
+
+    def _save_state(self) -> None:
+        corr = self.engine._correlator
+        snap = getattr(corr, "snapshot", None)
+        if self._state is None or not callable(snap):
+            return
+        try:
+            self._state.save(snap())
+        except Exception as e:
+            log.warning("correlation state not saved", extra={"error": str(e)})
+
+    # ------------------------------------------------------------------ sink
+
+    def emit(self, doc_id: str, event: dict[str, Any], ack: Any = None) -> None:
+        """EventSink: queue the event for matching (waits while the queue is full)."""
+        self.queue.put((doc_id, event))
+
+    def deliver(self, d: Detection) -> None:
+        handler = self.ctx.detection_handler
+        if handler is not None:
+            handler(d)
+        else:
+            from rules.scheduled_output import detection_document
+
+            self.ctx.writer.add(self.ctx.names.alerts, d.id, detection_document(d), op="create")
+        self.detections += 1
+
+    def _worker(self) -> None:
+        from socmon.indices import events_index_for
+
+        while True:
+            item = self.queue.get()
+            if item is _STOP:
+                break
+            doc_id, event = item
+            t0 = time.perf_counter()
+            try:
+                index = events_index_for(self.ctx.names, event.get("@timestamp"))
+            except Exception:
+                index = None
+            try:
+                for d in self.engine.match(event, doc_id, index):
+                    self.deliver(d)
+            except Exception as e:
+                EVENT_ERRORS.labels(reason="service").inc()
+                log.warning(
+                    "streaming detection failed on an event",
+                    extra={"doc_id": doc_id, "reason": f"{type(e).__name__}: {e}"},
+                )
+            MATCH_SECONDS.observe(time.perf_counter() - t0)
+            self.queue.task_done()
+
+    def _housekeeping(self) -> None:
+        interval = min(
+            self.settings.store_poll_interval,
+            getattr(self.settings, "correlation_state_interval", 30.0),
+        )
+        last_state = time.monotonic()
+        while not self._stop.wait(interval):
+            if self.settings.store_rules:
+                self._maybe_reload()
+            corr = self.engine._correlator
+            flush = getattr(corr, "flush", None)
+            if callable(flush):
+                try:
+                    for d in flush(time.time()):
+                        self.deliver(d)
+                except Exception as e:
+                    log.warning("correlation flush failed", extra={"error": str(e)})
+            if time.monotonic() - last_state >= getattr(
+                self.settings, "correlation_state_interval", 30.0
+            ):
+                self._save_state()
+                last_state = time.monotonic()
+
+    def _maybe_reload(self) -> None:
+        from rules.store import store_revision
+
+        try:
+            rev = store_revision(self.ctx.client, self.ctx.names)
+        except Exception as e:
+            log.debug("rule store revision not readable", extra={"error": str(e)})
+            return
+        if self._revision is None:
+            self._revision = rev
+            return
+        if rev == self._revision:
+            return
+        self._revision = rev
+        self._save_state()
+        try:
+            engine = self._build(load_for_run(self.ctx))
+        except Exception:
+            log.exception("rule reload failed; keeping the current rules")
+            return
+        self.engine = engine  # atomic swap: the worker picks it up on its next event
+        log.info("rules reloaded from the store", extra={"revision": list(rev)})
+
+    # ------------------------------------------------------------------ service
+
+    def start(self) -> None:
+        for target, name in (
+            (self._worker, "streaming-detection"),
+            (self._housekeeping, "rules-reload"),
+        ):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self.queue.put(_STOP)
+        for t in self._threads:
+            t.join(timeout=30)
+        self._save_state()
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued event has been matched (tests)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.queue.unfinished_tasks == 0:
+                return True
+            time.sleep(0.01)
+        return False
+
+
+def streaming_service(ctx: Any, loaded: LoadedRules) -> StreamingDetectionService | None:
+    if not ctx.settings.detection.streaming_enabled:
+        log.info("streaming detection disabled (detection.streaming_enabled)")
+        return None
+    svc = StreamingDetectionService(ctx, loaded)
+    ctx.events.add(svc)
+    return svc
+
+
+def build(ctx: Any) -> list[Any]:
+    """The rules layer's services: streaming and scheduled detection, one rule load."""
+    loaded = load_for_run(ctx)
+    out: list[Any] = []
+    svc = streaming_service(ctx, loaded)
+    if svc is not None:
+        out.append(svc)
+    try:
+        from rules.scheduled import scheduled_service
+    except ImportError:
+        return out
+    sched = scheduled_service(ctx, loaded)
+    if sched is not None:
+        out.append(sched)
+    return out
