@@ -70,6 +70,50 @@ def check_routes(app: FastAPI) -> None:
         raise UndeclaredRoleError("routes without a declared role: " + ", ".join(missing))
 
 
+# Errors any /api/v1 operation may answer, besides those it documents itself.
+COMMON_ERRORS = (401, 403, 413, 429, 500, 502, 503, 504)
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the API does on errors: every 4xx/5xx response is
+    ``application/problem+json`` with the Problem schema, and every operation lists the
+    errors any route may answer (authentication, limits, Elasticsearch unavailable)."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = problems.Problem.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        content = {problems.MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for path, ops in doc.get("paths", {}).items():
+            for op in ops.values():
+                responses = op.setdefault("responses", {})
+                codes = COMMON_ERRORS if path.startswith(API_PREFIX) else (500,)
+                for code in codes:
+                    responses.setdefault(str(code), {"description": problems.title(code)})
+                if "parameters" in op or "requestBody" in op:
+                    responses.setdefault("422", {"description": problems.title(422)})
+                for code, resp in responses.items():
+                    if code[0] in "45" and not (path == "/readyz" and code == "503"):
+                        resp["content"] = content
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def routers() -> list[APIRouter]:
     from api.routes import (
         admin,
@@ -119,6 +163,7 @@ def create_app(ctx: ApiContext, extra_routers: Iterable[APIRouter] = ()) -> Fast
     for r in [*routers(), *extra_routers]:
         app.include_router(r)
     check_routes(app)
+    _document_problems(app)
     app.add_middleware(BodyLimit, limit=s.max_body_bytes)
     if s.cors_origins:
         app.add_middleware(

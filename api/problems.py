@@ -73,6 +73,10 @@ _TITLES = {
 }
 
 
+def title(status: int) -> str:
+    return _TITLES.get(status, "Error")
+
+
 def problem_response(
     status: int,
     detail: str | None = None,

@@ -62,11 +62,11 @@ class ExceptionPage(BaseModel):
     page: int = Field(..., examples=[1])
 
 
-class PreviewIn(ExceptionIn):
+class ExceptionPreviewIn(ExceptionIn):
     since: str | None = Field(None, examples=["now-30d"], description="Alerts since (default: all)")
 
 
-class PreviewOut(BaseModel):
+class ExceptionPreviewOut(BaseModel):
     alerts: int = Field(..., description="Past alerts it would have suppressed", examples=[4])
     events: int = Field(..., examples=[37])
     examined: int = Field(..., examples=[120])
@@ -84,7 +84,11 @@ def _check_scope(p: Principal, org: str | None) -> None:
 
 def _spec(p: Principal, body: ExceptionIn) -> dict[str, Any]:
     _check_scope(p, body.organization_id)
-    data = body.model_dump(exclude={"since"}) if isinstance(body, PreviewIn) else body.model_dump()
+    data = (
+        body.model_dump(exclude={"since"})
+        if isinstance(body, ExceptionPreviewIn)
+        else body.model_dump()
+    )
     data["owner"] = p.actor
     data["conditions"] = [c.model_dump() for c in body.conditions]
     return data
@@ -161,13 +165,13 @@ def create_exception(
 
 @router.post(
     "/preview",
-    response_model=PreviewOut,
+    response_model=ExceptionPreviewOut,
     summary="How many past alerts an exception would have suppressed",
     responses=problem_responses(401, 403, 422, 429),
 )
 def preview_exception(
-    request: Request, body: PreviewIn, p: Principal = Depends(require("analyst"))
-) -> PreviewOut:
+    request: Request, body: ExceptionPreviewIn, p: Principal = Depends(require("analyst"))
+) -> ExceptionPreviewOut:
     ctx = get_ctx(request)
     try:
         out = exc.preview_details(
@@ -175,7 +179,7 @@ def preview_exception(
         )
     except InvalidException as e:
         raise ProblemError(422, str(e)) from None
-    return PreviewOut(**out)
+    return ExceptionPreviewOut(**out)
 
 
 @router.get(

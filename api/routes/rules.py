@@ -140,7 +140,7 @@ class TestResult(BaseModel):
     detections: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class PreviewIn(BaseModel):
+class RulePreviewIn(BaseModel):
     yaml: str | None = Field(
         None,
         max_length=200_000,
@@ -577,7 +577,7 @@ def test_rule(
     return TestResult(**evaluate(text, body.events))
 
 
-def _preview(ctx: ApiContext, p: Principal, text: str, body: PreviewIn) -> PreviewResult:
+def _preview(ctx: ApiContext, p: Principal, text: str, body: RulePreviewIn) -> PreviewResult:
     c = _checked_or_422(text)
     assert c.lucene is not None
     t0, t1 = time_range(ctx, body.start, body.end, default="now-7d")
@@ -633,7 +633,7 @@ def _preview(ctx: ApiContext, p: Principal, text: str, body: PreviewIn) -> Previ
     responses=problem_responses(401, 403, 422, 429, 504),
 )
 def preview_yaml(
-    request: Request, body: PreviewIn, p: Principal = Depends(require("admin"))
+    request: Request, body: RulePreviewIn, p: Principal = Depends(require("admin"))
 ) -> PreviewResult:
     if not body.yaml:
         raise ProblemError(422, "yaml is required here")
@@ -649,11 +649,11 @@ def preview_yaml(
 )
 def preview_rule(
     request: Request,
-    body: PreviewIn | None = None,
+    body: RulePreviewIn | None = None,
     rule_id: str = RuleId,
     p: Principal = Depends(require("admin")),
 ) -> PreviewResult:
     ctx = get_ctx(request)
     return _preview(
-        ctx, p, _current_or_404(ctx, rule_id)["yaml"], body or PreviewIn.model_validate({})
+        ctx, p, _current_or_404(ctx, rule_id)["yaml"], body or RulePreviewIn.model_validate({})
     )
