@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import re
 from typing import Any
 
 from socmon.pipeline import Event
@@ -64,8 +65,15 @@ def get(ev: Event, dotted: str) -> Any:
     return d
 
 
+_IPV4 = re.compile(
+    r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+)
+
+
 def clean_ip(value: str) -> str | None:
     """A normalised IP address (``::ffff:1.2.3.4`` -> ``1.2.3.4``), or None."""
+    if _IPV4.fullmatch(value):  # the common case, without the ipaddress module
+        return value
     v = value.strip().strip("[]")
     if "%" in v:  # zone index
         v = v.split("%", 1)[0]

@@ -8,6 +8,7 @@ replaying old files).
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import time
 from zoneinfo import ZoneInfo
@@ -21,9 +22,19 @@ MONTHS = {
 UTC = dt.UTC
 
 
+_now_sec = -1
+_now_prefix = ""
+
+
 def now_iso() -> str:
+    """The current time as ``@timestamp`` (the second's prefix is cached)."""
+    global _now_sec, _now_prefix
     t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
+    sec = int(t)
+    if sec != _now_sec:
+        _now_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+        _now_sec = sec
+    return f"{_now_prefix}.{int((t - sec) * 1000):03d}Z"
 
 
 def iso(d: dt.datetime) -> str:
@@ -47,6 +58,8 @@ class TimeParser:
         self.year = year
         self.reference = reference
         self._cache: dict[str, str | None] = {}
+        self._days: dict[str, str] = {}
+        self._clf_base: dict[str, int] = {}
 
     def _local(self, y: int, mo: int, d: int, h: int, mi: int, s: int, us: int = 0) -> str:
         return iso(dt.datetime(y, mo, d, h, mi, s, us, tzinfo=self.tz))
@@ -75,6 +88,25 @@ class TimeParser:
         r = self._cache.get(s)
         if r is not None or s in self._cache:
             return r
+        if self.tz is UTC and len(s) == 15 and s[9] == ":" and s[12] == ":":
+            # fast path: the date part is cached per (month, day); no datetime per line
+            day = self._days.get(s[:6])
+            if day is None:
+                try:
+                    mo = MONTHS[s[:3].title()]
+                    d = int(s[4:6])
+                    y = self._guess_year(mo, d)
+                    dt.date(y, mo, d)
+                    day = f"{y:04d}-{mo:02d}-{d:02d}T"
+                except (KeyError, ValueError):
+                    day = ""
+                if len(self._days) > 1000:
+                    self._days.clear()
+                self._days[s[:6]] = day
+            hms = s[7:15]
+            if day and hms[:2].isdigit() and hms[3:5].isdigit() and hms[6:8].isdigit():
+                if int(hms[:2]) < 24 and int(hms[3:5]) < 60 and int(hms[6:8]) < 61:
+                    return self._remember(s, f"{day}{hms}.000Z")
         try:
             mon, day, hms = s.split()
             mo = MONTHS[mon[:3].title()]
@@ -108,6 +140,29 @@ class TimeParser:
 
     def clf(self, s: str) -> str | None:
         """Common log format ``dd/Mon/yyyy:HH:MM:SS +zzzz`` (zone optional)."""
+        if len(s) == 26 and s[2] == "/" and s[6] == "/" and s[11] == ":" and s[20] == " ":
+            # fast path: midnight (UTC epoch) cached per date + zone; the time added
+            key = s[:11] + s[21:]
+            base = self._clf_base.get(key)
+            if base is None:
+                try:
+                    zone = s[21:]
+                    off = int(zone[1:3]) * 3600 + int(zone[3:5]) * 60
+                    if zone[0] == "-":
+                        off = -off
+                    elif zone[0] != "+":
+                        raise ValueError(zone)
+                    mo = MONTHS[s[3:6].title()]
+                    base = calendar.timegm((int(s[7:11]), mo, int(s[:2]), 0, 0, 0)) - off
+                except (ValueError, KeyError):
+                    base = -1
+                if len(self._clf_base) > 1000:
+                    self._clf_base.clear()
+                self._clf_base[key] = base
+            t = s[12:20]
+            if base >= 0 and t[:2].isdigit() and t[3:5].isdigit() and t[6:8].isdigit():
+                ep = base + int(t[:2]) * 3600 + int(t[3:5]) * 60 + int(t[6:8])
+                return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(ep))
         r = self._cache.get(s)
         if r is not None or s in self._cache:
             return r

@@ -171,8 +171,14 @@ class SyslogParser:
     def _rfc3164(self, ev: Event, s: str, line: str) -> Event:
         tp = self.tp
         ts: str | None = None
-        m = _BSD_TS.match(s)
-        if m:
+        m = None
+        if len(s) > 16 and s[3] == " " and s[9] == ":" and s[15] == " " and s[12] == ":":
+            ts = tp.bsd(s[:15])  # fast path: "Mmm dd HH:MM:SS "
+            if ts is not None:
+                s = s[16:]
+        if ts is not None:
+            pass
+        elif m := _BSD_TS.match(s):
             if m.group(4):
                 ts = tp.ctime(f"Mon {m.group(1)} {m.group(2)} {m.group(3)} {m.group(4)}")
             else:
