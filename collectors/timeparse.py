@@ -104,9 +104,16 @@ class TimeParser:
                     self._days.clear()
                 self._days[s[:6]] = day
             hms = s[7:15]
-            if day and hms[:2].isdigit() and hms[3:5].isdigit() and hms[6:8].isdigit():
-                if int(hms[:2]) < 24 and int(hms[3:5]) < 60 and int(hms[6:8]) < 61:
-                    return self._remember(s, f"{day}{hms}.000Z")
+            if (
+                day
+                and hms[:2].isdigit()
+                and hms[3:5].isdigit()
+                and hms[6:8].isdigit()
+                and int(hms[:2]) < 24
+                and int(hms[3:5]) < 60
+                and int(hms[6:8]) < 61
+            ):
+                return self._remember(s, f"{day}{hms}.000Z")
         try:
             mon, day, hms = s.split()
             mo = MONTHS[mon[:3].title()]
@@ -168,7 +175,7 @@ class TimeParser:
             return r
         try:
             s2 = s.strip()
-            zone = None
+            zone: str | None = None
             if " " in s2:
                 s2, zone = s2.split(None, 1)
             day, mon, rest = s2.split("/", 2)
