@@ -17,6 +17,7 @@ from typing import Any
 
 from alerting import metrics
 from alerting.grouping import AlertManager
+from alerting.housekeeping import prune_state
 from alerting.notify.dispatcher import Notifier
 from alerting.operational import OperationalChecks
 from rules.detection import Detection
@@ -158,15 +159,22 @@ class OperationalService:
     def _loop(self) -> None:
         next_silent = time.monotonic() + min(60.0, self.settings.silent_check_interval)
         next_sla = time.monotonic()
+        next_prune = time.monotonic() + 300.0
         while not self._stop.wait(1.0):
             now = time.monotonic()
             if now >= next_sla:
                 next_sla = now + self.settings.sla_check_interval
                 self._run(self.checks.check_sla)
                 self._run(self.checks.update_gauges)
+            if now >= next_prune:
+                next_prune = now + 6 * 3600.0
+                self._run(self._prune)
             if now >= next_silent:
                 next_silent = now + self.settings.silent_check_interval
                 self._run(self.checks.check_silent_sources)
+
+    def _prune(self) -> None:
+        prune_state(self.checks.client, self.checks.names, self.settings.marker_retention_days)
 
     @staticmethod
     def _run(fn: Any) -> None:

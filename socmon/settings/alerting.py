@@ -214,6 +214,11 @@ class AlertingSettings(Section):
     )
     silent_check_interval: float = Field(60.0, gt=0, description="Seconds between checks.")
     sla_check_interval: float = Field(60.0, gt=0, description="Seconds between SLA checks.")
+    marker_retention_days: float = Field(
+        35.0,
+        gt=0,
+        description="Days event markers (replay protection) and suppression records are kept.",
+    )
 
     @field_validator("sla", "risk_scores")
     @classmethod

@@ -152,3 +152,18 @@ def test_analyst_change_during_grouping_keeps_both(es_client, names):
     doc = lifecycle.get_alert(es_client, names, aid)
     assert doc["event_count"] == 301 and doc["status"] == "in_progress"
     assert [h["action"] for h in doc["history"]].count("status") == 4
+
+
+def test_prune_state_keeps_recent_markers(es_client, names):
+    from alerting.housekeeping import prune_state
+
+    m, _ = _mgr(es_client, names)
+    m.handle_many([detection([event(i)]) for i in range(30)])
+    now = dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC)
+    assert prune_state(es_client, names, 1, now=now) == 0
+    later = now + dt.timedelta(days=2)
+    assert prune_state(es_client, names, 1, now=later, page=7) == 30
+    es_client.indices.refresh(index=names.state)
+    left = es_client.count(index=names.state, query={"term": {"kind": "alert_event"}})
+    assert left["count"] == 0
+    assert es_client.count(index=names.state, query={"term": {"kind": "alert_head"}})["count"] == 1
