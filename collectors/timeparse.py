@@ -153,12 +153,12 @@ class TimeParser:
             base = self._clf_base.get(key)
             if base is None:
                 try:
-                    zone = s[21:]
-                    off = int(zone[1:3]) * 3600 + int(zone[3:5]) * 60
-                    if zone[0] == "-":
+                    z = s[21:]
+                    off = int(z[1:3]) * 3600 + int(z[3:5]) * 60
+                    if z[0] == "-":
                         off = -off
-                    elif zone[0] != "+":
-                        raise ValueError(zone)
+                    elif z[0] != "+":
+                        raise ValueError(z)
                     mo = MONTHS[s[3:6].title()]
                     base = calendar.timegm((int(s[7:11]), mo, int(s[:2]), 0, 0, 0)) - off
                 except (ValueError, KeyError):
