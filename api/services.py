@@ -1,4 +1,9 @@
-"""`socmon run`: the API as a service (uvicorn in a thread) when ``api.enabled``."""
+"""`socmon run`: the API as a service (uvicorn in a thread) when ``api.enabled``.
+
+Readiness reports the detection engine: a layer may put ``engine_ready`` (a callable) in
+``ctx.extras``; otherwise the streaming detection sink the rules layer added to ``ctx.events``
+is looked at (ready once it holds a compiled engine and its worker runs).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,26 @@ from api.server import ApiService, make_server
 from socmon.runner import RunContext, Service
 
 
+def _engine_ready(ctx: RunContext) -> Callable[[], bool] | None:
+    given: Any = ctx.extras.get("engine_ready")
+    if callable(given):
+        return given
+    sinks = [s for s in getattr(ctx.events, "others", []) if hasattr(s, "engine")]
+    if not sinks:
+        return None  # no streaming detection in this process
+
+    def ready() -> bool:
+        for s in sinks:
+            threads = getattr(s, "_threads", [])
+            if getattr(s, "engine", None) is None or not any(t.is_alive() for t in threads):
+                return False
+        return True
+
+    return ready
+
+
 def build(ctx: RunContext) -> list[Service]:
     if not ctx.settings.api.enabled:
         return []
-    ready: Any = ctx.extras.get("engine_ready")
-    engine_ready: Callable[[], bool] | None = ready if callable(ready) else None
-    server = make_server(ctx.settings, engine_ready=engine_ready)
+    server = make_server(ctx.settings, engine_ready=_engine_ready(ctx))
     return [ApiService(server)]
