@@ -92,6 +92,9 @@ class Compiled:
     # a second anchor set, also required (from another child of an AND), and its cost
     extra: frozenset[str] | None = None
     extra_cost: float = 0.0
+    # routing conditions (shared by every rule of a logsource) carry a key: their result is
+    # computed once per event and remembered in view.memo
+    key: Any = None
 
 
 _LENGTH_ONLY = __import__("re").compile(r"\^?\.\{(\d+),\}\$?")
@@ -130,6 +133,17 @@ def _regex_literal(pattern: str) -> str:
     walk(parsed)
     best = max(runs, key=len, default="")
     return best.lower() if len(best) >= 3 else ""
+
+
+def _memo(key: Any, inner: Fn) -> Fn:
+    def fn(ev: EventView) -> bool:
+        m = ev.memo
+        r = m.get(key)
+        if r is None:
+            r = m[key] = inner(ev)
+        return r
+
+    return fn
 
 
 def _never(ev: EventView) -> bool:
@@ -188,7 +202,11 @@ def _str_leaf(fld: str | None, kind: str, lit: str, cased: bool) -> Compiled:
     if kind in ("suffix", "contains", "prefix") and len(lit) < MIN_ANCHOR:
         anchors = frozenset({SEP_FIELD + fld + SEP_VALUE})
         cost = FIELD_ONLY
-    return Compiled(fn, anchors, cost, fld, kind, cased, low)
+    out = Compiled(fn, anchors, cost, fld, kind, cased, low)
+    if fld in ROUTING_FIELDS:
+        out.key = ("s", fld, kind, cased, low)
+        out.fn = _memo(out.key, fn)
+    return out
 
 
 def _keyword_leaf(kind: str, lit: str, cased: bool) -> Compiled:
@@ -206,7 +224,12 @@ def _keyword_leaf(kind: str, lit: str, cased: bool) -> Compiled:
     if kind == "any":
         return Compiled(lambda ev: bool(ev.flat), None, 1.0, work=3.0)
     if kind in ("exact", "contains"):  # a plain keyword is a substring search
-        fn: Fn = lambda ev: any(low in x for x in get(ev))  # noqa: E731
+        if cased:
+            fn: Fn = lambda ev: low in ev.all_text()  # noqa: E731
+        else:
+            fn = lambda ev: low in ev.all_low_text()  # noqa: E731
+        # grouped with the other keywords of an OR into one Aho-Corasick pass
+        return Compiled(fn, None, 1.0, None, "keyword", cased, low, work=3.0)
     elif kind == "prefix":
         fn = lambda ev: any(x.startswith(low) for x in get(ev))  # noqa: E731
     else:
@@ -467,6 +490,10 @@ def _group_or(children: list[Compiled]) -> list[Compiled]:
             groups.setdefault((c.field, c.cased), []).append(c)
         else:
             rest.append(c)
+    kw = [c for c in rest if c.kind == "keyword" and not c.cased]
+    if len(kw) > 1:
+        rest = [c for c in rest if not (c.kind == "keyword" and not c.cased)]
+        rest.append(_keywords_fn(tuple(c.lit for c in kw)))
     out = list(rest)
     for (fld, cased), cs in groups.items():
         if len(cs) == 1:
@@ -482,8 +509,26 @@ def _group_or(children: list[Compiled]) -> list[Compiled]:
             anchors = None if c.anchors is None or anchors is None else anchors | c.anchors
             cost += c.cost
         work = 1.0 + (2.0 if len(con) > 3 else 0.5 * len(con)) + 0.2 * (len(pre) + len(suf))
-        out.append(Compiled(_multi_fn(fld, cased, exact, pre, suf, con), anchors, cost, work=work))
+        g = Compiled(_multi_fn(fld, cased, exact, pre, suf, con), anchors, cost, work=work)
+        if fld in ROUTING_FIELDS:
+            g.key = ("g", fld, cased, tuple(sorted(exact)), pre, suf, con)
+            g.fn = _memo(g.key, g.fn)
+        out.append(g)
     return out
+
+
+def _keywords_fn(lits: tuple[str, ...]) -> Compiled:
+    auto = ahocorasick.Automaton()
+    for x in lits:
+        auto.add_word(x, x)
+    auto.make_automaton()
+
+    def fn(ev: EventView) -> bool:
+        for _ in auto.iter(ev.all_low_text()):
+            return True
+        return False
+
+    return Compiled(fn, None, 1.0, work=3.0)
 
 
 def _multi_fn(
@@ -545,7 +590,11 @@ def _or(children: list[Compiled]) -> Compiled:
                 return True
         return False
 
-    return Compiled(fn, anchors, cost, warnings=warnings, work=sum(c.work for c in children))
+    out = Compiled(fn, anchors, cost, warnings=warnings, work=sum(c.work for c in children))
+    if all(c.key is not None for c in children):
+        out.key = ("or", tuple(c.key for c in children))
+        out.fn = _memo(out.key, fn)
+    return out
 
 
 def _and(children: list[Compiled]) -> Compiled:
@@ -573,9 +622,13 @@ def _and(children: list[Compiled]) -> Compiled:
                 return False
         return True
 
+    key = None
+    if all(c.key is not None for c in children):
+        key = ("and", tuple(c.key for c in ordered))
+        fn = _memo(key, fn)
     if not sets:
-        return Compiled(fn, None, 1.0, warnings=warnings, work=work)
-    out = Compiled(fn, sets[0][1], sets[0][0], warnings=warnings, work=work)
+        return Compiled(fn, None, 1.0, warnings=warnings, work=work, key=key)
+    out = Compiled(fn, sets[0][1], sets[0][0], warnings=warnings, work=work, key=key)
     if (
         len(sets) > 1
         and sets[1][0] < FIELD_ONLY

@@ -95,7 +95,19 @@ class _Low(dict[str, list[str] | None]):
 class EventView:
     """Flattened view of one event."""
 
-    __slots__ = ("_all_low", "_all_str", "event", "flat", "low", "raw", "str", "text")
+    __slots__ = (
+        "_all_low",
+        "_all_low_text",
+        "_all_str",
+        "_all_text",
+        "event",
+        "flat",
+        "low",
+        "memo",
+        "raw",
+        "str",
+        "text",
+    )
 
     def __init__(self, event: dict[str, Any], scan: frozenset[str] | None = None) -> None:
         """``scan``: the fields whose values go into the prefilter text (the fields rules
@@ -111,17 +123,40 @@ class EventView:
         self.low = _Low(self.str)
         self._all_low: list[str] | None = None
         self._all_str: list[str] | None = None
+        self._all_text: str | None = None
+        self.memo: dict[Any, bool] = {}
+        self._all_low_text: str | None = None
 
     def all_str(self) -> list[str]:
         """Every value as a string (keyword searches), except SKIP_FIELDS."""
         out = self._all_str
         if out is None:
             out = []
-            for path in self.flat:
-                if path not in SKIP_FIELDS:
-                    out.extend(self.str[path] or ())
+            for path, v in self.flat.items():
+                if path in SKIP_FIELDS or v is None:
+                    continue
+                if type(v) is str:
+                    out.append(v)
+                elif type(v) is list:
+                    out.extend(_scalar_str(x) for x in v if x is not None)
+                else:
+                    out.append(_scalar_str(v))
             self._all_str = out
         return out
+
+    def all_text(self) -> str:
+        """Every value (SKIP_FIELDS excepted) joined with SEP_END: one substring search
+        covers them all (a keyword cannot span two values unless it holds SEP_END)."""
+        t = self._all_text
+        if t is None:
+            t = self._all_text = SEP_END.join(self.all_str())
+        return t
+
+    def all_low_text(self) -> str:
+        t = self._all_low_text
+        if t is None:
+            t = self._all_low_text = self.all_text().lower()
+        return t
 
     def all_low(self) -> list[str]:
         out = self._all_low
