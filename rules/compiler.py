@@ -616,16 +616,17 @@ def _and(children: list[Compiled]) -> Compiled:
     work = sum(c.work for c in children)
     fns = tuple(c.fn for c in ordered)
 
-    def fn(ev: EventView) -> bool:
+    def all_fn(ev: EventView) -> bool:
         for f in fns:  # noqa: SIM110
             if not f(ev):
                 return False
         return True
 
     key = None
+    fn: Fn = all_fn
     if all(c.key is not None for c in children):
         key = ("and", tuple(c.key for c in ordered))
-        fn = _memo(key, fn)
+        fn = _memo(key, all_fn)
     if not sets:
         return Compiled(fn, None, 1.0, warnings=warnings, work=work, key=key)
     out = Compiled(fn, sets[0][1], sets[0][0], warnings=warnings, work=work, key=key)
