@@ -143,6 +143,7 @@ class Enricher:
     def __init__(self, settings: CollectorSettings) -> None:
         self.orgs = OrgMapper(settings)
         self.collector = settings.observer_name or socket.gethostname()
+        self._labels: dict[tuple[str, str], str] = {}
         self.geoip: GeoIP | None = None
         if settings.geoip_database is not None:
             try:
@@ -178,10 +179,15 @@ class Enricher:
             hname = None
         if not isinstance(host, dict):
             ev["host"] = {"name": self.collector}
-        uid, uname = self.orgs.resolve(path=path, sender=sender, host=hname)
-        ev["organization"] = {"id": uid, "name": uname}
+        org = self.orgs.resolve(path=path, sender=sender, host=hname)
+        ev["organization"] = {"id": org[0], "name": org[1]}
         ev["ecs"] = {"version": ECS_VERSION}
-        ev["socmon"] = {"collector": self.collector, "source": f"{source_kind}:{source}"}
+        label = self._labels.get((source_kind, source))
+        if label is None:
+            if len(self._labels) > 10_000:
+                self._labels.clear()
+            label = self._labels[(source_kind, source)] = f"{source_kind}:{source}"
+        ev["socmon"] = {"collector": self.collector, "source": label}
         if self.geoip is not None:
             self.geoip.apply(ev)
         return ev

@@ -300,36 +300,56 @@ def shape(
     if computer:
         ev["host"] = {"name": computer, "hostname": computer}
     if data:
-        ev_data = {k: _str(v) if not isinstance(v, dict | list) else v for k, v in data.items()}
+        ev_data = {
+            k: v if type(v) is str or isinstance(v, dict | list) else _str(v)
+            for k, v in data.items()
+        }
         winlog["event_data"] = ev_data
         _map_fields(ev, channel, code, data)
     return ev
 
 
+_STR, _NUM, _IP = 0, 1, 2
+_Plan = tuple[tuple[str, ...], int]
+
+
+def _plan(field: str) -> _Plan:
+    kind = _NUM if field in _NUMERIC else _IP if field in _IPS else _STR
+    return tuple(field.split(".")), kind
+
+
+_PLANS: dict[str, _Plan] = {}
+
+
 def _set(ev: Event, field: str, value: Any) -> None:
-    if field in _NUMERIC:
+    """Set an ECS field from an EventData value; the first value set wins."""
+    plan = _PLANS.get(field)
+    if plan is None:
+        plan = _PLANS[field] = _plan(field)
+    parts, kind = plan
+    if kind == _NUM:
         value = _num(value)
-    elif field in _IPS:
+    elif kind == _IP:
         value = _str(value).strip()
         if not value or value == "-":
             return
-    else:
+    elif type(value) is not str:
         value = _str(value)
-    # first present wins
-    parts = field.split(".")
     d = ev
     for p in parts[:-1]:
         nxt = d.get(p)
-        if not isinstance(nxt, dict):
-            nxt = {}
-            d[p] = nxt
+        if nxt is None:
+            nxt = d[p] = {}
+        elif not isinstance(nxt, dict):
+            return
         d = nxt
     d.setdefault(parts[-1], value)
 
 
 def _map_fields(ev: Event, channel: str, code: str, data: dict[str, Any]) -> None:
+    fmap = FIELD_MAP
     for name, value in data.items():
-        target = FIELD_MAP.get(name)
+        target = fmap.get(name)
         if target is not None and value is not None:
             _set(ev, target, value)
     sysmon = channel == "Microsoft-Windows-Sysmon/Operational"
