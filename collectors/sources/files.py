@@ -77,6 +77,7 @@ class Tracked:
     rotated_at: float | None = None
     last_data: float = field(default_factory=time.monotonic)
     gz: bool = False
+    gz_read: bool = False
 
     @property
     def identity(self) -> str:
@@ -420,6 +421,22 @@ class FileTailer:
         tf.buf.clear()
 
     def _read_gz(self, tf: Tracked) -> int:
+        """A .gz file is read once, whole; it is marked done once its last line is acked
+        (until then it stays tracked, and a restart re-reads it from the acked offset)."""
+        if tf.gz_read:
+            if tf.acked >= tf.offset:
+                with self._lock:
+                    self.done_gz[tf.path] = {
+                        "dev": tf.dev,
+                        "ino": tf.ino,
+                        "fp": tf.fp,
+                        "offset": tf.offset,
+                        "done": True,
+                    }
+                    self._dirty = True
+                del self.files[tf.path]
+                self._close(tf)
+            return 0
         n = 0
         try:
             with gzip.open(tf.path, "rb") as f:
@@ -433,24 +450,9 @@ class FileTailer:
         except (OSError, EOFError) as e:
             report_bad("read_error", "file", tf.path, tf.offset, f"gzip: {e}")
         self._flush_partial(tf)
-        ident = tf.identity
-
-        def done() -> None:
-            with self._lock:
-                self.done_gz[tf.path] = {
-                    "dev": tf.dev,
-                    "ino": tf.ino,
-                    "fp": tf.fp,
-                    "offset": tf.offset,
-                    "done": True,
-                }
-                self._dirty = True
-
-        # an empty marker event is not needed: the done flag follows the last ack
-        self._acker(tf, ident, tf.offset)()
-        done()
-        del self.files[tf.path]
-        self._close(tf)
+        if n == 0:
+            tf.acked = tf.offset
+        tf.gz_read = True
         return n
 
     def _acker(self, tf: Tracked, identity: str, end: int) -> Any:
@@ -468,8 +470,6 @@ class FileTailer:
         with self._lock:
             out = dict(self._saved)
             for tf in [*self.draining, *self.files.values()]:
-                if tf.gz:
-                    continue
                 out[tf.path] = {"dev": tf.dev, "ino": tf.ino, "fp": tf.fp, "offset": tf.acked}
             out.update(self.done_gz)
             return out

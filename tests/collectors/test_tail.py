@@ -125,3 +125,23 @@ def test_file_deleted_while_read(tmp_path: Path) -> None:
     t.poll()
     assert len(sink.events) == 2
     t.close()
+
+
+def test_gz_read_once_on_request(tmp_path: Path) -> None:
+    import gzip
+
+    with gzip.open(tmp_path / "old.log.gz", "wt") as f:
+        f.write(_line(0) + _line(1))
+    cs = CollectorSettings(checkpoint_interval=0.01)
+    cfg = FileSource(paths=[str(tmp_path / "*.gz")], format="syslog", read_gz=True)
+    sink = HoldSink()
+    t = FileTailer(cfg, cs, sink, Enricher(cs), tmp_path / "cp", "gz")
+    t.poll()
+    assert len(sink.events) == 2
+    sink.ack_all()
+    t.poll()
+    t.close()
+    sink2 = HoldSink()
+    t2 = FileTailer(cfg, cs, sink2, Enricher(cs), tmp_path / "cp", "gz")
+    t2.poll()
+    assert sink2.events == []  # done: not read again
