@@ -51,7 +51,6 @@ def sample_events(sigmahq: Path) -> list[dict[str, Any]]:
     evtx_files = sorted((sigmahq / "regression_data").rglob("*.evtx"))
     try:
         from collectors.reader import read_file
-
         from rules.hunt import _handler_factory
 
         class Collect:
@@ -106,9 +105,11 @@ def main() -> None:
     t2 = time.perf_counter()
     load_s, compile_s = t1 - t0, t2 - t1
     n_all = len(loaded.rules)
-    print(f"rules: {n_all} loaded in {load_s:.2f} s, {len(full.rules)} compiled in "
-          f"{compile_s:.2f} s (total {load_s + compile_s:.2f} s), "
-          f"{sum(1 for p in full.problems if p.fatal)} unusable")
+    print(
+        f"rules: {n_all} loaded in {load_s:.2f} s, {len(full.rules)} compiled in "
+        f"{compile_s:.2f} s (total {load_s + compile_s:.2f} s), "
+        f"{sum(1 for p in full.problems if p.fatal)} unusable"
+    )
 
     # 2. the Windows rules
     win_rules = [r for r in loaded.rules if r.logsource.product == "windows"]
@@ -135,12 +136,16 @@ def main() -> None:
         runs.append(len(events) / (time.perf_counter() - start))
     eps = statistics.median(runs)
     p50, p99 = pct(lat, 0.50) / 1000, pct(lat, 0.99) / 1000
-    print(f"engine: {eps:,.0f} events/s (median of {args.repeats}), p50 {p50:.1f} us, "
-          f"p99 {p99:.1f} us, {matches} rule matches in the last repeat")
+    print(
+        f"engine: {eps:,.0f} events/s (median of {args.repeats}), p50 {p50:.1f} us, "
+        f"p99 {p99:.1f} us, {matches} rule matches in the last repeat"
+    )
 
     # 3. naive baseline: every rule on every event, no prefilter (same compiled matchers)
-    subset = base[: args.naive_events] if len(base) >= args.naive_events else (
-        (base * (args.naive_events // len(base) + 1))[: args.naive_events]
+    subset = (
+        base[: args.naive_events]
+        if len(base) >= args.naive_events
+        else ((base * (args.naive_events // len(base) + 1))[: args.naive_events])
     )
     naive_runs = []
     naive_matches = 0
@@ -155,8 +160,10 @@ def main() -> None:
         naive_runs.append(len(subset) / (time.perf_counter() - start))
     naive_eps = statistics.median(naive_runs)
     check = sum(len(engine.match_rules(ev)) for ev in subset)
-    print(f"naive baseline: {naive_eps:,.0f} events/s on {len(subset)} events "
-          f"({naive_matches} matches; engine on the same events: {check})")
+    print(
+        f"naive baseline: {naive_eps:,.0f} events/s on {len(subset)} events "
+        f"({naive_matches} matches; engine on the same events: {check})"
+    )
     ratio = eps / naive_eps if naive_eps else 0.0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"ratio engine/naive: {ratio:.1f}x; peak RSS {rss_mb:.0f} MB")
