@@ -164,10 +164,11 @@ cmd_up() {
     write_config
     ensure_user
     say "starting Elasticsearch $ES_VERSION on $url with JDK $jdk (data in $node_dir)"
+    # Its own session (setsid): Ctrl-C of `make run` must not take the node down with it.
     local -a run=()
     [[ "$(id -u)" -eq 0 ]] && run=(setpriv "--reuid=$es_user" "--regid=$es_user" --init-groups)
     rm -f "$pid_file"
-    ( cd "$node_dir" && "${run[@]}" env ES_JAVA_HOME="$jdk" ES_PATH_CONF="$node_dir/config" \
+    ( cd "$node_dir" && setsid -w "${run[@]}" env ES_JAVA_HOME="$jdk" ES_PATH_CONF="$node_dir/config" \
         ES_JAVA_OPTS="${SOCMON_ES_LOCAL_JAVA_OPTS:-}" \
         "$es_home/bin/elasticsearch" -d -p "$pid_file" >"$node_dir/logs/startup.out" 2>&1 ) \
       || { tail -n 30 "$node_dir/logs/startup.out" >&2 2>/dev/null; die "Elasticsearch did not start (output above, logs in $node_dir/logs)"; }
