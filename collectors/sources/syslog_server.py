@@ -215,6 +215,7 @@ class SyslogServer:
         handler = self._handler(str(addr[0]))
         limit = self.cfg.max_message_bytes
         buf = b""
+        skip = 0  # bytes of an over-long octet-counted frame still to discard
         got_any = False
         while not self._stop.is_set():
             try:
@@ -235,24 +236,33 @@ class SyslogServer:
                 break
             got_any = True
             BYTES.labels("syslog").inc(len(data))
+            if skip:
+                dropped = min(skip, len(data))
+                skip -= dropped
+                data = data[dropped:]
             buf += data
-            buf = self._frames(handler, buf, addr, limit)
+            buf, skip = self._frames(handler, buf, addr, limit)
         if buf.strip():
             self._message(handler, buf, addr)
 
-    def _frames(self, handler: LineHandler, buf: bytes, addr: tuple[Any, ...], limit: int) -> bytes:
-        """Take complete frames out of ``buf``; return the incomplete rest."""
+    def _frames(
+        self, handler: LineHandler, buf: bytes, addr: tuple[Any, ...], limit: int
+    ) -> tuple[bytes, int]:
+        """Take complete frames out of ``buf``; return the incomplete rest and how many bytes
+        of an over-long octet-counted frame are still to be discarded when they arrive."""
         while buf:
             if buf[:1].isdigit():
                 sp = buf.find(b" ", 0, 12)
                 if sp > 0 and buf[:sp].isdigit():  # octet counting
                     n = int(buf[:sp])
-                    if len(buf) - sp - 1 < n:
-                        if n > limit and len(buf) - sp - 1 >= limit:
-                            # an over-long frame: take what the limit allows, skip the rest
+                    have = len(buf) - sp - 1
+                    if have < n:
+                        if n > limit and have >= limit:
+                            # over-long: keep the first ``limit`` bytes (flagged truncated),
+                            # discard the rest of the frame, stay in sync
                             self._message(handler, buf[sp + 1 : sp + 1 + limit + 1], addr)
-                            return self._skip(buf, sp + 1 + n)
-                        return buf
+                            return b"", n - have
+                        return buf, 0
                     self._message(handler, buf[sp + 1 : sp + 1 + n], addr)
                     buf = buf[sp + 1 + n :]
                     continue
@@ -260,14 +270,8 @@ class SyslogServer:
             if nl < 0:
                 if len(buf) > limit:
                     self._message(handler, buf[: limit + 1], addr)
-                    return b""
-                return buf
+                    return b"", 0
+                return buf, 0
             self._message(handler, buf[:nl], addr)
             buf = buf[nl + 1 :]
-        return buf
-
-    @staticmethod
-    def _skip(buf: bytes, upto: int) -> bytes:
-        # The rest of an over-long octet-counted frame will arrive later; we cannot easily skip
-        # it without state, so we drop what we have and resynchronise on the next newline.
-        return b""
+        return buf, 0

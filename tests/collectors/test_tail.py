@@ -145,3 +145,25 @@ def test_gz_read_once_on_request(tmp_path: Path) -> None:
     t2 = FileTailer(cfg, cs, sink2, Enricher(cs), tmp_path / "cp", "gz")
     t2.poll()
     assert sink2.events == []  # done: not read again
+
+
+def test_syslog_framing_and_overlong_octet_frames() -> None:
+    from collectors.lines import LineHandler
+    from collectors.sources.syslog_server import SyslogServer
+    from socmon.settings.collectors import SyslogSource
+
+    cs = CollectorSettings()
+    sink = HoldSink()
+    srv = SyslogServer(SyslogSource(protocol="tcp", max_message_bytes=300), cs, sink, Enricher(cs))
+    h = LineHandler("syslog", cs, srv.enricher, sink, source_kind="syslog", source="t")
+    big = b"<13>Jan  1 00:00:00 h a: " + b"x" * 1000
+    frame = str(len(big)).encode() + b" " + big
+    first, rest = frame[:600], frame[600:] + b"11 <13>ok tail"
+    buf, skip = srv._frames(h, first, ("127.0.0.1", 1), 300)
+    assert (buf, skip) == (b"", len(frame) - 600)
+    data = rest[skip:]
+    buf, skip = srv._frames(h, data, ("127.0.0.1", 1), 300)
+    msgs = [e for _, e in sink.events]
+    assert len(msgs) == 2 and "_truncated" in msgs[0]["tags"]
+    assert msgs[1]["event"]["original"] == "<13>ok tail"
+    assert msgs[1]["log"]["source"]["ip"] == "127.0.0.1"
