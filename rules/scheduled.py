@@ -281,6 +281,9 @@ class ScheduledRunner:
             track_total_hits=True,
             ignore_unavailable=True,
             allow_no_indices=True,
+            # skip daily indices outside the time range before rewriting the query (large
+            # wildcard lists are expensive to rewrite on every shard)
+            pre_filter_shard_size=1,
         )
         total = resp["hits"]["total"]["value"]
         hits: list[dict[str, Any]] = resp["hits"]["hits"]
@@ -364,6 +367,7 @@ class ScheduledRunner:
                 aggs={"g": {"composite": comp, "aggs": sub}},
                 ignore_unavailable=True,
                 allow_no_indices=True,
+                pre_filter_shard_size=1,
             )
             agg = (resp.get("aggregations") or {}).get("g")
             if not agg:

@@ -20,12 +20,58 @@ from typing import Any
 from sigma.backends.elasticsearch import LuceneBackend
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
+from sigma.types import SigmaString, SpecialChars
 
 from rules.correlation import CompiledCorrelation, CorrelationProblem, compile_correlation
 from rules.loader import LoadedRules, Problem, rule_id, rule_source
 from rules.pipelines import socmon_pipeline
 
 log = logging.getLogger(__name__)
+
+
+class SocmonLuceneBackend(LuceneBackend):
+    """pySigma's Lucene backend with Sigma's regular-expression semantics.
+
+    Sigma ``re`` searches (unanchored, like Python's ``re.search``); a Lucene ``/regexp/``
+    must match the whole term. Unless the expression is anchored with ``^``/``$``, it is
+    wrapped in ``.*`` so both modes match the same events. A leading ``(?i)`` is dropped.
+    Multi-word keyword (field-less) values become phrase queries.
+    """
+
+    def convert_condition_val_str(self, cond: Any, state: Any) -> Any:
+        """Keyword (field-less) values with several words: a phrase query. The backend's
+        ``*several words*`` wildcard cannot match an analysed text field such as ``message``
+        (and ``event.original`` is not indexed), so multi-word keywords would never match."""
+        v = cond.value
+        if isinstance(v, SigmaString):
+            parts = list(v.s)
+            while parts and parts[0] is SpecialChars.WILDCARD_MULTI:
+                parts.pop(0)
+            while parts and parts[-1] is SpecialChars.WILDCARD_MULTI:
+                parts.pop()
+            if parts and all(isinstance(p, str) for p in parts):
+                text = "".join(str(p) for p in parts)
+                if any(c.isspace() for c in text):
+                    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return super().convert_condition_val_str(cond, state)
+
+    def convert_value_re(self, r: Any, state: Any) -> Any:
+        out = super().convert_value_re(r, state)
+        if not isinstance(out, str):
+            return out
+        if out.startswith("(?i)"):
+            # Lucene has no inline flags; the Sigma-matched fields are lowercase-normalised
+            # (socmon/templates/events.json), which makes the match case-insensitive anyway
+            out = out[4:]
+        if out.startswith("^"):
+            out = out[1:]
+        elif not out.startswith(".*"):
+            out = ".*" + out
+        if out.endswith("$") and not out.endswith("\\$"):
+            out = out[:-1]
+        elif not out.endswith(".*"):
+            out = out + ".*"
+        return out
 
 
 @dataclass
@@ -83,7 +129,7 @@ def convert_rule(
     rule: SigmaRule, placeholders: Mapping[str, Sequence[str]] | None = None
 ) -> list[str]:
     """The Lucene queries of one base rule (a copy is processed; the rule is not changed)."""
-    backend = LuceneBackend(processing_pipeline=socmon_pipeline(placeholders))
+    backend = SocmonLuceneBackend(processing_pipeline=socmon_pipeline(placeholders))
     processed = copy.deepcopy(rule)
     # pySigma returns nothing for rules only referenced by correlations (generate: false);
     # scheduled mode needs their queries to evaluate the correlation.
