@@ -187,3 +187,64 @@ def test_correlation_brute_force_and_spraying(
     r.run_once()
     ids = {d.id for d in sink}
     assert brute.id in ids  # the same detection id again: alerting deduplicates
+
+
+CHAIN = "a32d3fa9-ec31-4d5c-941e-ce059467d0b1"
+RDP_BRUTE = "70254cfe-35ab-476b-af63-f2585c456638"
+
+
+def test_correlation_temporal_chain_and_windows_events(
+    es_client: Elasticsearch, names: IndexNames, settings: Settings
+) -> None:
+    """Aliased temporal_ordered (no prefilter) and an event_count over Windows events shaped
+    as the collectors shape them; the same detections as the streaming engine."""
+    from rules.evaluate import build_engine, run_events
+    from rules.loader import finish
+    from tests.rules.test_shipped_rules import expand
+
+    def win(t: float, code: int, data: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "windows": {
+                "channel": "Security",
+                "event_id": code,
+                "time": iso(t),
+                "computer": "ub-tinh-01.tinh.local",
+                "data": data,
+            }
+        }
+
+    raw = [
+        win(
+            NOW - 300 + i * 5,
+            4625,
+            {"TargetUserName": "KeToan", "LogonType": 10, "IpAddress": "203.0.113.99"},
+        )
+        for i in range(12)
+    ]
+    raw.append(win(NOW - 200, 4624, {"TargetUserName": "KeToan", "LogonType": 10}))
+    raw.append(
+        win(
+            NOW - 100,
+            4732,
+            {
+                "SubjectUserName": "KeToan",
+                "TargetUserName": "Administrators",
+                "TargetSid": "S-1-5-32-544",
+            },
+        )
+    )
+    events = expand(raw)
+    index_events(es_client, names, events)
+    loaded = finish(load_paths([SHIPPED / "windows"]))
+    conv = convert(loaded)
+    assert not conv.problems
+    sink: list[Detection] = []
+    r = runner(es_client, names, settings, conv, {CHAIN, RDP_BRUTE}, sink, scheduled_lookback=900.0)
+    r.run_once()
+    got = {(d.rule_id, len(d.events)) for d in sink}
+    assert got == {(CHAIN, 14), (RDP_BRUTE, 10)}
+    chain = next(d for d in sink if d.rule_id == CHAIN)
+    assert chain.group_by == {"host.name": "ub-tinh-01.tinh.local", "account": "KeToan"}
+    # the streaming engine finds the same correlations over the same events
+    streamed = run_events(build_engine([SHIPPED / "windows"]), events)
+    assert {(d.rule_id, len(d.events)) for d in streamed if d.mode == "correlation"} == got
