@@ -345,9 +345,9 @@ class ScheduledRunner:
         condition for a sliding window inside it to meet it, as the measures are monotone)."""
         c = item.compiled
         sub: dict[str, Any] = {}
-        if c.type is SigmaCorrelationType.VALUE_COUNT and c.value_field:
-            sub["m"] = {"cardinality": {"field": c.value_field, "precision_threshold": 40000}}
-        elif c.type is SigmaCorrelationType.VALUE_SUM and c.value_field:
+        # value_count: the bucket's doc count bounds the distinct count (a `cardinality`
+        # would be approximate and, on lowercase-normalised fields, case-insensitive)
+        if c.type is SigmaCorrelationType.VALUE_SUM and c.value_field:
             sub["m"] = {"sum": {"field": c.value_field}}
         elif c.type in (SigmaCorrelationType.TEMPORAL, SigmaCorrelationType.TEMPORAL_ORDERED):
             sub = {
@@ -384,7 +384,7 @@ class ScheduledRunner:
         c = item.compiled
         if c.type in (SigmaCorrelationType.TEMPORAL, SigmaCorrelationType.TEMPORAL_ORDERED):
             return all(b[f"r{i}"]["doc_count"] > 0 for i in range(len(item.queries)))
-        if c.type is SigmaCorrelationType.EVENT_COUNT:
+        if c.type in (SigmaCorrelationType.EVENT_COUNT, SigmaCorrelationType.VALUE_COUNT):
             measure = float(b["doc_count"])
         elif "m" in b:
             measure = float(b["m"].get("value") or 0.0)
