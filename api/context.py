@@ -40,8 +40,16 @@ class ApiContext:
         return f"{int(self.settings.api.query_timeout * 1000)}ms"
 
     def es(self) -> Elasticsearch:
-        """The client with the API's query time limit (plus a margin for the transport)."""
-        return self.client.options(request_timeout=self.settings.api.query_timeout + 2.0)
+        """The client with the API's query time limit (plus a margin for the transport).
+
+        Made once per time limit: ``options()`` builds a whole client object each call."""
+        timeout = self.settings.api.query_timeout + 2.0
+        cached = self.extras.get("es_timed")
+        if cached is None or cached[0] != timeout or cached[1] is not self.client:
+            cached = (timeout, self.client, self.client.options(request_timeout=timeout))
+            self.extras["es_timed"] = cached
+        es: Elasticsearch = cached[2]
+        return es
 
     # ------------------------------------------------------------ shared points in time
 

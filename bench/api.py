@@ -62,6 +62,7 @@ def alert_doc(i: int, now: dt.datetime, rnd: random.Random) -> dict[str, Any]:
     sev = SEVERITIES[rnd.randrange(len(SEVERITIES))]
     ip = f"10.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)}"
     return {
+        "id": f"alert-{i}",
         "@timestamp": iso(t),
         "first_seen": iso(t),
         "last_seen": iso(t + dt.timedelta(seconds=rnd.randint(0, 3600))),
@@ -91,7 +92,7 @@ def ensure_alerts(client: Elasticsearch, names: IndexNames, n: int) -> float:
     """Load n alerts once (ids alert-<i>, deterministic); returns the load time (0: reused)."""
     apply_templates(client, names)
     client.indices.refresh(index=names.alerts)
-    have = int(client.count(index=names.alerts)["count"])
+    have = int(client.count(index=names.alerts, query={"exists": {"field": "id"}})["count"])
     if have >= n:
         print(f"reusing {have:,} alerts in {names.alerts}")
         return 0.0
@@ -113,7 +114,7 @@ def ensure_alerts(client: Elasticsearch, names: IndexNames, n: int) -> float:
     writer.close()
     client.indices.put_settings(index=names.alerts, settings={"index": {"refresh_interval": "1s"}})
     client.indices.refresh(index=names.alerts)
-    client.indices.forcemerge(index=names.alerts, max_num_segments=1, request_timeout=600)
+    client.options(request_timeout=600).indices.forcemerge(index=names.alerts, max_num_segments=1)
     took = time.perf_counter() - t0
     print(f"loaded in {took:.0f} s: {client.count(index=names.alerts)['count']:,} alerts")
     return took
@@ -141,7 +142,10 @@ def es_body(f: dict[str, Any], units: list[str] | None, size: int) -> dict[str, 
     return {
         "query": {"bool": {"filter": filters}},
         "size": size,
-        "sort": [{"@timestamp": {"order": "desc", "missing": "_last", "unmapped_type": "date"}}],
+        "sort": [
+            {"@timestamp": {"order": "desc", "missing": "_last", "unmapped_type": "date"}},
+            {"id": {"order": "asc", "unmapped_type": "keyword"}},
+        ],
         "track_total_hits": 10_000,
         "_source": {"excludes": EXCLUDES},
     }

@@ -30,6 +30,8 @@ router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
 SORT_FIELDS = ("@timestamp", "last_seen", "first_seen", "risk_score", "event_count", "sla_due")
 LIST_EXCLUDES = ["events", "history", "notes", "event_refs"]
+# Sort fields that never change once an alert exists (@timestamp is its creation time).
+IMMUTABLE_SORTS = ("@timestamp",)
 BULK_LIMIT = 10_000
 
 SortField = Literal["@timestamp", "last_seen", "first_seen", "risk_score", "event_count", "sla_due"]
@@ -58,8 +60,10 @@ class AlertPage(BaseModel):
     total_relation: Literal["eq", "gte"] = Field("eq", examples=["eq"])
     next_cursor: str | None = Field(
         None,
-        description="Pass as `cursor` to get the next page (absent on the last page). Pages "
-        "come from one point in time, so alerts changing meanwhile neither repeat nor vanish.",
+        description="Pass as `cursor` to get the next page (absent on the last page). Alerts "
+        "changing meanwhile neither repeat nor vanish: sorted by creation time (@timestamp, "
+        "the default) pages continue after the last (time, id) seen; sorted by a field that "
+        "changes, pages come from one point in time.",
     )
 
 
@@ -245,7 +249,7 @@ def list_alerts(
         try:
             f = AlertFilter.model_validate(state["f"])
             sort_field, sort_order, n = state["s"], state["o"], int(state["z"])
-            pit_id, after = str(state["p"]), list(state["a"])
+            pit_id, after = state.get("p"), list(state["a"])
         except Exception:
             raise ProblemError(400, "the cursor is not valid") from None
         if sort_field not in SORT_FIELDS or sort_order not in ("asc", "desc"):
@@ -262,16 +266,22 @@ def list_alerts(
             q=q,
         )
         sort_field, sort_order, n = sort, order, page_size(ctx, size)
-        pit_id, after = ctx.alerts_pit(), []
+        # Sorting on a field that changes needs a snapshot (point in time); sorting on the
+        # creation time with the alert id as tiebreaker is exact without one.
+        pit_id, after = (None if sort_field in IMMUTABLE_SORTS else ctx.alerts_pit()), []
     query = build_query(ctx, p, f)
     body: dict[str, Any] = {
         "query": query,
         "size": n,
         "sort": [{sort_field: {"order": sort_order, "missing": "_last", "unmapped_type": "date"}}],
-        "pit": {"id": pit_id, "keep_alive": ctx.settings.api.cursor_keep_alive},
         "track_total_hits": 10_000,
         "_source": {"excludes": LIST_EXCLUDES},
     }
+    if pit_id:
+        body["pit"] = {"id": str(pit_id), "keep_alive": ctx.settings.api.cursor_keep_alive}
+    else:
+        body["index"] = ctx.names.alerts
+        body["sort"].append({"id": {"order": "asc", "unmapped_type": "keyword"}})
     if after:
         body["search_after"] = after
     resp = search(ctx, **body)
@@ -281,7 +291,7 @@ def list_alerts(
     if len(hits) == n:
         nxt = encode_cursor(
             {
-                "p": resp.get("pit_id", pit_id),
+                "p": resp.get("pit_id", pit_id) if pit_id else None,
                 "a": hits[-1]["sort"],
                 "f": f.model_dump(exclude_none=True),
                 "s": sort_field,

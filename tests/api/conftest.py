@@ -40,6 +40,7 @@ def make_alert(
     t = at or (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=n))
     aid = hashlib.sha1(f"{rule_id}-{unit}-{n}".encode()).hexdigest()[:20]
     doc: dict[str, Any] = {
+        "id": aid,
         "@timestamp": iso(t),
         "first_seen": iso(t),
         "last_seen": iso(t + dt.timedelta(minutes=1)),

@@ -3,6 +3,8 @@ detail, status/assignee/notes, bulk actions, unit scoping, audit."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from tests.api.conftest import UNIT_A, UNIT_B, h, index_alerts, make_alert
 
 
@@ -87,6 +89,32 @@ def test_cursor_pagination_stable_while_alerts_change(client, keys, ctx):
     # A fresh listing sees the change.
     r = client.get("/api/v1/alerts", params={"size": 100}, headers=v)
     assert r.json()["total"] == 31
+
+
+def test_cursor_by_creation_time_stable_while_alerts_change(client, keys, ctx):
+    docs = _seed(ctx, 30)
+    v = h(keys["analyst"])
+    # Ties on @timestamp are broken by the alert id.
+    same = docs[0][1]["@timestamp"]
+    for _, d in docs[10:14]:
+        d["@timestamp"] = same
+    index_alerts(ctx.client, ctx.names, docs)
+    page = client.get("/api/v1/alerts", params={"size": 4}, headers=v).json()
+    seen = [a["id"] for a in page["items"]]
+    n = 0
+    while page["next_cursor"]:
+        n += 1
+        if n == 2:  # meanwhile: a seen alert and an unseen one change, a new one arrives
+            client.post(f"/api/v1/alerts/{seen[0]}/status", json={"status": "resolved"}, headers=v)
+            unseen = next(a for a, _ in docs if a not in seen)
+            client.post(f"/api/v1/alerts/{unseen}/assignee", json={"assignee": "le"}, headers=v)
+            index_alerts(ctx.client, ctx.names, [make_alert(500, at=dt.datetime.now(dt.UTC))])
+        page = client.get(
+            "/api/v1/alerts", params={"cursor": page["next_cursor"]}, headers=v
+        ).json()
+        seen += [a["id"] for a in page["items"]]
+    assert len(seen) == 30 == len(set(seen))
+    assert set(seen) == {a for a, _ in docs}
 
 
 def test_detail_status_assignee_notes_and_audit(client, keys, ctx):
