@@ -397,10 +397,10 @@ class AlertManager:
         raced = self._write_markers(markers_to_write)
         for aid in raced:
             reconcile.add(aid)
-        for w in working.values():
-            if w.alert_id in raced:
-                continue
-            if not self._write_alert(w):
+        to_write = [w for w in working.values() if w.alert_id not in raced]
+        conflicts = self._write_alerts(to_write)
+        for w in to_write:
+            if w.alert_id in conflicts:
                 reconcile.add(w.alert_id)
             else:
                 self._after_write(w)
@@ -432,7 +432,7 @@ class AlertManager:
         w = working.get(head.alert_id)
         if w is None and head.alert_id in alerts:
             doc, seq = alerts[head.alert_id]
-            w = _Working(head.alert_id, copy.deepcopy(doc), seq)
+            w = _Working(head.alert_id, doc, seq)  # freshly parsed: ours to change
             working[head.alert_id] = w
         if w is not None:
             decision = self._decide(w.doc, p, now)
@@ -615,31 +615,68 @@ class AlertManager:
         return self._mget(self.names.alerts, ids)
 
     def _write_heads(self, heads: dict[tuple[str, str], _Head]) -> None:
+        """Write new/advanced heads in one bulk request (create, or index guarded by
+        if_seq_no/if_primary_term); any conflict raises _HeadConflict (batch starts over)."""
+        ops: list[dict[str, Any]] = []
         for (rule_id, key), h in heads.items():
             if not h.dirty:
                 continue
-            doc = {
-                "@timestamp": model.iso(self.clock()),
-                "kind": "alert_head",
-                "rule_id": rule_id,
-                "group_key": key,
-                "generation": h.generation,
-                "alert_id": h.alert_id,
-            }
             hid = model.head_id(rule_id, key)
-            try:
-                if h.seq is None:
-                    self.client.create(index=self.names.state, id=hid, document=doc)
+            meta: dict[str, Any] = {"_index": self.names.state, "_id": hid}
+            if h.seq is None:
+                ops.append({"create": meta})
+            else:
+                meta.update(if_seq_no=h.seq[0], if_primary_term=h.seq[1])
+                ops.append({"index": meta})
+            ops.append(
+                {
+                    "@timestamp": model.iso(self.clock()),
+                    "kind": "alert_head",
+                    "rule_id": rule_id,
+                    "group_key": key,
+                    "generation": h.generation,
+                    "alert_id": h.alert_id,
+                }
+            )
+        if not ops:
+            return
+        resp = self.client.bulk(operations=ops)
+        if not resp.get("errors"):
+            return
+        for item in resp["items"]:
+            res = next(iter(item.values()))
+            if res["status"] == 409:
+                raise _HeadConflict(res["_id"])
+            if res["status"] >= 300:
+                raise RuntimeError(f"alert head not written: {res}")
+
+    def _write_alerts(self, ws: list[_Working]) -> set[str]:
+        """Write alerts in bulk under optimistic concurrency; returns the ids that hit a
+        conflict (the caller reconciles them)."""
+        conflicts: set[str] = set()
+        for start in range(0, len(ws), 500):
+            chunk = ws[start : start + 500]
+            ops: list[dict[str, Any]] = []
+            stamp = model.iso(self.clock())
+            for w in chunk:
+                w.doc["updated"] = stamp
+                meta: dict[str, Any] = {"_index": self.names.alerts, "_id": w.alert_id}
+                if w.seq is None:
+                    ops.append({"create": meta})
                 else:
-                    self.client.index(
-                        index=self.names.state,
-                        id=hid,
-                        document=doc,
-                        if_seq_no=h.seq[0],
-                        if_primary_term=h.seq[1],
-                    )
-            except ConflictError:
-                raise _HeadConflict(hid) from None
+                    meta.update(if_seq_no=w.seq[0], if_primary_term=w.seq[1])
+                    ops.append({"index": meta})
+                ops.append(w.doc)
+            resp = self.client.bulk(operations=ops)
+            if not resp.get("errors"):
+                continue
+            for w, item in zip(chunk, resp["items"], strict=True):
+                res = next(iter(item.values()))
+                if res["status"] == 409:
+                    conflicts.add(w.alert_id)
+                elif res["status"] >= 300:
+                    raise RuntimeError(f"alert not written: {res}")
+        return conflicts
 
     def _write_markers(self, markers: list[tuple[str, dict[str, Any]]]) -> set[str]:
         """Create the markers; returns alert ids whose markers partly existed (a race)."""
