@@ -205,12 +205,35 @@ class AlertManager:
         t = model.parse_ts(d.timestamp)
         if t is None:
             metrics.BAD_DETECTIONS.labels("bad_timestamp").inc()
+            times = [model.parse_ts(model.get_path(m.event, "@timestamp")) for m in d.events]
+            good = [x for x in times if x is not None]
+            t = max(good) if good else now
             log.warning(
-                "detection timestamp unparseable; using now",
-                extra={"rule_id": d.rule_id, "timestamp": str(d.timestamp)[:100]},
+                "detection timestamp unparseable; using its latest event's (or now)",
+                extra={"rule_id": d.rule_id, "timestamp": str(d.timestamp)[:100], "used": str(t)},
             )
-            t = now
         det_id = d.id or doc_id("detection", d.rule_id, *[m.id for m in d.events])
+        if any(not m.id for m in d.events):  # ids are the dedup key: derive from content
+            metrics.BAD_DETECTIONS.labels("no_event_id").inc()
+            log.warning(
+                "matched event without id; id derived from its content",
+                extra={"rule_id": d.rule_id, "detection_id": det_id},
+            )
+            d = dataclasses.replace(
+                d,
+                events=[
+                    m
+                    if m.id
+                    else MatchedEvent(
+                        doc_id(
+                            "event", orjson.dumps(m.event, default=str, option=orjson.OPT_SORT_KEYS)
+                        ),
+                        m.index,
+                        m.event,
+                    )
+                    for m in d.events
+                ],
+            )
         if not d.events:  # aggregate-only detection: the detection itself is the one "event"
             d = dataclasses.replace(
                 d, events=[MatchedEvent(f"detection:{det_id}", None, {"@timestamp": d.timestamp})]

@@ -167,3 +167,28 @@ def test_prune_state_keeps_recent_markers(es_client, names):
     left = es_client.count(index=names.state, query={"term": {"kind": "alert_event"}})
     assert left["count"] == 0
     assert es_client.count(index=names.state, query={"term": {"kind": "alert_head"}})["count"] == 1
+
+
+def test_bad_detections_are_counted_not_fatal(es_client, names):
+    from rules.detection import Detection, MatchedEvent
+
+    m, _ = _mgr(es_client, names)
+    ok = detection([event(1)])
+    no_rule = detection([event(2)], rule_id="")
+    bad_ts = detection([event(3)])
+    bad_ts.timestamp = "not a time"
+    no_ids = Detection(
+        rule_id="rule-x",
+        rule_title="X",
+        level="weird",
+        status="test",
+        tags=[],
+        events=[MatchedEvent("", None, event(4)), MatchedEvent("", None, event(5))],
+        timestamp="2026-11-24T10:00:05.000Z",
+        first_timestamp="2026-11-24T10:00:04.000Z",
+    )
+    res = m.handle_many([ok, no_rule, bad_ts, no_ids])
+    assert [r.action for r in res] == ["created", "invalid", "updated", "created"]
+    doc = lifecycle.get_alert(es_client, names, res[3].alert_id)
+    assert doc["event_count"] == 2 and doc["severity"] == "medium"
+    assert m.handle(no_ids).action == "duplicate"
