@@ -109,6 +109,9 @@ class Renderer:
         return t.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S %Z")
 
     def _title(self, alert: dict[str, Any]) -> str:
+        silent = alert.get("silent_source") or {}
+        if silent:
+            return f"{silent.get('field')}={silent.get('value')}"
         rule = alert.get("rule") or {}
         return str(rule.get("name") or alert.get("message") or rule.get("id") or "alert")
 
@@ -118,9 +121,8 @@ class Renderer:
             (alert.get("user") or {}).get("name"),
             (alert.get("source") or {}).get("ip"),
         ]
-        silent = alert.get("silent_source") or {}
-        if silent:
-            parts = [f"{silent.get('field')}={silent.get('value')}"]
+        if alert.get("silent_source"):
+            return ""  # the title names the source
         return " / ".join(str(p) for p in parts if p)
 
     def _unit(self, alert: dict[str, Any]) -> str:
