@@ -9,11 +9,13 @@ flow, DNS over UDP) leave the hot path.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import socket
 import struct
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from collectors.network import metrics
@@ -58,6 +60,19 @@ ICMP6_ERRORS = (1, 2, 3, 4)
 DNS_UDP = "dns-udp"  # sentinel: stateless DNS parsing of every datagram
 PROBE = "probe"  # sentinel: a TCP flow whose application is not known yet
 LINKTYPES = {1, 0, 12, 14, 101, 108, 113, 228, 229, 276}
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (reference counting still frees everything: the
+    hot path's objects are acyclic). Restores the previous state."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class PacketProcessor:
@@ -120,6 +135,13 @@ class PacketProcessor:
 
     # ------------------------------------------------------------------ hot path
     def run(self, packets: Iterable[Packet]) -> None:
+        """Process a batch. The cyclic garbage collector is paused for the batch: the hot
+        path allocates many short-lived acyclic dicts, and collections that re-scan the
+        long-lived flow table cost ~25% of the time; it runs again between batches."""
+        with gc_paused():
+            self._run(packets)
+
+    def _run(self, packets: Iterable[Packet]) -> None:
         flows = self.flows
         flows_get = flows.get
         ip4_unpack = _IP4.unpack_from
@@ -430,8 +452,13 @@ class PacketProcessor:
 
     # ------------------------------------------------------------------ flows & timers
     def _emit_flow(self, f: Flow, reason: str) -> None:
-        if f.app is not None and isinstance(f.app, Inspector):
-            f.app.close(f.last, f.pkt_no)
+        app = f.app
+        if app is not None:
+            # Break the flow <-> inspector (emit closure) reference cycle, so the flow is
+            # freed by reference counting instead of waiting for the cyclic collector.
+            f.app = None
+            if isinstance(app, Inspector):
+                app.close(f.last, f.pkt_no)
         self.out.append(flow_event(f, self.factory, reason))
         self._flow_detections(f)
 
@@ -535,7 +562,7 @@ class PacketProcessor:
             self.bad("inspector_error", f"{type(app).__name__}: {e!r}")
             app.done = True
         if app.done:
-            f.app = None
+            f.app = None  # (also breaks the flow <-> inspector cycle)
 
     def _app_emitter(self, f: Flow):  # type: ignore[no-untyped-def]
         def emit(kind: str, ts: float, pkt_no: int, is_orig: bool, fields: dict[str, Any]) -> None:

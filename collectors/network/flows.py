@@ -9,6 +9,8 @@ from collectors.network.ecs import TRANSPORTS, EventFactory, endpoints, ip_bytes
 
 FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 1, 2, 4, 8, 16, 32, 64, 128
 FLAG_NAMES = ((SYN, "SYN"), (ACK, "ACK"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (URG, "URG"))
+# flag byte -> names (precomputed: three lists per TCP flow event)
+_FLAG_LISTS = [tuple(n for bit, n in FLAG_NAMES if v & bit) for v in range(256)]
 
 # Flow-key layout: canonical (lower address first) so both directions share one dict entry.
 V6_BIT = 1 << 300
@@ -175,9 +177,9 @@ def flow_event(f: Flow, factory: EventFactory, reason: str) -> tuple[str, dict[s
         "destination_payload_bytes": f.rpl,
     }
     if f.proto == 6:
-        flow["tcp_flags"] = [n for bit, n in FLAG_NAMES if (f.ofl | f.rfl) & bit]
-        flow["source_tcp_flags"] = [n for bit, n in FLAG_NAMES if f.ofl & bit]
-        flow["destination_tcp_flags"] = [n for bit, n in FLAG_NAMES if f.rfl & bit]
+        flow["tcp_flags"] = list(_FLAG_LISTS[(f.ofl | f.rfl) & 255])
+        flow["source_tcp_flags"] = list(_FLAG_LISTS[f.ofl & 255])
+        flow["destination_tcp_flags"] = list(_FLAG_LISTS[f.rfl & 255])
     ev["flow"] = flow
     if f.proto in (1, 58) and isinstance(f.icmp, tuple):
         ev["icmp"] = {"type": f.icmp[0], "code": f.icmp[1]}

@@ -16,7 +16,7 @@ from typing import Any
 
 from collectors.network import metrics
 from collectors.network.ecs import iso
-from collectors.network.engine import PacketProcessor
+from collectors.network.engine import PacketProcessor, gc_paused
 from collectors.network.pcapfile import PcapError, iter_packets, open_capture
 from socmon.settings.network import NetworkSettings
 
@@ -61,10 +61,12 @@ def read_pcap_events(
         try:
             packets = iter_packets(f, processor.stats)
             while True:
-                batch = list(itertools.islice(packets, BATCH))
-                if not batch:
-                    break
-                processor.run(batch)
+                # reading the batch allocates a tuple per packet: keep the cyclic GC out
+                with gc_paused():
+                    batch = list(itertools.islice(packets, BATCH))
+                    if not batch:
+                        break
+                    processor.run(batch)
                 if out:
                     yield from out
                     out.clear()
