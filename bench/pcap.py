@@ -243,6 +243,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--scapy-packets", type=int, default=20_000)
     ap.add_argument("--quick", action="store_true", help="tiny run (smoke test)")
+    ap.add_argument("--no-tshark", action="store_true", help="skip tshark (smoke test)")
     args = ap.parse_args()
     if args.quick:
         args.packets, args.flows, args.repeats, args.scapy_packets = 20_000, 20_000, 1, 2000
@@ -261,7 +262,7 @@ def main() -> None:
         f"{args.repeats}: {statistics.median(times):.2f}s)"
     )
 
-    exe, how = ensure_tshark()
+    exe, how = (None, "skipped (--no-tshark)") if args.no_tshark else ensure_tshark()
     tshark_rate = None
     if exe:
         tt = [run_tshark(exe, mixed) for _ in range(args.repeats)]
