@@ -75,7 +75,11 @@ def build_sources(settings: Settings, sink: EventSink, flush: Any = None) -> lis
 
 def build(ctx: Any) -> list[Any]:
     """Services for `socmon run` (socmon.runner.RunContext)."""
+    # The network collector (live capture, pcap directories): its own settings section.
+    from collectors.network.services import build as build_network
+
+    network = build_network(ctx)
     if not ctx.settings.collectors.enabled:
         log.info("collectors disabled in settings")
-        return []
-    return list(build_sources(ctx.settings, ctx.events, ctx.writer.flush))
+        return network
+    return list(build_sources(ctx.settings, ctx.events, ctx.writer.flush)) + network
