@@ -32,7 +32,7 @@ class NetworkSettings(Section):
         default=100_000,
         ge=100,
         description="Packets buffered between the capture thread and the parser; when full, "
-        "packets are dropped and counted (socmon_network_dropped_packets_total{reason="
+        "packets are dropped and counted (socmon_network_dropped_packets_total{where="
         "'queue_full'}) instead of stalling the socket.",
     )
     pcap_dirs: list[Path] = Field(
