@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -86,8 +87,9 @@ def test_parser_never_stalls_the_socket_drops_are_counted() -> None:
 )
 def test_without_cap_net_raw_a_clear_message_not_a_traceback() -> None:
     cmd = ["setpriv", "--bounding-set=-net_raw,-net_admin", "--inh-caps=-net_raw,-net_admin"]
-    cmd += [str(PROJECT_ROOT / ".venv" / "bin" / "socmon"), "capture", "-i", "lo", "-d", "1"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    cmd += [sys.executable, "-c", "from socmon.cli import main; main()"]
+    cmd += ["capture", "-i", "lo", "-d", "1"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT)
     assert r.returncode == 1
     assert "needs root or the CAP_NET_RAW capability" in r.stderr
     assert "Traceback" not in r.stderr
