@@ -95,6 +95,10 @@ class Compiled:
     # routing conditions (shared by every rule of a logsource) carry a key: their result is
     # computed once per event and remembered in view.memo
     key: Any = None
+    # literals of the event's logsource routing (``winlog.channel``, ``event.code``, ...) one
+    # of which must occur in the prefilter text for a match: the engine drops candidates of
+    # other logsources before calling them
+    route: frozenset[str] | None = None
 
 
 _LENGTH_ONLY = __import__("re").compile(r"\^?\.\{(\d+),\}\$?")
@@ -204,6 +208,7 @@ def _str_leaf(fld: str | None, kind: str, lit: str, cased: bool) -> Compiled:
         cost = FIELD_ONLY
     out = Compiled(fn, anchors, cost, fld, kind, cased, low)
     if fld in ROUTING_FIELDS:
+        out.route = anchors
         out.key = ("s", fld, kind, cased, low)
         out.fn = _memo(out.key, fn)
     return out
@@ -511,6 +516,7 @@ def _group_or(children: list[Compiled]) -> list[Compiled]:
         work = 1.0 + (2.0 if len(con) > 3 else 0.5 * len(con)) + 0.2 * (len(pre) + len(suf))
         g = Compiled(_multi_fn(fld, cased, exact, pre, suf, con), anchors, cost, work=work)
         if fld in ROUTING_FIELDS:
+            g.route = anchors
             g.key = ("g", fld, cased, tuple(sorted(exact)), pre, suf, con)
             g.fn = _memo(g.key, g.fn)
         out.append(g)
@@ -591,10 +597,17 @@ def _or(children: list[Compiled]) -> Compiled:
         return False
 
     out = Compiled(fn, anchors, cost, warnings=warnings, work=sum(c.work for c in children))
+    if all(c.route is not None for c in children):
+        out.route = frozenset().union(*(c.route for c in children if c.route is not None))
     if all(c.key is not None for c in children):
         out.key = ("or", tuple(c.key for c in children))
         out.fn = _memo(out.key, fn)
     return out
+
+
+def _route_rank(route: frozenset[str]) -> tuple[int, int]:
+    code = SEP_FIELD + "event.code" + SEP_VALUE
+    return (0 if all(a.startswith(code) for a in route) else 1, len(route))
 
 
 def _and(children: list[Compiled]) -> Compiled:
@@ -627,9 +640,13 @@ def _and(children: list[Compiled]) -> Compiled:
     if all(c.key is not None for c in children):
         key = ("and", tuple(c.key for c in ordered))
         fn = _memo(key, all_fn)
+    # every child must match, so any child's routing literals will do: take the most
+    # selective (event ids before channels, which most events of a logsource share)
+    routes = [c.route for c in children if c.route is not None]
+    route = min(routes, key=_route_rank) if routes else None
     if not sets:
-        return Compiled(fn, None, 1.0, warnings=warnings, work=work, key=key)
-    out = Compiled(fn, sets[0][1], sets[0][0], warnings=warnings, work=work, key=key)
+        return Compiled(fn, None, 1.0, warnings=warnings, work=work, key=key, route=route)
+    out = Compiled(fn, sets[0][1], sets[0][0], warnings=warnings, work=work, key=key, route=route)
     if (
         len(sets) > 1
         and sets[1][0] < FIELD_ONLY

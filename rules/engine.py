@@ -48,6 +48,7 @@ class CompiledRule:
     source: str
     extra: frozenset[str] | None = None  # a second anchor set, also required
     fields: frozenset[str] = frozenset()  # the event fields the rule tests
+    route: frozenset[str] | None = None  # logsource literals, one must occur (compiler)
     generate: bool = True
     title: str = ""
     level: str = "medium"
@@ -142,6 +143,7 @@ def compile_rule(
         c = _or(compiled)
         fn, anchors, warnings = c.fn, c.anchors, c.warnings
         extra = None
+    route = c.route
     for w in dict.fromkeys(warnings):
         problems.append(Problem(src, rid, w, "placeholder", fatal=False))
     cr = CompiledRule(
@@ -152,6 +154,7 @@ def compile_rule(
         anchors=anchors,
         extra=extra if anchors is not None else None,
         fields=frozenset(fields),
+        route=route,
         source=src,
         title=rule.title or "",
         level=_enum_name(rule.level, "medium"),
@@ -184,17 +187,27 @@ class StreamingEngine:
                     anchor_pairs.setdefault(a.lower(), []).append(2 * r.index)
                 for a in r.extra:
                     anchor_pairs.setdefault(a.lower(), []).append(2 * r.index + 1)
+        route_words = {a.lower() for r in rules for a in r.route or ()}
         self._anchor_rules: list[tuple[int, ...]] = []
         self._anchor_pairs: list[tuple[int, ...]] = []
         self._automaton: Any = None
-        if anchor_rules or anchor_pairs:
+        word_id: dict[str, int] = {}
+        if anchor_rules or anchor_pairs or route_words:
             auto = ahocorasick.Automaton()
-            for i, a in enumerate(sorted(set(anchor_rules) | set(anchor_pairs))):
+            for i, a in enumerate(sorted(set(anchor_rules) | set(anchor_pairs) | route_words)):
                 auto.add_word(a, i)
+                word_id[a] = i
                 self._anchor_rules.append(tuple(anchor_rules.get(a, ())))
                 self._anchor_pairs.append(tuple(sorted(set(anchor_pairs.get(a, ())))))
             auto.make_automaton()
             self._automaton = auto
+        # rule index -> ids of its routing literals: a candidate whose logsource literals are
+        # all absent cannot match and is dropped before its matcher runs
+        self._routes: dict[int, frozenset[int]] = {
+            r.index: frozenset(word_id[a.lower()] for a in r.route)
+            for r in rules
+            if r.route is not None
+        }
         self._by_index = {r.index: r for r in rules}
         self.scan_fields: frozenset[str] = frozenset().union(*(r.fields for r in rules))
         RULES_LOADED.set(len(rules))
@@ -268,13 +281,16 @@ class StreamingEngine:
     # ------------------------------------------------------------------ matching
 
     def candidates(self, view: EventView) -> list[CompiledRule]:
-        """Rules whose prefilter anchor occurs in the event (sorted by rule index)."""
+        """Rules whose prefilter anchors and routing literals occur in the event (sorted by
+        rule index)."""
         idx: set[int] = set()
+        hits: set[int] = set()
         if self._automaton is not None:
             ar = self._anchor_rules
             ap = self._anchor_pairs
             half: set[int] = set()
-            for aid in {v for _, v in self._automaton.iter(view.text)}:
+            hits = {v for _, v in self._automaton.iter(view.text)}
+            for aid in hits:
                 idx.update(ar[aid])
                 half.update(ap[aid])
             if half:
@@ -282,9 +298,18 @@ class StreamingEngine:
                     if not k & 1 and k + 1 in half:
                         idx.add(k >> 1)
         by = self._by_index
-        out = [by[i] for i in sorted(idx)]
+        routes = self._routes
+        out = [
+            by[i] for i in sorted(idx) if (rt := routes.get(i)) is None or not rt.isdisjoint(hits)
+        ]
         if self._unanchored:
-            out = sorted([*out, *self._unanchored], key=lambda r: r.index)
+            extra = [
+                r
+                for r in self._unanchored
+                if (rt := routes.get(r.index)) is None or not rt.isdisjoint(hits)
+            ]
+            if extra:
+                out = sorted([*out, *extra], key=lambda r: r.index)
         return out
 
     def match_rules(self, event: dict[str, Any]) -> list[CompiledRule]:
