@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from collectors.parsers.windata import event_data
 from rules.pipelines import (
     POWERSHELL_CHANNELS,
     POWERSHELL_CLASSIC_CHANNEL,
@@ -62,28 +63,6 @@ def _attr(node: Any, name: str) -> Any:
     return None
 
 
-def _event_data(ev: dict[str, Any]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for key in ("EventData", "UserData"):
-        block = ev.get(key)
-        if not isinstance(block, dict):
-            continue
-        if key == "UserData" and len(block) == 1:  # <UserData><SomeEvent>...</SomeEvent>
-            inner = next(iter(block.values()))
-            block = inner if isinstance(inner, dict) else block
-        for k, v in block.items():
-            if k == "#attributes":
-                continue
-            if k == "Data" and isinstance(v, list | str):  # unnamed <Data> items
-                data.setdefault("Data", v)
-                continue
-            if isinstance(v, dict) and "#text" in v:
-                v = v["#text"]
-            # Defender & co. name fields "Threat Name"; Sigma rules say ThreatName.
-            data[k.replace(" ", "") if " " in k else k] = v
-    return data
-
-
 def is_windows_record(obj: Any) -> bool:
     return isinstance(obj, dict) and isinstance(obj.get("Event"), dict) and "System" in obj["Event"]
 
@@ -128,7 +107,7 @@ def record_to_ecs(record: dict[str, Any]) -> dict[str, Any]:
     uid = _attr(system.get("Security"), "UserID")
     if uid:
         _set(doc, "winlog.user.identifier", uid)
-    data = _event_data(ev)
+    data = event_data(ev)
     doc["winlog"]["event_data"] = data
     fixed = windows_field_mapping()
     variable = windows_variable_mapping()

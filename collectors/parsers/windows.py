@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from collectors.event import put
+from collectors.parsers.windata import event_data, split_hashes
 from collectors.timeparse import TimeParser
 from socmon.pipeline import Event
 
@@ -240,24 +241,14 @@ def canonical_channel(ch: str) -> str:
     return CHANNELS.get(ch.lower(), ch)
 
 
-def _flatten_data(data: Any) -> dict[str, Any]:
-    """EventData as the evtx package renders it: a dict of names, or ``{"Data": [...]}`` for
-    unnamed data (then ``param1``, ``param2``...), or ``{"Data": {"#text": ...}}``."""
-    if not isinstance(data, dict):
-        return {} if data is None else {"Data": data}
-    out: dict[str, Any] = {}
-    for k, v in data.items():
-        if k == "#attributes":
-            continue
-        if k == "Data" and isinstance(v, list):
-            for i, item in enumerate(v, 1):
-                if isinstance(item, dict) and "#text" in item:
-                    item = item["#text"]
-                out[f"param{i}"] = item
-        elif isinstance(v, dict) and "#text" in v:
-            out[k] = v["#text"]
-        else:
-            out[k] = v
+def _unspaced(data: dict[str, Any]) -> dict[str, Any]:
+    """Also give names with spaces (Defender's ``Threat Name``) their Sigma spelling."""
+    spaced = [k for k in data if " " in k]
+    if not spaced:
+        return data
+    out = dict(data)
+    for k in spaced:
+        out.setdefault(k.replace(" ", ""), data[k])
     return out
 
 
@@ -384,6 +375,11 @@ def _map_fields(ev: Event, channel: str, code: str, data: dict[str, Any]) -> Non
         init = data.get("Initiated")
         if init is not None:
             _set(ev, "network.direction", "egress" if _str(init).lower() == "true" else "ingress")
+    hashes = data.get("Hashes")
+    if hashes is None:
+        hashes = data.get("Hash")
+    if isinstance(hashes, str) and "=" in hashes:
+        _map_hashes(ev, channel, code, hashes)
     proc = ev.get("process")
     if isinstance(proc, dict):
         exe = proc.get("executable")
@@ -408,6 +404,25 @@ def _map_fields(ev: Event, channel: str, code: str, data: dict[str, Any]) -> Non
             e["category"], e["type"], outcome = cat
             if outcome:
                 e["outcome"] = outcome
+
+
+# Sysmon events whose Hashes are those of the process (the others: of a file/driver/image).
+_PROCESS_HASH_CODES = {"1"}
+
+
+def _map_hashes(ev: Event, channel: str, code: str, hashes: str) -> None:
+    """``Hashes`` -> ``process.hash.*`` (process creation) or ``file.hash.*``; IMPHASH ->
+    ``*.pe.imphash``. The original stays in ``winlog.event_data.Hashes``."""
+    split = split_hashes(hashes)
+    if not split:
+        return
+    sysmon = channel == "Microsoft-Windows-Sysmon/Operational"
+    base = "process" if sysmon and code in _PROCESS_HASH_CODES else "file"
+    for algo, h in split.items():
+        if algo == "imphash":
+            _set(ev, f"{base}.pe.imphash", h)
+        else:
+            _set(ev, f"{base}.hash.{algo}", h)
 
 
 _SYSMON_CATEGORY: dict[str, tuple[list[str], list[str]]] = {
@@ -462,9 +477,7 @@ class WindowsRecordParser:
         tc = system.get("TimeCreated")
         st = _attr(tc, "SystemTime")
         ts = self.tp.isoish(st) if isinstance(st, str) else None
-        data: dict[str, Any] = {}
-        if "EventData" in ev_node:
-            data = _flatten_data(ev_node.get("EventData"))
+        data = event_data(ev_node)
         user_data = ev_node.get("UserData")
         extra: dict[str, Any] = {}
         rid = system.get("EventRecordID")
@@ -502,7 +515,7 @@ class WindowsRecordParser:
 
     def flat(self, obj: dict[str, Any], original: str | None) -> Event:
         """NXLog / mordor flat records."""
-        data = {k: v for k, v in obj.items() if k not in _FLAT_SYSTEM}
+        data = _unspaced({k: v for k, v in obj.items() if k not in _FLAT_SYSTEM})
         ts_raw = obj.get("@timestamp") or obj.get("TimeCreated") or obj.get("EventTime")
         ts = self.tp.isoish(ts_raw) if isinstance(ts_raw, str) else None
         extra: dict[str, Any] = {}
@@ -535,6 +548,7 @@ class WindowsRecordParser:
         assert isinstance(wl, dict)
         data = wl.get("event_data") if isinstance(wl.get("event_data"), dict) else {}
         assert isinstance(data, dict)
+        data = _unspaced(data)
         ev = shape(
             event_id=wl.get("event_id", (obj.get("event") or {}).get("code")),
             channel=_str(wl.get("channel") or ""),

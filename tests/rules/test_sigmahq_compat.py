@@ -26,14 +26,9 @@ CORPUS = [
     "rules-placeholder",
 ]
 
-# Known gaps of the collectors' Windows parser (collectors/parsers/windows.py), reported to
-# its owner: UserData is not flattened into winlog.event_data, and EventData names with spaces
-# ("Threat Name") are not given their Sigma spelling (ThreatName). rules.winevent does both;
-# test_sigmahq_regression_direct_shaper checks all 202 through it.
-COLLECTOR_GAPS = {
-    "a7c3e5f2-8b1d-4e9a-b6c2-3d7f5e8a9b4c",  # Defender "Threat Name"
-    "d4f1a2b3-7c8e-4d5f-b6a9-1e0c2d3f4e5b",  # WMI-Activity UserData
-}
+# Rules the collectors' Windows parser (collectors/parsers/windows.py) is known not to fire;
+# empty: EventData/UserData are flattened by collectors.parsers.windata for both shapers.
+COLLECTOR_GAPS: set[str] = set()
 
 
 @pytest.fixture(scope="session")
