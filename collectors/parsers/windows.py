@@ -310,6 +310,8 @@ def _plan(field: str) -> _Plan:
 
 
 _PLANS: dict[str, _Plan] = {}
+# FIELD_MAP with its plans precomputed (the per-record loop does one lookup per field).
+_FIELD_PLANS: dict[str, _Plan] = {name: _plan(target) for name, target in FIELD_MAP.items()}
 
 
 def _set(ev: Event, field: str, value: Any) -> None:
@@ -317,6 +319,10 @@ def _set(ev: Event, field: str, value: Any) -> None:
     plan = _PLANS.get(field)
     if plan is None:
         plan = _PLANS[field] = _plan(field)
+    _put(ev, plan, value)
+
+
+def _put(ev: Event, plan: _Plan, value: Any) -> None:
     parts, kind = plan
     if kind == _NUM:
         value = _num(value)
@@ -338,11 +344,20 @@ def _set(ev: Event, field: str, value: Any) -> None:
 
 
 def _map_fields(ev: Event, channel: str, code: str, data: dict[str, Any]) -> None:
-    fmap = FIELD_MAP
+    plans = _FIELD_PLANS
     for name, value in data.items():
-        target = fmap.get(name)
-        if target is not None and value is not None:
-            _set(ev, target, value)
+        plan = plans.get(name)
+        if plan is not None and value is not None:
+            parts, kind = plan
+            # the common case inline: a string into a two-level field (one call less per field)
+            if kind == _STR and type(value) is str and len(parts) == 2:
+                sub = ev.get(parts[0])
+                if sub is None:
+                    ev[parts[0]] = {parts[1]: value}
+                elif type(sub) is dict:
+                    sub.setdefault(parts[1], value)
+            else:
+                _put(ev, plan, value)
     sysmon = channel == "Microsoft-Windows-Sysmon/Operational"
     if channel == "Security":
         for name, target in _SECURITY.items():
