@@ -24,6 +24,8 @@ fi
 need=()
 command -v unzip >/dev/null 2>&1 || need+=(unzip)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
+# libpcap: scapy compiles BPF filters for live capture with it (network collector).
+ldconfig -p 2>/dev/null | grep -q 'libpcap\.so' || need+=(libpcap0.8)
 if (( ${#need[@]} )); then
   if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq "${need[@]}"
