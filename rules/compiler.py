@@ -203,7 +203,8 @@ def _str_leaf(fld: str | None, kind: str, lit: str, cased: bool) -> Compiled:
         fn = lambda ev: (v := get(ev)) is not None and any(low in x for x in v)  # noqa: E731
         anchors = frozenset({lit.lower()})
         cost = _weight(lit, None) * 1.1
-    if kind in ("suffix", "contains", "prefix") and len(lit) < MIN_ANCHOR:
+    # short literals occur everywhere, except non-ASCII ones (emoji, homoglyphs): keep those
+    if kind in ("suffix", "contains", "prefix") and len(lit) < MIN_ANCHOR and lit.isascii():
         anchors = frozenset({SEP_FIELD + fld + SEP_VALUE})
         cost = FIELD_ONLY
     out = Compiled(fn, anchors, cost, fld, kind, cased, low)
@@ -524,6 +525,16 @@ def _group_or(children: list[Compiled]) -> list[Compiled]:
 
 
 def _keywords_fn(lits: tuple[str, ...]) -> Compiled:
+    if len(lits) <= 16:  # str.__contains__ is ~10x faster per character than the automaton
+
+        def fn_few(ev: EventView) -> bool:
+            text = ev.all_low_text()
+            for x in lits:  # noqa: SIM110
+                if x in text:
+                    return True
+            return False
+
+        return Compiled(fn_few, None, 1.0, work=3.0)
     auto = ahocorasick.Automaton()
     for x in lits:
         auto.add_word(x, x)
