@@ -117,6 +117,11 @@ NOTIFY_DIGESTED = Counter(
     ["route", "reason"],
     registry=REGISTRY,
 )
+NOTIFY_OUTBOX_ERRORS = Counter(
+    "socmon_alerting_notification_outbox_errors_total",
+    "Outbox writes or deletes that failed (the notification is only in memory / may repeat).",
+    registry=REGISTRY,
+)
 NOTIFY_QUEUE = Gauge(
     "socmon_alerting_notification_queue_depth",
     "Deliveries waiting (including scheduled retries).",

@@ -10,6 +10,9 @@
   Each delivery has a deterministic id (``X-Socmon-Delivery`` header, e-mail Message-ID) so a
   receiver can recognise a retry of a message it already took.
 - A notification id is delivered at most once per process (recent ids are remembered).
+- With Elasticsearch, ``submit`` first writes the notification to the outbox (state index,
+  see ``alerting.notify.outbox``); it is deleted once every delivery carrying it is sent or
+  dead-lettered, and ``start`` reloads what a killed process left pending.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from elasticsearch import Elasticsearch
 from alerting import metrics, model
 from alerting.notify import channels
 from alerting.notify.message import Notification
+from alerting.notify.outbox import Outbox
 from alerting.notify.routing import RateLimiter, bypasses_quiet, quiet_until, route_matches
 from alerting.notify.templates import Message, Renderer
 from socmon.ids import doc_id
@@ -53,6 +57,7 @@ class _Delivery:
     channel: str = field(compare=False)
     route: str = field(compare=False)
     msg: Message = field(compare=False)
+    notes: tuple[str, ...] = field(default=(), compare=False)  # notification ids carried
     attempt: int = field(default=0, compare=False)
     last_error: str = field(default="", compare=False)
 
@@ -95,11 +100,29 @@ class Notifier:
         self._threads: list[threading.Thread] = []
         self.counts = {"sent": 0, "failed": 0, "dead_lettered": 0, "digests": 0}
         self._counts_lock = threading.Lock()
+        self.outbox = Outbox(client, names) if client is not None and names is not None else None
+        # Outstanding work (held digest items, scheduled deliveries) per notification id: at
+        # zero its outbox document is deleted.
+        self._pending: dict[str, int] = {}
+        self._pending_lock = threading.Lock()
 
     # ------------------------------------------------------------------ public
 
     def submit(self, n: Notification) -> None:
-        """Queue a notification; never blocks."""
+        """Persist (outbox) then queue a notification; never blocks on delivery."""
+        if self.outbox is not None:
+            try:
+                self.outbox.put(n)
+            except Exception as e:
+                metrics.NOTIFY_OUTBOX_ERRORS.inc()
+                log.error(
+                    "could not persist the notification to the outbox; queued in memory only",
+                    extra={"notification_id": n.id, "reason": f"{type(e).__name__}: {e}"[:500]},
+                )
+        self._enqueue(n)
+
+    def _enqueue(self, n: Notification) -> None:
+        self._add_pending((n.id,), 1)
         try:
             self._inbox.put_nowait(n)
         except queue.Full:
@@ -108,6 +131,7 @@ class Notifier:
                 extra={"notification_id": n.id, "alert_id": n.alert.get("id")},
             )
             self._dead_letter_raw(n.id, "queue", {"notification": _brief(n)}, "queue full", 0)
+            self._release((n.id,))
 
     __call__ = submit
 
@@ -115,9 +139,25 @@ class Notifier:
         if self._threads:
             return
         self._stop.clear()
+        self.reload()
         self._spawn(self._router_loop, "notify-router")
         for i in range(self.settings.notify_workers):
             self._spawn(self._worker_loop, f"notify-worker-{i}")
+
+    def reload(self) -> int:
+        """Queue every notification left pending in the outbox (by a killed process)."""
+        if self.outbox is None:
+            return 0
+        try:
+            pending = self.outbox.load()
+        except Exception:
+            log.exception("could not read the notification outbox; pending notifications wait")
+            return 0
+        for n in pending:
+            self._enqueue(n)
+        if pending:
+            log.info("pending notifications reloaded", extra={"notifications": len(pending)})
+        return len(pending)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Send held digests, wait up to ``timeout`` for deliveries, dead-letter the rest."""
@@ -184,6 +224,7 @@ class Notifier:
                     log.exception("routing a notification failed", extra={"notification_id": n.id})
                     self._dead_letter_raw(n.id, "router", {"notification": _brief(n)}, "bug", 0)
                 finally:
+                    self._release((n.id,))
                     with self._cond:
                         self._routing -= 1
             try:
@@ -216,10 +257,11 @@ class Notifier:
                 self._hold(r, n, "rate_limit", now.timestamp() + max(wait, 0.0))
             else:
                 lang = r.language or self.settings.language
-                self._schedule(r, self.renderer.render(n, lang), n.id)
+                self._schedule(r, self.renderer.render(n, lang), n.id, (n.id,))
 
     def _hold(self, r: Route, n: Notification, reason: str, flush_at: float) -> None:
         metrics.NOTIFY_DIGESTED.labels(r.name, reason).inc()
+        self._add_pending((n.id,), 1)
         with self._digest_lock:
             d = self._digests.setdefault(r.name, _Digest())
             if not d.items:
@@ -249,16 +291,19 @@ class Notifier:
                 self._digests[r.name] = _Digest()
         for r, items in due:
             lang = r.language or self.settings.language
+            notes = tuple(n.id for n in items)
             if len(items) == 1:
-                self._schedule(r, self.renderer.render(items[0], lang), items[0].id)
+                self._schedule(r, self.renderer.render(items[0], lang), items[0].id, notes)
             else:
                 msg = self.renderer.render_digest(items, lang, r.name)
-                key = doc_id("digest", r.name, *[n.id for n in items])
+                key = doc_id("digest", r.name, *notes)
                 with self._counts_lock:
                     self.counts["digests"] += 1
-                self._schedule(r, msg, key)
+                self._schedule(r, msg, key, notes)
+            self._release(notes)  # the hold, now replaced by the scheduled deliveries
 
-    def _schedule(self, r: Route, msg: Message, key: str) -> None:
+    def _schedule(self, r: Route, msg: Message, key: str, notes: tuple[str, ...]) -> None:
+        self._add_pending(notes, len(r.channels))
         with self._cond:
             for ch in r.channels:
                 d = _Delivery(
@@ -268,6 +313,7 @@ class Notifier:
                     channel=ch,
                     route=r.name,
                     msg=msg,
+                    notes=notes,
                 )
                 heapq.heappush(self._heap, d)
             self._cond.notify_all()
@@ -300,6 +346,8 @@ class Notifier:
             self._dead_letter(d, f"channel {d.channel!r} is not configured")
             return
         kind = cfg.type
+        if self._stop.is_set():  # stopping: leave it in the outbox for the next start
+            return
         metrics.NOTIFY_ATTEMPTS.labels(kind).inc()
         d.attempt += 1
         try:
@@ -330,6 +378,7 @@ class Notifier:
                 self._cond.notify_all()
             return
         metrics.NOTIFY_SENT.labels(kind).inc()
+        self._release(d.notes)
         with self._counts_lock:
             self.counts["sent"] += 1
         log.info(
@@ -343,6 +392,37 @@ class Notifier:
         metrics.NOTIFY_DEAD.labels(kind).inc()
         doc = {"channel": d.channel, "route": d.route, "message": d.msg.payload}
         self._dead_letter_raw(d.id, kind, doc, reason, d.attempt)
+        self._release(d.notes)
+
+    # ------------------------------------------------------------------ outbox
+
+    def _add_pending(self, notes: tuple[str, ...], count: int) -> None:
+        with self._pending_lock:
+            for nid in notes:
+                self._pending[nid] = self._pending.get(nid, 0) + count
+
+    def _release(self, notes: tuple[str, ...]) -> None:
+        """One piece of work for each of ``notes`` is over; forget those with none left."""
+        finished = []
+        with self._pending_lock:
+            for nid in notes:
+                left = self._pending.get(nid, 0) - 1
+                if left > 0:
+                    self._pending[nid] = left
+                else:
+                    self._pending.pop(nid, None)
+                    finished.append(nid)
+        if self.outbox is None:
+            return
+        for nid in finished:
+            try:
+                self.outbox.done(nid)
+            except Exception:
+                metrics.NOTIFY_OUTBOX_ERRORS.inc()
+                log.exception(
+                    "could not delete the outbox document; it will be re-sent after a restart",
+                    extra={"notification_id": nid},
+                )
 
     def _dead_letter_raw(
         self, key: str, kind: str, doc: dict[str, Any], reason: str, attempts: int

@@ -24,7 +24,7 @@ from cryptography.x509.oid import NameOID
 class HttpReceiver:
     """Records every POST; answers 500 to the first ``fail_first`` requests."""
 
-    def __init__(self, fail_first: int = 0, telegram: bool = False) -> None:
+    def __init__(self, fail_first: int = 0, telegram: bool = False, port: int = 0) -> None:
         self.fail_first = fail_first
         self.telegram = telegram
         self.requests: list[dict[str, Any]] = []  # every request, failed or not
@@ -50,7 +50,7 @@ class HttpReceiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -1,0 +1,50 @@
+"""Pending notifications survive a kill: the outbox in the state index (issue 6)."""
+
+from __future__ import annotations
+
+import time
+
+from alerting.notify.dispatcher import Notifier
+from alerting.notify.outbox import KIND
+
+from .receivers import HttpReceiver, free_port
+from .test_notify import _note, _settings
+
+
+def _pending(es_client, names) -> int:
+    es_client.indices.refresh(index=names.state)
+    return int(es_client.count(index=names.state, query={"term": {"kind": KIND}})["count"])
+
+
+def test_pending_notifications_survive_a_kill(es_client, names):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/in"
+    s = _settings({"hook": {"type": "webhook", "url": url}}, retry_max_attempts=1000)
+    first = Notifier(s, es_client, names)
+    first.start()
+    for i in range(5):
+        first.submit(_note(i))
+    deadline = time.time() + 10
+    while first.counts["failed"] < 5 and time.time() < deadline:
+        time.sleep(0.05)
+    assert first.counts["failed"] >= 5 and first.counts["sent"] == 0  # receiver down: retrying
+    assert _pending(es_client, names) == 5
+    # The kill: threads die, nothing is flushed, sent or dead-lettered (no stop()).
+    first._stop.set()
+    for t in first._threads:
+        t.join(timeout=5)
+    del first
+
+    with HttpReceiver(port=port) as rx:
+        second = Notifier(s, es_client, names)
+        second.start()
+        second.submit(_note(0))  # re-raised after the restart: still delivered once
+        assert second.flush(20)
+        second.stop()
+        bodies = rx.json_bodies()
+    ids = sorted(b["alert"]["id"] for b in bodies)
+    assert ids == [f"alert-{i}" for i in range(5)]
+    assert len({b["notification_id"] for b in bodies}) == 5
+    for req, body in zip(rx.accepted, bodies, strict=True):
+        assert req["headers"]["X-Socmon-Delivery"] == body["delivery_id"]
+    assert _pending(es_client, names) == 0  # delivered: the outbox is empty
