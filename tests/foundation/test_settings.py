@@ -111,3 +111,11 @@ def test_configuration_reference_lists_the_plumbing_settings() -> None:
     ):
         for name in model.model_fields:
             assert f"| `{section}.{name}` | `SOCMON_{section.upper()}_{name.upper()}` |" in doc
+
+
+def test_configuration_reference_is_current() -> None:
+    """Every setting of every layer is in docs/configuration.md (regenerate: `make docs`)."""
+    from socmon.settings.docs import render
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    assert doc == render(), "docs/configuration.md is stale: run `make docs`"
