@@ -27,6 +27,7 @@ from alerting import model
 from alerting.errors import ConcurrentUpdate, ExceptionNotFound, InvalidException
 from rules.detection import Detection
 from socmon.indices import IndexNames
+from socmon.optimistic import UpdateConflict, update_document
 
 log = logging.getLogger(__name__)
 
@@ -242,33 +243,22 @@ def update(
     refresh: bool | str = "wait_for",
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Change fields of an exception (ExceptionSpec field names); returns (before, after)."""
-    for _ in range(10):
-        try:
-            resp = client.get(index=names.exceptions, id=exception_id)
-        except NotFoundError:
-            raise ExceptionNotFound(exception_id) from None
-        before: dict[str, Any] = dict(resp["_source"])
-        current = ExceptionSpec.from_doc(before).model_dump()
+
+    def apply(doc: dict[str, Any]) -> None:
+        current = ExceptionSpec.from_doc(doc).model_dump()
         current.update(changes)
-        spec = parse_spec(current)
-        after = dict(before)
-        after.update(spec.to_doc())
-        after["updated"] = model.iso(model.utcnow())
-        after["updated_by"] = actor
-        try:
-            client.index(
-                index=names.exceptions,
-                id=exception_id,
-                document=after,
-                if_seq_no=resp["_seq_no"],
-                if_primary_term=resp["_primary_term"],
-                refresh=refresh,
-            )
-        except ConflictError:
-            continue
-        before["id"] = after["id"] = exception_id
-        return before, after
-    raise ConcurrentUpdate(exception_id)
+        doc.update(parse_spec(current).to_doc())
+        doc["updated"] = model.iso(model.utcnow())
+        doc["updated_by"] = actor
+
+    try:
+        before, after = update_document(client, names.exceptions, exception_id, apply, refresh)
+    except NotFoundError:
+        raise ExceptionNotFound(exception_id) from None
+    except UpdateConflict:
+        raise ConcurrentUpdate(exception_id) from None
+    before["id"] = after["id"] = exception_id
+    return before, after
 
 
 def delete(

@@ -8,17 +8,17 @@ API) can write its audit record.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from elasticsearch import ConflictError, Elasticsearch, NotFoundError
+from elasticsearch import Elasticsearch, NotFoundError
 
 from alerting import model
 from alerting.errors import AlertNotFound, ConcurrentUpdate, InvalidTransition
 from socmon.indices import IndexNames
+from socmon.optimistic import UpdateConflict, update_document
 
 log = logging.getLogger(__name__)
 
@@ -49,29 +49,21 @@ def update_alert(
 
     ``mutate`` edits the dict in place and may raise to abort. Returns (before, after).
     """
-    for _ in range(MAX_CONFLICT_RETRIES):
-        try:
-            resp = client.get(index=names.alerts, id=alert_id)
-        except NotFoundError:
-            raise AlertNotFound(alert_id) from None
-        before: dict[str, Any] = dict(resp["_source"])
-        after = copy.deepcopy(before)
-        mutate(after)
-        after["updated"] = model.iso(model.utcnow())
-        try:
-            client.index(
-                index=names.alerts,
-                id=alert_id,
-                document=after,
-                if_seq_no=resp["_seq_no"],
-                if_primary_term=resp["_primary_term"],
-                refresh=refresh,
-            )
-        except ConflictError:
-            continue
-        before["id"] = after["id"] = alert_id
-        return before, after
-    raise ConcurrentUpdate(alert_id)
+
+    def stamped(doc: dict[str, Any]) -> None:
+        mutate(doc)
+        doc["updated"] = model.iso(model.utcnow())
+
+    try:
+        before, after = update_document(
+            client, names.alerts, alert_id, stamped, refresh, MAX_CONFLICT_RETRIES
+        )
+    except NotFoundError:
+        raise AlertNotFound(alert_id) from None
+    except UpdateConflict:
+        raise ConcurrentUpdate(alert_id) from None
+    before["id"] = after["id"] = alert_id
+    return before, after
 
 
 def apply_status(
