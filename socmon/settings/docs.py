@@ -47,7 +47,8 @@ def _plain(value: Any) -> str:
             return {str(k): conv(x) for k, x in v.items()}
         return v
 
-    return json.dumps(conv(value), ensure_ascii=False, default=str)
+    text = json.dumps(conv(value), ensure_ascii=False, default=str)
+    return text.replace(str(PROJECT_ROOT), "<repo>")
 
 
 def _rows(model: type[BaseModel], path: list[str]) -> list[str]:
