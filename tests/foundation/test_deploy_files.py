@@ -29,3 +29,9 @@ def test_compose_file_is_valid_and_matches_the_pinned_version() -> None:
 def test_compose_settings_file_is_valid_socmon_settings() -> None:
     s = load_settings(COMPOSE / "socmon.yaml")
     assert s.storage.retention_days == 90
+
+
+def test_example_configuration_is_valid() -> None:
+    s = load_settings(PROJECT_ROOT / "deploy" / "socmon.example.yaml")
+    assert s.collectors.organization_units[0].id == "so-tc"
+    assert {x.protocol for x in s.collectors.syslog} == {"udp", "tcp"}
