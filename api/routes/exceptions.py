@@ -20,7 +20,7 @@ from api import audit
 from api.auth import Principal, require, unit_filter
 from api.context import ApiContext, get_ctx
 from api.problems import ProblemError, problem_responses
-from api.routes.common import page_size, parse_time, search
+from api.routes.common import paged_search, parse_time
 
 router = APIRouter(prefix="/api/v1/exceptions", tags=["exceptions"])
 
@@ -123,22 +123,18 @@ def list_exceptions(
     p: Principal = Depends(require("analyst")),
 ) -> ExceptionPage:
     ctx = get_ctx(request)
-    n = page_size(ctx, size)
-    if page * n > 10_000:
-        raise ProblemError(422, "page * size may be at most 10000")
     filters: list[dict[str, Any]] = [*unit_filter(p)]
     if rule_id:
         filters.append({"term": {"rule_id": rule_id}})
     if enabled is not None:
         filters.append({"term": {"enabled": enabled}})
-    resp = search(
+    resp = paged_search(
         ctx,
+        size,
+        page,
         index=ctx.names.exceptions,
         query={"bool": {"filter": filters}},
-        size=n,
-        from_=(page - 1) * n,
         sort=[{"@timestamp": "desc"}],
-        track_total_hits=True,
     )
     items = [{**h["_source"], "id": h["_id"]} for h in resp["hits"]["hits"]]
     return ExceptionPage(items=items, total=int(resp["hits"]["total"]["value"]), page=page)

@@ -20,7 +20,7 @@ from api import audit
 from api.auth import Principal, require, unit_filter
 from api.context import ApiContext, get_ctx
 from api.problems import ProblemError, problem_responses
-from api.routes.common import page_size, range_clause, search, time_range
+from api.routes.common import paged_search, range_clause, search, time_range
 from api.sigma_tools import Checked, check, ensure_id, es_query, yaml_id
 from rules import store
 
@@ -238,9 +238,6 @@ def list_rules(
     p: Principal = Depends(require("analyst")),
 ) -> RulePage:
     ctx = get_ctx(request)
-    n = page_size(ctx, size)
-    if (page - 1) * n + n > 10_000:
-        raise ProblemError(422, "page * size may be at most 10000")
     filters: list[dict[str, Any]] = [{"term": {"kind": "current"}}]
     for fld, v in (
         ("logsource.product", product),
@@ -270,15 +267,14 @@ def list_rules(
                 }
             }
         )
-    resp = search(
+    resp = paged_search(
         ctx,
+        size,
+        page,
         index=ctx.names.rules,
         query={"bool": {"filter": filters, "must": must}},
-        size=n,
-        from_=(page - 1) * n,
         sort=[{"title.keyword": "asc"}, {"rule_id": "asc"}],
         source_excludes=["yaml"],
-        track_total_hits=True,
     )
     docs = [h["_source"] for h in resp["hits"]["hits"]]
     counts = _detections(ctx, p, [d["rule_id"] for d in docs])
