@@ -193,11 +193,6 @@ def scoped_alert(ctx: ApiContext, p: Principal, alert_id: str) -> dict[str, Any]
     raise ProblemError(404, f"alert '{alert_id}' not found")
 
 
-def _units_of(doc: dict[str, Any]) -> list[str] | None:
-    unit = (doc.get("organization") or {}).get("id")
-    return [unit] if unit else None
-
-
 def _trim(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in ("events",)}
 
@@ -210,7 +205,9 @@ def _audit(
     before: dict[str, Any],
     after: dict[str, Any],
 ) -> None:
-    audit.record(ctx, p, action, "alert", alert_id, _trim(before), _trim(after), _units_of(after))
+    audit.record(
+        ctx, p, action, "alert", alert_id, _trim(before), _trim(after), audit.units_of(after)
+    )
 
 
 def _change(

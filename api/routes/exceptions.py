@@ -103,11 +103,6 @@ def _scoped(ctx: ApiContext, p: Principal, eid: str) -> dict[str, Any]:
     return doc
 
 
-def _units(doc: dict[str, Any]) -> list[str] | None:
-    org = (doc.get("organization") or {}).get("id")
-    return [org] if org else None
-
-
 @router.get(
     "",
     response_model=ExceptionPage,
@@ -155,7 +150,7 @@ def create_exception(
         doc = exc.create(ctx.client, ctx.names, _spec(p, body), p.actor)
     except InvalidException as e:
         raise ProblemError(422, str(e)) from None
-    audit.record(ctx, p, "exception.create", "exception", doc["id"], None, doc, _units(doc))
+    audit.record(ctx, p, "exception.create", "exception", doc["id"], None, doc, audit.units_of(doc))
     return doc
 
 
@@ -216,7 +211,7 @@ def update_exception(
     except ConcurrentUpdate:
         raise ProblemError(409, "the exception kept changing; try again") from None
     audit.record(
-        ctx, p, "exception.update", "exception", exception_id, before, after, _units(after)
+        ctx, p, "exception.update", "exception", exception_id, before, after, audit.units_of(after)
     )
     return after
 
@@ -238,6 +233,6 @@ def delete_exception(
     except ExceptionNotFound:
         raise ProblemError(404, f"exception '{exception_id}' not found") from None
     audit.record(
-        ctx, p, "exception.delete", "exception", exception_id, before, None, _units(before)
+        ctx, p, "exception.delete", "exception", exception_id, before, None, audit.units_of(before)
     )
     return Response(status_code=204)
