@@ -438,11 +438,7 @@ def create_rule(
     rule_id, text = ensure_id(body.yaml)
     if store.get_rule(ctx.client, ctx.names, rule_id) is not None:
         raise ProblemError(409, f"rule '{rule_id}' exists; update it with PUT")
-    doc = store.save_rule(
-        ctx.client, ctx.names, rule_id, text, p.actor, enabled=bool(body.enabled), change="created"
-    )
-    _audit_rule(ctx, p, "rule.create", rule_id, None, doc)
-    return get_rule(request, rule_id, p)
+    return _save(request, p, rule_id, text, bool(body.enabled), "created", "rule.create", None)
 
 
 @router.put(
@@ -464,10 +460,25 @@ def update_rule(
     if given is not None and given != rule_id:
         raise ProblemError(422, f"the YAML's id '{given}' is not '{rule_id}'")
     text = body.yaml if given is not None else f"id: {rule_id}\n{body.yaml}"
+    return _save(request, p, rule_id, text, body.enabled, "updated", "rule.update", before)
+
+
+def _save(
+    request: Request,
+    p: Principal,
+    rule_id: str,
+    text: str,
+    enabled: bool | None,
+    change: str,
+    action: str,
+    before: dict[str, Any] | None,
+) -> RuleDetail:
+    """Store ``text`` as the rule's new version, audit it as ``action``; the rule after."""
+    ctx = get_ctx(request)
     doc = store.save_rule(
-        ctx.client, ctx.names, rule_id, text, p.actor, enabled=body.enabled, change="updated"
+        ctx.client, ctx.names, rule_id, text, p.actor, enabled=enabled, change=change
     )
-    _audit_rule(ctx, p, "rule.update", rule_id, before, doc)
+    _audit_rule(ctx, p, action, rule_id, before, doc)
     return get_rule(request, rule_id, p)
 
 
@@ -541,17 +552,8 @@ def rollback_rule(
     before = store.get_rule(ctx.client, ctx.names, rule_id)
     text = vs[body.version]["yaml"]
     _checked_or_422(text)
-    doc = store.save_rule(
-        ctx.client,
-        ctx.names,
-        rule_id,
-        text,
-        p.actor,
-        enabled=before["enabled"] if before else False,
-        change="rollback",
-    )
-    _audit_rule(ctx, p, "rule.rollback", rule_id, before, doc)
-    return get_rule(request, rule_id, p)
+    enabled = before["enabled"] if before else False
+    return _save(request, p, rule_id, text, enabled, "rollback", "rule.rollback", before)
 
 
 # ---------------------------------------------------------------- try out
