@@ -27,20 +27,18 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from elasticsearch import ConflictError, Elasticsearch, NotFoundError
+from elasticsearch import ConflictError, NotFoundError
 
 from alerting import exceptions as exc_mod
 from alerting import metrics, model
-from alerting.notify.message import NEW, REOPENED, Notification
+from alerting.notify.message import NEW, REOPENED
+from alerting.writer import SYSTEM, AlertWriter
 from rules.detection import Detection, MatchedEvent
 from socmon.ids import doc_id
-from socmon.indices import IndexNames
-from socmon.settings.alerting import AlertingSettings
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +61,7 @@ TACTIC_IDS = {
 
 ENTITY_FIELDS = ("host.name", "user.name", "source.ip", "destination.ip")
 MAX_SAMPLE_BYTES = 16_384
-SYSTEM = "system"
 _HEAD_RETRIES = 5
-
-Notify = Callable[[Notification], None]
 _Doc = tuple[dict[str, Any], tuple[int, int]]  # source, (seq_no, primary_term)
 
 
@@ -115,7 +110,7 @@ class _Head:
     dirty: bool = False
 
 
-class AlertManager:
+class AlertManager(AlertWriter):
     """Turns detections into grouped alerts in ``names.alerts``.
 
     ``handle`` / ``handle_many`` are synchronous (they return once Elasticsearch has the
@@ -123,19 +118,7 @@ class AlertManager:
     never waits for Elasticsearch.
     """
 
-    def __init__(
-        self,
-        client: Elasticsearch,
-        names: IndexNames,
-        settings: AlertingSettings,
-        notify: Notify | None = None,
-        clock: Callable[[], dt.datetime] = model.utcnow,
-    ) -> None:
-        self.client = client
-        self.names = names
-        self.settings = settings
-        self.notify = notify
-        self.clock = clock
+    def _post_init(self) -> None:
         self._exceptions: list[tuple[str, exc_mod.ExceptionSpec]] = []
         self._exceptions_loaded = 0.0
         self._lock = threading.Lock()  # one batch at a time per manager
@@ -750,11 +733,8 @@ class AlertManager:
                 metrics.REOPENED.labels(sev, unit).inc()
         for lat in w.latencies:
             metrics.EVENT_TO_ALERT.observe(lat)
-        if w.notify and self.notify is not None:
-            try:
-                self.notify(Notification(w.notify, dict(w.doc), model.iso(self.clock())))
-            except Exception:
-                log.exception("notification hand-off failed", extra={"alert_id": w.alert_id})
+        if w.notify:
+            self._emit(w.notify, dict(w.doc), w.alert_id)
 
     def reconcile(self, alert_id: str, template: dict[str, Any] | None = None) -> None:
         """Recompute an alert's event_count / first_seen / last_seen from its markers.

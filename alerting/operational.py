@@ -18,46 +18,22 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 from typing import Any
 
-from elasticsearch import ConflictError, Elasticsearch, NotFoundError
+from elasticsearch import ConflictError, NotFoundError
 
 from alerting import lifecycle, metrics, model
 from alerting.errors import AlertNotFound
-from alerting.notify.message import RECOVERED, SILENT, SLA_BREACH, Notification
-from socmon.indices import IndexNames
-from socmon.settings.alerting import AlertingSettings, SilentSourceRule
+from alerting.notify.message import RECOVERED, SILENT, SLA_BREACH
+from alerting.writer import SYSTEM, AlertWriter
+from socmon.settings.alerting import SilentSourceRule
 
 log = logging.getLogger(__name__)
 
-SYSTEM = "system"
-Notify = Callable[[Notification], None]
 
-
-class OperationalChecks:
-    def __init__(
-        self,
-        client: Elasticsearch,
-        names: IndexNames,
-        settings: AlertingSettings,
-        notify: Notify | None = None,
-        clock: Callable[[], dt.datetime] = model.utcnow,
-    ) -> None:
-        self.client = client
-        self.names = names
-        self.settings = settings
-        self.notify = notify
-        self.clock = clock
+class OperationalChecks(AlertWriter):
+    def _post_init(self) -> None:
         self._gauge_labels: set[tuple[str, str]] = set()
-
-    def _emit(self, kind: str, alert: dict[str, Any]) -> None:
-        if self.notify is None:
-            return
-        try:
-            self.notify(Notification(kind, alert, model.iso(self.clock())))
-        except Exception:
-            log.exception("notification hand-off failed", extra={"alert_id": alert.get("id")})
 
     # ------------------------------------------------------------------ silent sources
 

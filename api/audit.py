@@ -27,6 +27,12 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def units_of(doc: dict[str, Any]) -> list[str] | None:
+    """The units of a changed document (its ``organization.id``), for ``record``."""
+    unit = (doc.get("organization") or {}).get("id")
+    return [unit] if unit else None
+
+
 def record(
     ctx: ApiContext,
     actor: Principal,

@@ -15,23 +15,7 @@ import orjson
 
 from socmon.cli import settings_from
 from socmon.pipeline import Ack, Event
-
-FORMATS = (
-    "auto",
-    "syslog",
-    "nginx",
-    "apache",
-    "access",
-    "evtx",
-    "jsonl",
-    "suricata",
-    "zeek",
-    "cef",
-    "kv",
-    "winjson",
-    "auditd",
-    "pcap",
-)
+from socmon.settings.collectors import ALL_FORMATS, LINE_FORMATS
 
 
 class PrintSink:
@@ -54,7 +38,7 @@ class PrintSink:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(FORMATS),
+    type=click.Choice(ALL_FORMATS),
     default="auto",
     show_default=True,
     help="Input format; auto detects it per file.",
@@ -131,7 +115,7 @@ def parse(
 @click.option("--stdin", "use_stdin", is_flag=True, help="Also read events from standard input.")
 @click.option(
     "--stdin-format",
-    type=click.Choice([f for f in FORMATS if f not in ("evtx", "pcap")]),
+    type=click.Choice(["auto", *LINE_FORMATS]),
     default=None,
     help="Format of standard input (default: settings collectors.stdin_format).",
 )

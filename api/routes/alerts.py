@@ -4,6 +4,7 @@ assignee, notes, bulk actions. Reads are unit-scoped inside the Elasticsearch qu
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Literal
 
 from elasticsearch import NotFoundError
@@ -192,19 +193,36 @@ def scoped_alert(ctx: ApiContext, p: Principal, alert_id: str) -> dict[str, Any]
     raise ProblemError(404, f"alert '{alert_id}' not found")
 
 
-def _units_of(doc: dict[str, Any]) -> list[str] | None:
-    unit = (doc.get("organization") or {}).get("id")
-    return [unit] if unit else None
-
-
 def _trim(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in ("events",)}
 
 
-def _change(ctx: ApiContext, p: Principal, alert_id: str, action: str, fn: Any) -> dict[str, Any]:
+def _audit(
+    ctx: ApiContext,
+    p: Principal,
+    action: str,
+    alert_id: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    audit.record(
+        ctx, p, action, "alert", alert_id, _trim(before), _trim(after), audit.units_of(after)
+    )
+
+
+def _change(
+    ctx: ApiContext,
+    p: Principal,
+    alert_id: str,
+    action: str,
+    change: Callable[..., tuple[dict[str, Any], dict[str, Any]]],
+    *args: Any,
+) -> dict[str, Any]:
+    """``change(client, names, alert_id, *args)`` (an ``alerting.lifecycle`` function) on an
+    alert in the principal's scope, audited as ``action``; the alert after it, trimmed."""
     scoped_alert(ctx, p, alert_id)
     try:
-        before, after = fn()
+        before, after = change(ctx.client, ctx.names, alert_id, *args, refresh="wait_for")
     except AlertNotFound:
         raise ProblemError(404, f"alert '{alert_id}' not found") from None
     except InvalidTransition as e:
@@ -214,8 +232,8 @@ def _change(ctx: ApiContext, p: Principal, alert_id: str, action: str, fn: Any) 
     except ValueError as e:
         raise ProblemError(422, str(e)) from None
     ctx.invalidate_pit()
-    audit.record(ctx, p, action, "alert", alert_id, _trim(before), _trim(after), _units_of(after))
-    return after
+    _audit(ctx, p, action, alert_id, before, after)
+    return _trim(after)
 
 
 # ---------------------------------------------------------------- routes
@@ -357,22 +375,8 @@ def set_status(
     p: Principal = Depends(require("analyst")),
 ) -> dict[str, Any]:
     ctx = get_ctx(request)
-    return _trim(
-        _change(
-            ctx,
-            p,
-            alert_id,
-            "alert.status",
-            lambda: lifecycle.change_status(
-                ctx.client,
-                ctx.names,
-                alert_id,
-                body.status,
-                p.actor,
-                body.note,
-                refresh="wait_for",
-            ),
-        )
+    return _change(
+        ctx, p, alert_id, "alert.status", lifecycle.change_status, body.status, p.actor, body.note
     )
 
 
@@ -389,22 +393,8 @@ def set_assignee(
     p: Principal = Depends(require("analyst")),
 ) -> dict[str, Any]:
     ctx = get_ctx(request)
-    return _trim(
-        _change(
-            ctx,
-            p,
-            alert_id,
-            "alert.assign",
-            lambda: lifecycle.assign(
-                ctx.client,
-                ctx.names,
-                alert_id,
-                body.assignee,
-                p.actor,
-                body.note,
-                refresh="wait_for",
-            ),
-        )
+    return _change(
+        ctx, p, alert_id, "alert.assign", lifecycle.assign, body.assignee, p.actor, body.note
     )
 
 
@@ -422,17 +412,7 @@ def add_note(
     p: Principal = Depends(require("analyst")),
 ) -> dict[str, Any]:
     ctx = get_ctx(request)
-    return _trim(
-        _change(
-            ctx,
-            p,
-            alert_id,
-            "alert.note",
-            lambda: lifecycle.add_note(
-                ctx.client, ctx.names, alert_id, body.text, p.actor, refresh="wait_for"
-            ),
-        )
-    )
+    return _change(ctx, p, alert_id, "alert.note", lifecycle.add_note, body.text, p.actor)
 
 
 @router.post(
@@ -467,9 +447,7 @@ def bulk(
                 b, a = lifecycle.change_status(
                     ctx.client, ctx.names, alert_id, body.status, p.actor, body.note
                 )
-                audit.record(
-                    ctx, p, "alert.status", "alert", alert_id, _trim(b), _trim(a), _units_of(a)
-                )
+                _audit(ctx, p, "alert.status", alert_id, b, a)
             if body.assignee is not None or body.unassign:
                 b, a = lifecycle.assign(
                     ctx.client,
@@ -479,14 +457,10 @@ def bulk(
                     p.actor,
                     None if body.status is not None else body.note,
                 )
-                audit.record(
-                    ctx, p, "alert.assign", "alert", alert_id, _trim(b), _trim(a), _units_of(a)
-                )
+                _audit(ctx, p, "alert.assign", alert_id, b, a)
             if body.note and body.status is None and body.assignee is None and not body.unassign:
                 b, a = lifecycle.add_note(ctx.client, ctx.names, alert_id, body.note, p.actor)
-                audit.record(
-                    ctx, p, "alert.note", "alert", alert_id, _trim(b), _trim(a), _units_of(a)
-                )
+                _audit(ctx, p, "alert.note", alert_id, b, a)
             updated.append(alert_id)
         except (InvalidTransition, ConcurrentUpdate, AlertNotFound, ValueError) as e:
             failed.append({"id": alert_id, "error": str(e) or type(e).__name__})

@@ -12,6 +12,8 @@ from elasticsearch import NotFoundError
 from api.context import ApiContext
 from api.problems import ProblemError
 
+FROM_SIZE_WINDOW = 10_000  # index.max_result_window: from + size may not pass it
+
 
 def parse_time(value: str | None, name: str) -> dt.datetime | None:
     """ISO 8601 or relative ``now-24h`` / ``now-7d`` / ``now``; always UTC."""
@@ -89,6 +91,15 @@ def search(ctx: ApiContext, **kwargs: Any) -> dict[str, Any]:
     if body.get("timed_out"):
         raise ProblemError(504, "the query took longer than the allowed time (api.query_timeout)")
     return body
+
+
+def paged_search(ctx: ApiContext, size: int | None, page: int, **kwargs: Any) -> dict[str, Any]:
+    """Page ``page`` (from 1) of ``size`` hits (``api.default_page_size`` if None) by from/size,
+    with the exact total; 422 past Elasticsearch's 10,000-hit window."""
+    n = page_size(ctx, size)
+    if page * n > FROM_SIZE_WINDOW:
+        raise ProblemError(422, f"page * size may be at most {FROM_SIZE_WINDOW}")
+    return search(ctx, size=n, from_=(page - 1) * n, track_total_hits=True, **kwargs)
 
 
 def encode_cursor(state: dict[str, Any]) -> str:

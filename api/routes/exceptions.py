@@ -20,7 +20,7 @@ from api import audit
 from api.auth import Principal, require, unit_filter
 from api.context import ApiContext, get_ctx
 from api.problems import ProblemError, problem_responses
-from api.routes.common import page_size, parse_time, search
+from api.routes.common import paged_search, parse_time
 
 router = APIRouter(prefix="/api/v1/exceptions", tags=["exceptions"])
 
@@ -103,11 +103,6 @@ def _scoped(ctx: ApiContext, p: Principal, eid: str) -> dict[str, Any]:
     return doc
 
 
-def _units(doc: dict[str, Any]) -> list[str] | None:
-    org = (doc.get("organization") or {}).get("id")
-    return [org] if org else None
-
-
 @router.get(
     "",
     response_model=ExceptionPage,
@@ -123,22 +118,18 @@ def list_exceptions(
     p: Principal = Depends(require("analyst")),
 ) -> ExceptionPage:
     ctx = get_ctx(request)
-    n = page_size(ctx, size)
-    if page * n > 10_000:
-        raise ProblemError(422, "page * size may be at most 10000")
     filters: list[dict[str, Any]] = [*unit_filter(p)]
     if rule_id:
         filters.append({"term": {"rule_id": rule_id}})
     if enabled is not None:
         filters.append({"term": {"enabled": enabled}})
-    resp = search(
+    resp = paged_search(
         ctx,
+        size,
+        page,
         index=ctx.names.exceptions,
         query={"bool": {"filter": filters}},
-        size=n,
-        from_=(page - 1) * n,
         sort=[{"@timestamp": "desc"}],
-        track_total_hits=True,
     )
     items = [{**h["_source"], "id": h["_id"]} for h in resp["hits"]["hits"]]
     return ExceptionPage(items=items, total=int(resp["hits"]["total"]["value"]), page=page)
@@ -159,7 +150,7 @@ def create_exception(
         doc = exc.create(ctx.client, ctx.names, _spec(p, body), p.actor)
     except InvalidException as e:
         raise ProblemError(422, str(e)) from None
-    audit.record(ctx, p, "exception.create", "exception", doc["id"], None, doc, _units(doc))
+    audit.record(ctx, p, "exception.create", "exception", doc["id"], None, doc, audit.units_of(doc))
     return doc
 
 
@@ -220,7 +211,7 @@ def update_exception(
     except ConcurrentUpdate:
         raise ProblemError(409, "the exception kept changing; try again") from None
     audit.record(
-        ctx, p, "exception.update", "exception", exception_id, before, after, _units(after)
+        ctx, p, "exception.update", "exception", exception_id, before, after, audit.units_of(after)
     )
     return after
 
@@ -242,6 +233,6 @@ def delete_exception(
     except ExceptionNotFound:
         raise ProblemError(404, f"exception '{exception_id}' not found") from None
     audit.record(
-        ctx, p, "exception.delete", "exception", exception_id, before, None, _units(before)
+        ctx, p, "exception.delete", "exception", exception_id, before, None, audit.units_of(before)
     )
     return Response(status_code=204)

@@ -20,7 +20,7 @@ from api import audit
 from api.auth import Principal, require, unit_filter
 from api.context import ApiContext, get_ctx
 from api.problems import ProblemError, problem_responses
-from api.routes.common import page_size, range_clause, search, time_range
+from api.routes.common import paged_search, range_clause, search, time_range
 from api.sigma_tools import Checked, check, ensure_id, es_query, yaml_id
 from rules import store
 
@@ -238,9 +238,6 @@ def list_rules(
     p: Principal = Depends(require("analyst")),
 ) -> RulePage:
     ctx = get_ctx(request)
-    n = page_size(ctx, size)
-    if (page - 1) * n + n > 10_000:
-        raise ProblemError(422, "page * size may be at most 10000")
     filters: list[dict[str, Any]] = [{"term": {"kind": "current"}}]
     for fld, v in (
         ("logsource.product", product),
@@ -270,15 +267,14 @@ def list_rules(
                 }
             }
         )
-    resp = search(
+    resp = paged_search(
         ctx,
+        size,
+        page,
         index=ctx.names.rules,
         query={"bool": {"filter": filters, "must": must}},
-        size=n,
-        from_=(page - 1) * n,
         sort=[{"title.keyword": "asc"}, {"rule_id": "asc"}],
         source_excludes=["yaml"],
-        track_total_hits=True,
     )
     docs = [h["_source"] for h in resp["hits"]["hits"]]
     counts = _detections(ctx, p, [d["rule_id"] for d in docs])
@@ -442,11 +438,7 @@ def create_rule(
     rule_id, text = ensure_id(body.yaml)
     if store.get_rule(ctx.client, ctx.names, rule_id) is not None:
         raise ProblemError(409, f"rule '{rule_id}' exists; update it with PUT")
-    doc = store.save_rule(
-        ctx.client, ctx.names, rule_id, text, p.actor, enabled=bool(body.enabled), change="created"
-    )
-    _audit_rule(ctx, p, "rule.create", rule_id, None, doc)
-    return get_rule(request, rule_id, p)
+    return _save(request, p, rule_id, text, bool(body.enabled), "created", "rule.create", None)
 
 
 @router.put(
@@ -468,10 +460,25 @@ def update_rule(
     if given is not None and given != rule_id:
         raise ProblemError(422, f"the YAML's id '{given}' is not '{rule_id}'")
     text = body.yaml if given is not None else f"id: {rule_id}\n{body.yaml}"
+    return _save(request, p, rule_id, text, body.enabled, "updated", "rule.update", before)
+
+
+def _save(
+    request: Request,
+    p: Principal,
+    rule_id: str,
+    text: str,
+    enabled: bool | None,
+    change: str,
+    action: str,
+    before: dict[str, Any] | None,
+) -> RuleDetail:
+    """Store ``text`` as the rule's new version, audit it as ``action``; the rule after."""
+    ctx = get_ctx(request)
     doc = store.save_rule(
-        ctx.client, ctx.names, rule_id, text, p.actor, enabled=body.enabled, change="updated"
+        ctx.client, ctx.names, rule_id, text, p.actor, enabled=enabled, change=change
     )
-    _audit_rule(ctx, p, "rule.update", rule_id, before, doc)
+    _audit_rule(ctx, p, action, rule_id, before, doc)
     return get_rule(request, rule_id, p)
 
 
@@ -545,17 +552,8 @@ def rollback_rule(
     before = store.get_rule(ctx.client, ctx.names, rule_id)
     text = vs[body.version]["yaml"]
     _checked_or_422(text)
-    doc = store.save_rule(
-        ctx.client,
-        ctx.names,
-        rule_id,
-        text,
-        p.actor,
-        enabled=before["enabled"] if before else False,
-        change="rollback",
-    )
-    _audit_rule(ctx, p, "rule.rollback", rule_id, before, doc)
-    return get_rule(request, rule_id, p)
+    enabled = before["enabled"] if before else False
+    return _save(request, p, rule_id, text, enabled, "rollback", "rule.rollback", before)
 
 
 # ---------------------------------------------------------------- try out

@@ -45,15 +45,22 @@ def _head(buf: bytes) -> tuple[list[str], dict[str, str]] | None:
     return lines[0].split(" ", 2), headers
 
 
+def _head_or_partial(buf: bytes, complete: bool) -> tuple[list[str], dict[str, str]] | None:
+    """The parsed head; None while it is incomplete, unless ``complete`` (the stream ended):
+    then its first line as far as it was seen, without headers."""
+    parsed = _head(buf)
+    if parsed is None and complete:
+        first = buf.split(b"\n", 1)[0].decode("latin-1").strip()
+        parsed = (first.split(" ", 2), {})
+    return parsed
+
+
 def parse_request(buf: bytes, complete: bool) -> dict[str, Any] | None:
     """ECS fields of a request head; None while the head is incomplete (unless ``complete``:
     then whatever was seen of it)."""
-    parsed = _head(buf)
+    parsed = _head_or_partial(buf, complete)
     if parsed is None:
-        if not complete:
-            return None
-        first = buf.split(b"\n", 1)[0].decode("latin-1").strip()
-        parsed = (first.split(" ", 2), {})
+        return None
     parts, headers = parsed
     method = parts[0] if parts else ""
     uri = parts[1] if len(parts) > 1 else ""
@@ -91,12 +98,9 @@ def parse_request(buf: bytes, complete: bool) -> dict[str, Any] | None:
 
 
 def parse_response(buf: bytes, complete: bool) -> dict[str, Any] | None:
-    parsed = _head(buf)
+    parsed = _head_or_partial(buf, complete)
     if parsed is None:
-        if not complete:
-            return None
-        first = buf.split(b"\n", 1)[0].decode("latin-1").strip()
-        parsed = (first.split(" ", 2), {})
+        return None
     parts, headers = parsed
     resp: dict[str, Any] = {}
     if len(parts) > 1 and parts[1].isdigit():

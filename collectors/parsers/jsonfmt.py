@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from collectors.event import failure, mark_failure, set_endpoint, set_user
+from collectors.event import failure, mark_failure, put, set_endpoint, set_user
 from collectors.parsers.windows import WindowsRecordParser
 from collectors.timeparse import TimeParser
 from socmon.pipeline import Event
@@ -58,6 +58,69 @@ def _ts(tp: TimeParser, v: Any) -> str | None:
     if isinstance(v, str):
         return tp.isoish(v)
     return None
+
+
+def _ids_event(
+    tp: TimeParser,
+    obj: dict[str, Any],
+    line: str,
+    *,
+    module: str,
+    dataset: str,
+    alert: bool,
+    observer: tuple[str, str],
+    ts_key: str,
+    source: tuple[str, str],
+    destination: tuple[str, str],
+    protocol: str | None,
+) -> Event:
+    """The part of an IDS record (Suricata EVE, Zeek) that both map alike: event, observer,
+    ``@timestamp`` from ``obj[ts_key]``, source and destination from their (address, port)
+    keys, and network transport / protocol / community_id."""
+    ev: Event = {
+        "event": {
+            "original": line,
+            "kind": "alert" if alert else "event",
+            "dataset": dataset,
+            "module": module,
+            "category": ["network"],
+            "type": ["info"],
+        },
+        "observer": {"vendor": observer[0], "product": observer[1], "type": "ids"},
+    }
+    ts = _ts(tp, obj.get(ts_key))
+    if ts:
+        ev["@timestamp"] = ts
+    else:
+        mark_failure(ev, f"{module}: bad {ts_key} {str(obj.get(ts_key))[:40]!r}")
+    for side, (host, port) in (("source", source), ("destination", destination)):
+        if obj.get(host):
+            set_endpoint(ev, side, str(obj[host]), obj.get(port))
+    net: dict[str, Any] = {}
+    if obj.get("proto"):
+        net["transport"] = str(obj["proto"]).lower()
+    if protocol is not None:
+        net["protocol"] = protocol
+    if obj.get("community_id"):
+        net["community_id"] = obj["community_id"]
+    if net:
+        ev["network"] = net
+    return ev
+
+
+def _set_url(ev: Event, original: Any, domain: Any) -> None:
+    """``url.original`` / ``path`` / ``query`` from a request target, ``url.domain``."""
+    url: dict[str, Any] = {}
+    if original:
+        url["original"] = original
+        path, _, query = str(original).partition("?")
+        url["path"] = path
+        if query:
+            url["query"] = query
+    if domain:
+        url["domain"] = domain
+    if url:
+        ev["url"] = url
 
 
 class JsonBase:
@@ -147,35 +210,20 @@ class SuricataParser(JsonBase):
         et = obj.get("event_type")
         if not isinstance(et, str):
             return failure(line, "suricata: no event_type", self.dataset)
-        ev: Event = {
-            "event": {
-                "original": line,
-                "kind": "alert" if et == "alert" else "event",
-                "dataset": self.dataset,
-                "module": "suricata",
-                "category": ["network"],
-                "type": ["info"],
-            },
-            "observer": {"vendor": "OISF", "product": "Suricata", "type": "ids"},
-        }
-        ts = _ts(self.tp, obj.get("timestamp"))
-        if ts:
-            ev["@timestamp"] = ts
-        else:
-            mark_failure(ev, f"suricata: bad timestamp {str(obj.get('timestamp'))[:40]!r}")
-        if obj.get("src_ip"):
-            set_endpoint(ev, "source", str(obj["src_ip"]), obj.get("src_port"))
-        if obj.get("dest_ip"):
-            set_endpoint(ev, "destination", str(obj["dest_ip"]), obj.get("dest_port"))
-        net: dict[str, Any] = {}
-        if obj.get("proto"):
-            net["transport"] = str(obj["proto"]).lower()
-        if obj.get("app_proto") and obj["app_proto"] != "failed":
-            net["protocol"] = str(obj["app_proto"]).lower()
-        if obj.get("community_id"):
-            net["community_id"] = obj["community_id"]
-        if net:
-            ev["network"] = net
+        app = obj.get("app_proto")
+        ev = _ids_event(
+            self.tp,
+            obj,
+            line,
+            module="suricata",
+            dataset=self.dataset,
+            alert=et == "alert",
+            observer=("OISF", "Suricata"),
+            ts_key="timestamp",
+            source=("src_ip", "src_port"),
+            destination=("dest_ip", "dest_port"),
+            protocol=str(app).lower() if app and app != "failed" else None,
+        )
         eve: dict[str, Any] = {"event_type": et}
         for k in ("flow_id", "in_iface", "pcap_cnt", "tx_id", "app_proto"):
             if k in obj:
@@ -264,17 +312,7 @@ class SuricataParser(JsonBase):
         if h.get("protocol"):
             http["version"] = str(h["protocol"]).replace("HTTP/", "")
         ev["http"] = http
-        url: dict[str, Any] = {}
-        if h.get("url"):
-            url["original"] = h["url"]
-            path, _, query = str(h["url"]).partition("?")
-            url["path"] = path
-            if query:
-                url["query"] = query
-        if h.get("hostname"):
-            url["domain"] = h["hostname"]
-        if url:
-            ev["url"] = url
+        _set_url(ev, h.get("url"), h.get("hostname"))
         if h.get("http_user_agent"):
             ev["user_agent"] = {"original": h["http_user_agent"]}
 
@@ -361,35 +399,20 @@ class ZeekParser(JsonBase):
     def convert(self, obj: dict[str, Any], line: str) -> Event:
         kind = obj.get("_path") or self.path or _guess_zeek(obj)
         kind = str(kind)
-        ev: Event = {
-            "event": {
-                "original": line,
-                "kind": "alert" if kind == "notice" else "event",
-                "dataset": f"zeek.{kind}",
-                "module": "zeek",
-                "category": ["network"],
-                "type": ["info"],
-            },
-            "observer": {"vendor": "Zeek", "product": "Zeek", "type": "ids"},
-        }
-        ts = _ts(self.tp, obj.get("ts"))
-        if ts:
-            ev["@timestamp"] = ts
-        else:
-            mark_failure(ev, f"zeek: bad ts {str(obj.get('ts'))[:40]!r}")
-        if obj.get("id.orig_h"):
-            set_endpoint(ev, "source", str(obj["id.orig_h"]), obj.get("id.orig_p"))
-        if obj.get("id.resp_h"):
-            set_endpoint(ev, "destination", str(obj["id.resp_h"]), obj.get("id.resp_p"))
-        net: dict[str, Any] = {}
-        if obj.get("proto"):
-            net["transport"] = str(obj["proto"]).lower()
-        if obj.get("service"):
-            net["protocol"] = str(obj["service"]).split(",")[0].lower()
-        if obj.get("community_id"):
-            net["community_id"] = obj["community_id"]
-        if net:
-            ev["network"] = net
+        service = obj.get("service")
+        ev = _ids_event(
+            self.tp,
+            obj,
+            line,
+            module="zeek",
+            dataset=f"zeek.{kind}",
+            alert=kind == "notice",
+            observer=("Zeek", "Zeek"),
+            ts_key="ts",
+            source=("id.orig_h", "id.orig_p"),
+            destination=("id.resp_h", "id.resp_p"),
+            protocol=str(service).split(",")[0].lower() if service else None,
+        )
         if obj.get("uid"):
             ev["event"]["id"] = str(obj["uid"])
         # ES would read "id.orig_h" as a path: store the record with nested keys.
@@ -450,17 +473,7 @@ class ZeekParser(JsonBase):
         if o.get("version"):
             http["version"] = str(o["version"])
         ev["http"] = http
-        url: dict[str, Any] = {}
-        if o.get("uri"):
-            url["original"] = o["uri"]
-            path, _, query = str(o["uri"]).partition("?")
-            url["path"] = path
-            if query:
-                url["query"] = query
-        if o.get("host"):
-            url["domain"] = o["host"]
-        if url:
-            ev["url"] = url
+        _set_url(ev, o.get("uri"), o.get("host"))
         if o.get("user_agent"):
             ev["user_agent"] = {"original": o["user_agent"]}
         if o.get("username"):
@@ -529,15 +542,7 @@ def _nest(obj: dict[str, Any]) -> dict[str, Any]:
         if k.startswith("_"):
             continue
         if "." in k:
-            parts = k.split(".")
-            d = out
-            for p in parts[:-1]:
-                nxt = d.get(p)
-                if not isinstance(nxt, dict):
-                    nxt = {}
-                    d[p] = nxt
-                d = nxt
-            d[parts[-1]] = v
+            put(out, k, v)
         else:
             if isinstance(out.get(k), dict):
                 continue

@@ -22,23 +22,9 @@ from collectors.parsers.syslog import SyslogParser
 from collectors.parsers.web import AccessParser, WebParser, compile_log_format
 from collectors.timeparse import TimeParser
 from socmon.pipeline import Event
+from socmon.settings.collectors import LINE_FORMATS
 
 Parser = Callable[[str], Event]
-
-LINE_FORMATS = (
-    "syslog",
-    "nginx",
-    "apache",
-    "access",
-    "jsonl",
-    "suricata",
-    "zeek",
-    "cef",
-    "kv",
-    "winjson",
-    "auditd",
-)
-ALL_FORMATS = ("auto", *LINE_FORMATS, "evtx", "pcap")
 
 
 class AuditdParser:

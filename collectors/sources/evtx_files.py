@@ -6,16 +6,14 @@ from __future__ import annotations
 import glob
 import logging
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
-from collectors.enrich import Enricher
 from collectors.lines import LineHandler
 from collectors.reader import read_evtx
-from collectors.sources.files import CheckpointStore
+from collectors.sources.polled import PolledSource
 from socmon.pipeline import Ack, Event, EventSink
-from socmon.settings.collectors import CollectorSettings, EvtxSource
+from socmon.settings.collectors import EvtxSource
 
 log = logging.getLogger(__name__)
 
@@ -32,48 +30,18 @@ class _AckLast:
         self.sink.emit(doc_id, event, (lambda: self.on_ack(rid)) if isinstance(rid, int) else None)
 
 
-class EvtxTailer:
-    def __init__(
-        self,
-        cfg: EvtxSource,
-        settings: CollectorSettings,
-        sink: EventSink,
-        enricher: Enricher,
-        checkpoint_dir: Path,
-        name: str,
-    ) -> None:
-        self.cfg = cfg
-        self.settings = settings
-        self.sink = sink
-        self.enricher = enricher
-        self.name = name
-        self.store = CheckpointStore(checkpoint_dir / f"{name}.json")
-        self.state: dict[str, dict[str, Any]] = self.store.load()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+class EvtxTailer(PolledSource[EvtxSource]):
+    thread_prefix = "evtx"
+    join_timeout = 30.0
+    poll_failed = "evtx poll failed; continuing"
+
+    def _restore(self, saved: dict[str, dict[str, Any]]) -> None:
+        self.state: dict[str, dict[str, Any]] = saved
         self._mtimes: dict[str, float] = {}
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"evtx-{self.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
 
     def close(self) -> None:
         with self._lock:
             self.store.save(dict(self.state))
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll()
-            except Exception:
-                log.exception("evtx poll failed; continuing", extra={"source": self.name})
-            self._stop.wait(self.cfg.poll_interval)
 
     def poll(self) -> int:
         n = 0

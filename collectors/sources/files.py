@@ -22,20 +22,16 @@ import gzip
 import hashlib
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from collectors.enrich import Enricher
 from collectors.lines import LineHandler
-from collectors.metrics import BYTES, CHECKPOINT_WRITES, FILES_OPEN, report_bad
+from collectors.metrics import BYTES, FILES_OPEN, report_bad
 from collectors.parsers.registry import detect
-from socmon.pipeline import EventSink
-from socmon.settings.collectors import CollectorSettings, FileSource
+from collectors.sources.polled import PolledSource
+from socmon.settings.collectors import FileSource
 
 log = logging.getLogger(__name__)
 
@@ -84,75 +80,23 @@ class Tracked:
         return f"file:{self.dev}:{self.ino}:{self.fp}"
 
 
-class CheckpointStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.lock = threading.Lock()
-
-    def load(self) -> dict[str, dict[str, Any]]:
-        try:
-            data = orjson.loads(self.path.read_bytes())
-            return data if isinstance(data, dict) else {}
-        except FileNotFoundError:
-            return {}
-        except (OSError, orjson.JSONDecodeError) as e:
-            log.error(
-                "checkpoint file unreadable; starting fresh",
-                extra={"path": str(self.path), "reason": str(e)},
-            )
-            return {}
-
-    def save(self, states: dict[str, dict[str, Any]]) -> None:
-        with self.lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            with open(tmp, "wb") as f:
-                f.write(orjson.dumps(states))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-            CHECKPOINT_WRITES.inc()
-
-
-class FileTailer:
+class FileTailer(PolledSource[FileSource]):
     """One thread following one ``collectors.files[]`` entry."""
 
-    def __init__(
-        self,
-        cfg: FileSource,
-        settings: CollectorSettings,
-        sink: EventSink,
-        enricher: Enricher,
-        checkpoint_dir: Path,
-        name: str,
-    ) -> None:
-        self.cfg = cfg
-        self.settings = settings
-        self.sink = sink
-        self.enricher = enricher
-        self.name = name
-        self.store = CheckpointStore(checkpoint_dir / f"{name}.json")
+    thread_prefix = "tail"
+    join_timeout = 10.0
+    poll_failed = "file source poll failed; continuing"
+
+    def _restore(self, saved: dict[str, dict[str, Any]]) -> None:
         self.files: dict[str, Tracked] = {}  # by path
         self.draining: list[Tracked] = []
         self.done_gz: dict[str, dict[str, Any]] = {}
-        self._saved: dict[str, dict[str, Any]] = self.store.load()
-        self._lock = threading.Lock()
+        self._saved: dict[str, dict[str, Any]] = saved
         self._dirty = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._first_scan = True
         self._last_save = 0.0
 
     # ---------------------------------------------------------------- lifecycle
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"tail-{self.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
 
     def close(self) -> None:
         """Save the acknowledged positions and close every file (after the writer flushed)."""
@@ -161,14 +105,6 @@ class FileTailer:
             self._close(tf)
         self.files.clear()
         self.draining.clear()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll()
-            except Exception:
-                log.exception("file source poll failed; continuing", extra={"source": self.name})
-            self._stop.wait(self.cfg.poll_interval)
 
     # ---------------------------------------------------------------- scanning
 

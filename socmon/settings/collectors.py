@@ -8,7 +8,7 @@ source belongs to which organisation unit) is data here, never code. See docs/co
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -28,6 +28,10 @@ LineFormat = Literal[
     "winjson",
     "auditd",
 ]
+# The formats a line can be in (``auto`` picks one of them per file), and every ``--format``
+# of ``socmon parse``: these plus whole-file formats.
+LINE_FORMATS: tuple[str, ...] = tuple(f for f in get_args(LineFormat) if f != "auto")
+ALL_FORMATS: tuple[str, ...] = ("auto", *LINE_FORMATS, "evtx", "pcap")
 
 
 class OrganizationUnit(Section):

@@ -1,0 +1,55 @@
+"""What the components that write alerts (grouping, operational checks) share: the cluster,
+index names, settings, clock and the hand-off of notifications to the notifier."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from alerting import model
+from alerting.notify.message import Notification
+from socmon.indices import IndexNames
+from socmon.settings.alerting import AlertingSettings
+
+SYSTEM = "system"  # the actor of the changes socmon itself makes
+
+Notify = Callable[[Notification], None]
+
+
+class AlertWriter:
+    """Base of the alert writers; a subclass sets up its own state in ``_post_init``."""
+
+    def __init__(
+        self,
+        client: Elasticsearch,
+        names: IndexNames,
+        settings: AlertingSettings,
+        notify: Notify | None = None,
+        clock: Callable[[], dt.datetime] = model.utcnow,
+    ) -> None:
+        self.client = client
+        self.names = names
+        self.settings = settings
+        self.notify = notify
+        self.clock = clock
+        self._post_init()
+
+    def _post_init(self) -> None:
+        pass
+
+    def _emit(self, kind: str, alert: dict[str, Any], alert_id: str | None = None) -> None:
+        """Hand a notification to ``notify`` (if any); a failing hand-off is logged, not raised."""
+        if self.notify is None:
+            return
+        try:
+            self.notify(Notification(kind, alert, model.iso(self.clock())))
+        except Exception:
+            # logged under the subclass's module, as each writer logged before
+            logging.getLogger(type(self).__module__).exception(
+                "notification hand-off failed",
+                extra={"alert_id": alert.get("id") if alert_id is None else alert_id},
+            )
