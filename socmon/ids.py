@@ -35,5 +35,10 @@ class IdPrefix:
 
     def id(self, *rest: str | int | bytes) -> str:
         h = self._h.copy()
-        _update(h, rest)
-        return base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode("ascii")
+        if len(rest) == 1:  # the usual case (a position) without the loop
+            p = rest[0]
+            b = p if isinstance(p, bytes) else str(p).encode("utf-8", "surrogatepass")
+            h.update(len(b).to_bytes(4, "little") + b)
+        else:
+            _update(h, rest)
+        return base64.urlsafe_b64encode(h.digest())[:22].decode("ascii")
