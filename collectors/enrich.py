@@ -164,6 +164,50 @@ class Enricher:
         sender: str | None = None,
         ingested: str | None = None,
     ) -> Event:
+        return self.for_source(source_kind, source, path=path, sender=sender).apply(ev, ingested)
+
+    def label(self, source_kind: str, source: str) -> str:
+        label = self._labels.get((source_kind, source))
+        if label is None:
+            if len(self._labels) > 10_000:
+                self._labels.clear()
+            label = self._labels[(source_kind, source)] = f"{source_kind}:{source}"
+        return label
+
+    def for_source(
+        self, source_kind: str, source: str, *, path: str | None = None, sender: str | None = None
+    ) -> SourceEnricher:
+        """The enrichment of one source, its constant parts (label, organisation unit when
+        the path or sender decides it) worked out once."""
+        return SourceEnricher(self, self.label(source_kind, source), path, sender)
+
+
+class SourceEnricher:
+    """:meth:`Enricher.apply` for the events of one source (path and sender fixed)."""
+
+    __slots__ = ("collector", "fixed_org", "geoip", "label", "orgs")
+
+    def __init__(
+        self, enricher: Enricher, label: str, path: str | None, sender: str | None
+    ) -> None:
+        self.collector = enricher.collector
+        self.label = label
+        self.geoip = enricher.geoip
+        self.orgs = enricher.orgs
+        # resolve() tries path, then sender, then the event's host: when the first two
+        # decide (or no unit is configured) the unit is the same for every event
+        orgs = self.orgs
+        fixed: tuple[str, str] | None = None
+        if not orgs.units:
+            fixed = orgs.default
+        else:
+            if path:
+                fixed = orgs.for_path(path)
+            if fixed is None and sender:
+                fixed = orgs.for_sender(sender)
+        self.fixed_org = fixed
+
+    def apply(self, ev: Event, ingested: str | None = None) -> Event:
         now = ingested or now_iso()
         e = ev.get("event")
         if not isinstance(e, dict):
@@ -174,20 +218,18 @@ class Enricher:
         if "@timestamp" not in ev:
             ev["@timestamp"] = now
         host = ev.get("host")
-        hname = host.get("name") if isinstance(host, dict) else None
-        if isinstance(host, dict) and not isinstance(hname, str):
-            hname = None
-        if not isinstance(host, dict):
+        org = self.fixed_org
+        if isinstance(host, dict):
+            if org is None:
+                hname = host.get("name")
+                org = self.orgs.resolve(host=hname if isinstance(hname, str) else None)
+        else:
             ev["host"] = {"name": self.collector}
-        org = self.orgs.resolve(path=path, sender=sender, host=hname)
+            if org is None:
+                org = self.orgs.default
         ev["organization"] = {"id": org[0], "name": org[1]}
         ev["ecs"] = {"version": ECS_VERSION}
-        label = self._labels.get((source_kind, source))
-        if label is None:
-            if len(self._labels) > 10_000:
-                self._labels.clear()
-            label = self._labels[(source_kind, source)] = f"{source_kind}:{source}"
-        ev["socmon"] = {"collector": self.collector, "source": label}
+        ev["socmon"] = {"collector": self.collector, "source": self.label}
         if self.geoip is not None:
             self.geoip.apply(ev)
         return ev

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import logging
 
-from collectors.enrich import Enricher
+from collectors.enrich import Enricher, SourceEnricher
 from collectors.event import PARSE_FAILURE, add_tag, failure
 from collectors.metrics import EVENTS, report_bad
 from collectors.parsers.registry import Parser, detect_line, make
 from collectors.timeparse import TimeParser
-from socmon.ids import doc_id
+from socmon.ids import IdPrefix
 from socmon.pipeline import Ack, Event, EventSink
 from socmon.settings.collectors import CollectorSettings
 
@@ -48,6 +48,9 @@ class LineHandler:
         self._parsers: dict[str, Parser] = {}
         self._resolved: str | None = None if fmt == "auto" else fmt
         self._counter = EVENTS.labels(source_kind, fmt)
+        # per-source constants worked out once: enrichment by (path, sender), id prefixes
+        self._enrich: dict[tuple[str | None, str | None], SourceEnricher] = {}
+        self._ids: dict[str, IdPrefix] = {}
 
     def parser(self, fmt: str) -> Parser:
         p = self._parsers.get(fmt)
@@ -166,11 +169,21 @@ class LineHandler:
             if isinstance(ev.get("socmon"), dict)
             else None
         )
-        self.enricher.apply(
-            ev, source_kind=self.source_kind, source=self.source, path=path, sender=sender
-        )
+        se = self._enrich.get((path, sender))
+        if se is None:
+            if len(self._enrich) > 1024:  # syslog senders come and go: keep it bounded
+                self._enrich.clear()
+            se = self._enrich[(path, sender)] = self.enricher.for_source(
+                self.source_kind, self.source, path=path, sender=sender
+            )
+        se.apply(ev)
         if pf:
             ev["socmon"]["parse_failure"] = True
         self._counter.inc()
-        self.sink.emit(doc_id(identity, position), ev, ack)
+        ids = self._ids.get(identity)
+        if ids is None:
+            if len(self._ids) > 1024:
+                self._ids.clear()
+            ids = self._ids[identity] = IdPrefix(identity)
+        self.sink.emit(ids.id(position), ev, ack)
         return ev
