@@ -66,6 +66,25 @@ ROUTING_FIELDS = frozenset(
 
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
+_RE2_OPTIONS.never_capture = True  # matchers only ask "is there a match": no groups to extract
+
+
+def _searcher(rx: Any) -> Callable[[str], bool]:
+    """``bool(rx.search(s))`` through the RE2 object itself: the package's wrapper builds
+    match objects and maps byte offsets back to characters, several times the cost of the
+    search on short values."""
+    raw = getattr(rx, "_regexp", None)
+    anchor = getattr(getattr(getattr(re2, "_re2", None), "RE2", None), "Anchor", None)
+    if raw is None or anchor is None:  # another google-re2 layout: the public API
+        return lambda s: rx.search(s) is not None
+    match = raw.Match
+    unanchored = anchor.UNANCHORED
+
+    def search(s: str) -> bool:
+        b = s.encode()
+        return bool(match(unanchored, b, 0, len(b))[0][0] >= 0)
+
+    return search
 
 
 class CompileError(Exception):
@@ -192,15 +211,15 @@ def _str_leaf(fld: str | None, kind: str, lit: str, cased: bool) -> Compiled:
         anchors = frozenset({SEP_FIELD + fld + SEP_VALUE + lit.lower() + SEP_END})
         cost = _weight(lit, fld) * 0.5
     elif kind == "prefix":
-        fn = lambda ev: (v := get(ev)) is not None and any(x.startswith(low) for x in v)  # noqa: E731
+        fn = _loop_fn(fld, cased, kind, low)
         anchors = frozenset({SEP_FIELD + fld + SEP_VALUE + lit.lower()})
         cost = _weight(lit, fld) * 0.7
     elif kind == "suffix":
-        fn = lambda ev: (v := get(ev)) is not None and any(x.endswith(low) for x in v)  # noqa: E731
+        fn = _loop_fn(fld, cased, kind, low)
         anchors = frozenset({lit.lower() + SEP_END})
         cost = _weight(lit, None)
     else:
-        fn = lambda ev: (v := get(ev)) is not None and any(low in x for x in v)  # noqa: E731
+        fn = _loop_fn(fld, cased, kind, low)
         anchors = frozenset({lit.lower()})
         cost = _weight(lit, None) * 1.1
     # short literals occur everywhere, except non-ASCII ones (emoji, homoglyphs): keep those
@@ -213,6 +232,45 @@ def _str_leaf(fld: str | None, kind: str, lit: str, cased: bool) -> Compiled:
         out.key = ("s", fld, kind, cased, low)
         out.fn = _memo(out.key, fn)
     return out
+
+
+def _loop_fn(fld: str, cased: bool, kind: str, low: str) -> Fn:
+    """prefix/suffix/contains on one field: plain loops (no generator per call)."""
+    if kind == "prefix":
+
+        def prefix(ev: EventView) -> bool:
+            v = ev.str[fld] if cased else ev.low[fld]
+            if v is None:
+                return False
+            for x in v:  # noqa: SIM110
+                if x.startswith(low):
+                    return True
+            return False
+
+        return prefix
+    if kind == "suffix":
+
+        def suffix(ev: EventView) -> bool:
+            v = ev.str[fld] if cased else ev.low[fld]
+            if v is None:
+                return False
+            for x in v:  # noqa: SIM110
+                if x.endswith(low):
+                    return True
+            return False
+
+        return suffix
+
+    def contains(ev: EventView) -> bool:
+        v = ev.str[fld] if cased else ev.low[fld]
+        if v is None:
+            return False
+        for x in v:  # noqa: SIM110
+            if low in x:
+                return True
+        return False
+
+    return contains
 
 
 def _keyword_leaf(kind: str, lit: str, cased: bool) -> Compiled:
@@ -263,11 +321,12 @@ def _glob_leaf(fld: str | None, parts: list[Any], cased: bool) -> Compiled:
     flags = "(?s)" if cased else "(?si)"
     rx = re2.compile(flags + "^" + "".join(rx_parts) + "$", _RE2_OPTIONS)
     keyword = fld is None
+    search = _searcher(rx)
     if keyword:
         fn: Fn = (
-            (lambda ev: any(rx.search(x) for x in ev.all_str()))
+            (lambda ev: any(search(x) for x in ev.all_str()))
             if cased
-            else (lambda ev: any(rx.search(x) for x in ev.all_low()))
+            else (lambda ev: any(search(x) for x in ev.all_low()))
         )
     else:
         f = str(fld)
@@ -276,7 +335,10 @@ def _glob_leaf(fld: str | None, parts: list[Any], cased: bool) -> Compiled:
             vals = ev.str[f]
             if not vals:
                 return False
-            return any(rx.search(v) for v in vals)
+            for v in vals:  # noqa: SIM110
+                if search(v):
+                    return True
+            return False
 
     best = max(chunks, key=len) if chunks else ""
     if len(best) < MIN_ANCHOR or keyword:
@@ -363,7 +425,7 @@ def _regex(fld: str | None, value: SigmaRegularExpression) -> Compiled:
             f"regular expression {pattern!r} needs backtracking (look-around or "
             f"back-reference: {e!s}); refused: it could stall the pipeline",
         ) from e
-    search = rx.search
+    search = _searcher(rx)
     if fld is None:
         return Compiled(lambda ev: any(search(x) for x in ev.all_str()), None, 1.0, work=20.0)
     f = fld
@@ -525,7 +587,7 @@ def _group_or(children: list[Compiled]) -> list[Compiled]:
 
 
 def _keywords_fn(lits: tuple[str, ...]) -> Compiled:
-    if len(lits) <= 16:  # str.__contains__ is ~10x faster per character than the automaton
+    if len(lits) <= 4:  # a few substring searches beat one RE2 pass (fixed cost ~1.5 us)
 
         def fn_few(ev: EventView) -> bool:
             text = ev.all_low_text()
@@ -535,15 +597,12 @@ def _keywords_fn(lits: tuple[str, ...]) -> Compiled:
             return False
 
         return Compiled(fn_few, None, 1.0, work=3.0)
-    auto = ahocorasick.Automaton()
-    for x in lits:
-        auto.add_word(x, x)
-    auto.make_automaton()
+    # many keywords: one RE2 pass (a DFA over a literal alternation, ~7x faster than
+    # pyahocorasick and ~4x faster than 20 substring searches on a 1,600-character event)
+    search = _searcher(re2.compile("|".join(re2.escape(x) for x in lits), _RE2_OPTIONS))
 
     def fn(ev: EventView) -> bool:
-        for _ in auto.iter(ev.all_low_text()):
-            return True
-        return False
+        return search(ev.all_low_text())
 
     return Compiled(fn, None, 1.0, work=3.0)
 

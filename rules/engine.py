@@ -25,12 +25,19 @@ from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
-from rules.compiler import CompileError, Fn, compile_condition, condition_fields
+from rules.compiler import (
+    ROUTING_FIELDS,
+    CompileError,
+    Fn,
+    compile_condition,
+    condition_fields,
+)
 from rules.detection import Detection, MatchedEvent
-from rules.eventview import EventView
+from rules.eventview import EventView, build_text
 from rules.loader import LoadedRules, Problem, rule_id, rule_source
 from rules.metrics import DETECTIONS, EVENT_ERRORS, EVENTS_MATCHED, RULE_PROBLEMS, RULES_LOADED
 from rules.pipelines import socmon_pipeline
+from rules.prefilter import LiteralScanner
 from socmon.ids import doc_id
 
 log = logging.getLogger(__name__)
@@ -55,6 +62,73 @@ class CompiledRule:
     status: str = ""
     tags: list[str] = field(default_factory=list)
     name: str | None = None
+
+
+ROUTING_ORDER = tuple(sorted(ROUTING_FIELDS))
+MAX_PLANS = 4096  # distinct routing tuples remembered (a bound, not a limit on matching)
+
+
+def _freeze(v: Any) -> Any:
+    return tuple(v) if type(v) is list else v
+
+
+@dataclass(slots=True, eq=False)
+class _Plan:
+    """The rules one logsource (routing tuple) can match, indexed by prefilter anchors."""
+
+    fields: frozenset[str]  # the fields whose values go into the prefilter text
+    scanner: LiteralScanner | None  # anchor ids in a text; None when no rule has an anchor
+    anchor_rules: list[tuple[int, ...]]  # anchor id -> rules needing it
+    anchor_pairs: list[tuple[int, ...]]  # anchor id -> 2*index (+1 for the second set)
+    unanchored: list[CompiledRule]
+
+    @classmethod
+    def build(cls, rules: list[CompiledRule]) -> _Plan:
+        # anchor -> rules needing it; rules with two anchor sets are keyed 2*index (+1 for the
+        # second set) in the "pairs" table and become candidates only when both sets hit.
+        anchor_rules: dict[str, list[int]] = {}
+        anchor_pairs: dict[str, list[int]] = {}
+        for r in rules:
+            if r.anchors is None:
+                continue
+            if r.extra is None:
+                for a in r.anchors:  # the prefilter text is lower-cased, field names too
+                    anchor_rules.setdefault(a.lower(), []).append(r.index)
+            else:
+                for a in r.anchors:
+                    anchor_pairs.setdefault(a.lower(), []).append(2 * r.index)
+                for a in r.extra:
+                    anchor_pairs.setdefault(a.lower(), []).append(2 * r.index + 1)
+        words = sorted(set(anchor_rules) | set(anchor_pairs))
+        ar = [tuple(anchor_rules.get(a, ())) for a in words]
+        ap = [tuple(sorted(set(anchor_pairs.get(a, ())))) for a in words]
+        ar.append(())  # the scanner's sentinel id
+        ap.append(())
+        return cls(
+            fields=frozenset().union(*(r.fields for r in rules)),
+            scanner=LiteralScanner(words) if words else None,
+            anchor_rules=ar,
+            anchor_pairs=ap,
+            unanchored=[r for r in rules if r.anchors is None],
+        )
+
+    def candidates(self, text: str, by: dict[int, CompiledRule]) -> list[CompiledRule]:
+        idx: set[int] = set()
+        if self.scanner is not None:
+            ar = self.anchor_rules
+            ap = self.anchor_pairs
+            half: set[int] = set()
+            for aid in self.scanner.hits(text):
+                idx.update(ar[aid])
+                if ap[aid]:
+                    half.update(ap[aid])
+            if half:
+                for k in half:
+                    if not k & 1 and k + 1 in half:
+                        idx.add(k >> 1)
+        if self.unanchored:
+            idx.update(r.index for r in self.unanchored)
+        return [by[i] for i in sorted(idx)]
 
 
 class Correlator(Protocol):
@@ -174,40 +248,23 @@ class StreamingEngine:
         self.correlations: list[SigmaCorrelationRule] = []
         self._correlator: Correlator | None = None
         self._unanchored: list[CompiledRule] = [r for r in rules if r.anchors is None]
-        # anchor -> rules needing it; rules with two anchor sets are keyed 2*index (+1 for the
-        # second set) in the "pairs" table and become candidates only when both sets hit.
-        anchor_rules: dict[str, list[int]] = {}
-        anchor_pairs: dict[str, list[int]] = {}
-        for r in rules:
-            if r.extra is None:
-                for a in r.anchors or ():  # the prefilter text is lower-cased, field names too
-                    anchor_rules.setdefault(a.lower(), []).append(r.index)
-            else:
-                for a in r.anchors or ():
-                    anchor_pairs.setdefault(a.lower(), []).append(2 * r.index)
-                for a in r.extra:
-                    anchor_pairs.setdefault(a.lower(), []).append(2 * r.index + 1)
-        route_words = {a.lower() for r in rules for a in r.route or ()}
-        self._anchor_rules: list[tuple[int, ...]] = []
-        self._anchor_pairs: list[tuple[int, ...]] = []
-        self._automaton: Any = None
-        word_id: dict[str, int] = {}
-        if anchor_rules or anchor_pairs or route_words:
+        # Routing: the values of the routing fields (channel, event code, ...) decide which
+        # rules can match at all (``CompiledRule.route``); per distinct routing tuple, a plan
+        # (the eligible rules' fields, anchors and automaton) is built once and cached.
+        route_words = sorted({a.lower() for r in rules for a in r.route or ()})
+        self._route_auto: Any = None
+        if route_words:
             auto = ahocorasick.Automaton()
-            for i, a in enumerate(sorted(set(anchor_rules) | set(anchor_pairs) | route_words)):
-                auto.add_word(a, i)
-                word_id[a] = i
-                self._anchor_rules.append(tuple(anchor_rules.get(a, ())))
-                self._anchor_pairs.append(tuple(sorted(set(anchor_pairs.get(a, ())))))
+            for w in route_words:
+                auto.add_word(w, w)
             auto.make_automaton()
-            self._automaton = auto
-        # rule index -> ids of its routing literals: a candidate whose logsource literals are
-        # all absent cannot match and is dropped before its matcher runs
-        self._routes: dict[int, frozenset[int]] = {
-            r.index: frozenset(word_id[a.lower()] for a in r.route)
-            for r in rules
-            if r.route is not None
-        }
+            self._route_auto = auto
+        self._route_words = [
+            (r, frozenset(a.lower() for a in r.route)) for r in rules if r.route is not None
+        ]
+        self._always = [r for r in rules if r.route is None]
+        self._plans: dict[Any, _Plan] = {}
+        self._plans_by_rules: dict[frozenset[int], _Plan] = {}
         self._by_index = {r.index: r for r in rules}
         self.scan_fields: frozenset[str] = frozenset().union(*(r.fields for r in rules))
         RULES_LOADED.set(len(rules))
@@ -280,48 +337,53 @@ class StreamingEngine:
 
     # ------------------------------------------------------------------ matching
 
+    def plan(self, flat: dict[str, Any]) -> _Plan:
+        """The plan for an event's routing values (cached)."""
+        try:
+            key = tuple([_freeze(flat.get(f)) for f in ROUTING_ORDER])
+            plan = self._plans.get(key)
+        except TypeError:  # an unhashable routing value: no caching
+            return self._build_plan(flat)
+        if plan is None:
+            if len(self._plans) >= MAX_PLANS:
+                self._plans.clear()
+            plan = self._plans[key] = self._build_plan(flat)
+        return plan
+
+    def _build_plan(self, flat: dict[str, Any]) -> _Plan:
+        present: set[str] = set()
+        if self._route_auto is not None:
+            text = build_text(flat, ROUTING_FIELDS)
+            present = {w for _, w in self._route_auto.iter(text)}
+        eligible = list(self._always)
+        eligible += [r for r, words in self._route_words if not words.isdisjoint(present)]
+        ids = frozenset(r.index for r in eligible)
+        plan = self._plans_by_rules.get(ids)
+        if plan is None:
+            if len(self._plans_by_rules) >= MAX_PLANS:
+                self._plans_by_rules.clear()
+            eligible.sort(key=lambda r: r.index)
+            plan = self._plans_by_rules[ids] = _Plan.build(eligible)
+        return plan
+
     def candidates(self, view: EventView) -> list[CompiledRule]:
-        """Rules whose prefilter anchors and routing literals occur in the event (sorted by
-        rule index)."""
-        idx: set[int] = set()
-        hits: set[int] = set()
-        if self._automaton is not None:
-            ar = self._anchor_rules
-            ap = self._anchor_pairs
-            half: set[int] = set()
-            hits = {v for _, v in self._automaton.iter(view.text)}
-            for aid in hits:
-                idx.update(ar[aid])
-                half.update(ap[aid])
-            if half:
-                for k in half:
-                    if not k & 1 and k + 1 in half:
-                        idx.add(k >> 1)
-        by = self._by_index
-        routes = self._routes
-        out = [
-            by[i] for i in sorted(idx) if (rt := routes.get(i)) is None or not rt.isdisjoint(hits)
-        ]
-        if self._unanchored:
-            extra = [
-                r
-                for r in self._unanchored
-                if (rt := routes.get(r.index)) is None or not rt.isdisjoint(hits)
-            ]
-            if extra:
-                out = sorted([*out, *extra], key=lambda r: r.index)
-        return out
+        """Rules whose logsource routing literals and prefilter anchors occur in the event
+        (sorted by rule index)."""
+        plan = self.plan(view.flat)
+        return plan.candidates(build_text(view.flat, plan.fields), self._by_index)
 
     def match_rules(self, event: dict[str, Any]) -> list[CompiledRule]:
         """Every rule (including correlation-only base rules) that matches the event."""
         try:
-            view = EventView(event, self.scan_fields)
+            view = EventView(event, text=False)
+            plan = self.plan(view.flat)
+            cands = plan.candidates(build_text(view.flat, plan.fields), self._by_index)
         except (RecursionError, TypeError, AttributeError) as e:
             EVENT_ERRORS.labels(reason=type(e).__name__).inc()
             log.warning("event cannot be matched", extra={"reason": str(e)})
             return []
         out = []
-        for r in self.candidates(view):
+        for r in cands:
             try:
                 if r.fn(view):
                     out.append(r)

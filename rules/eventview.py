@@ -72,8 +72,12 @@ class _Str(dict[str, list[str] | None]):
         self.raw = raw
 
     def __missing__(self, key: str) -> list[str] | None:
-        r = self.raw[key]
-        out = None if r is None else [_scalar_str(x) for x in r]
+        v = self.raw.flat.get(key)
+        if type(v) is str:  # the common case: one string value
+            out: list[str] | None = [v]
+        else:
+            r = self.raw[key]
+            out = None if r is None else [_scalar_str(x) for x in r]
         self[key] = out
         return out
 
@@ -86,8 +90,12 @@ class _Low(dict[str, list[str] | None]):
         self.strs = strs
 
     def __missing__(self, key: str) -> list[str] | None:
-        s = self.strs[key]
-        out = None if s is None else [x.lower() for x in s]
+        v = self.strs.raw.flat.get(key)
+        if type(v) is str:  # the common case: one string value
+            out: list[str] | None = [v.lower()]
+        else:
+            s = self.strs[key]
+            out = None if s is None else [x.lower() for x in s]
         self[key] = out
         return out
 
@@ -109,15 +117,17 @@ class EventView:
         "text",
     )
 
-    def __init__(self, event: dict[str, Any], scan: frozenset[str] | None = None) -> None:
+    def __init__(
+        self, event: dict[str, Any], scan: frozenset[str] | None = None, text: bool = True
+    ) -> None:
         """``scan``: the fields whose values go into the prefilter text (the fields rules
-        look at); None: every field but SKIP_FIELDS."""
+        look at); None: every field but SKIP_FIELDS. ``text`` False: no prefilter text (the
+        engine builds it with ``build_text`` once it knows the event's logsource)."""
         self.event = event
         flat: dict[str, Any] = {}
-        parts: list[str] = []
-        _walk(event, "", flat, parts, scan if scan is not None else _ALL)
+        _flatten(event, "", flat)
         self.flat = flat
-        self.text: str = "".join(parts).lower()
+        self.text: str = build_text(flat, scan if scan is not None else _ALL) if text else ""
         self.raw = _Raw(flat)
         self.str = _Str(self.raw)
         self.low = _Low(self.str)
@@ -128,19 +138,25 @@ class EventView:
         self._all_low_text: str | None = None
 
     def all_str(self) -> list[str]:
-        """Every value as a string (keyword searches), except SKIP_FIELDS."""
+        """Every value as a string (keyword searches), except SKIP_FIELDS; in no particular
+        order."""
         out = self._all_str
         if out is None:
-            out = []
-            for path, v in self.flat.items():
-                if path in SKIP_FIELDS or v is None:
+            flat = self.flat
+            out = [v for v in flat.values() if type(v) is str]  # the common case, in C
+            if len(out) != len(flat):  # lists, numbers, booleans, nulls
+                for v in flat.values():
+                    if type(v) is list:
+                        out.extend(_scalar_str(x) for x in v if x is not None)
+                    elif v is not None and type(v) is not str:
+                        out.append(_scalar_str(v))
+            for f in SKIP_FIELDS:
+                v = flat.get(f)
+                if v is None:
                     continue
-                if type(v) is str:
-                    out.append(v)
-                elif type(v) is list:
-                    out.extend(_scalar_str(x) for x in v if x is not None)
-                else:
-                    out.append(_scalar_str(v))
+                for x in v if type(v) is list else (v,):
+                    if x is not None:
+                        out.remove(_scalar_str(x))  # an equal string: the same multiset
             self._all_str = out
         return out
 
@@ -175,9 +191,26 @@ def _put(flat: dict[str, Any], path: str, v: Any) -> None:
         flat[path] = [cur, v]
 
 
-def _walk(
-    obj: dict[str, Any], prefix: str, flat: dict[str, Any], parts: list[str], scan: Any
-) -> None:
+def build_text(flat: dict[str, Any], scan: Any) -> str:
+    """The prefilter text of the fields in ``scan``: SEP_FIELD + path + SEP_VALUE + value +
+    SEP_END per value, lower-cased."""
+    parts: list[str] = []
+    for path, v in flat.items():
+        if path not in scan or v is None:
+            continue
+        if type(v) is str:
+            parts.append(SEP_FIELD + path + SEP_VALUE + v + SEP_END)
+        elif type(v) is list:
+            head = SEP_FIELD + path + SEP_VALUE
+            for x in v:
+                if x is not None:
+                    parts.append(head + _scalar_str(x) + SEP_END)
+        else:
+            parts.append(SEP_FIELD + path + SEP_VALUE + _scalar_str(v) + SEP_END)
+    return "".join(parts).lower()
+
+
+def _flatten(obj: dict[str, Any], prefix: str, flat: dict[str, Any]) -> None:
     for k, v in obj.items():
         path = prefix + k if prefix else str(k)
         t = type(v)
@@ -186,10 +219,8 @@ def _walk(
                 _put(flat, path, v)
             else:
                 flat[path] = v
-            if path in scan:
-                parts.append(SEP_FIELD + path + SEP_VALUE + v + SEP_END)
         elif t is dict:
-            _walk(v, path + ".", flat, parts, scan)
+            _flatten(v, path + ".", flat)
         elif t is list:
             if path not in flat:
                 flat[path] = []
@@ -198,27 +229,16 @@ def _walk(
             lst = flat[path]
             for item in v:
                 if isinstance(item, dict):
-                    _walk(item, path + ".", flat, parts, scan)
+                    _flatten(item, path + ".", flat)
                 elif isinstance(item, list):
-                    for x in item:
-                        if x is not None:
-                            lst.append(x)
-                            if path in scan:
-                                parts.append(
-                                    SEP_FIELD + path + SEP_VALUE + _scalar_str(x) + SEP_END
-                                )
+                    lst.extend(x for x in item if x is not None)
                 elif item is not None:
                     lst.append(item)
-                    if path in scan:
-                        parts.append(SEP_FIELD + path + SEP_VALUE + _scalar_str(item) + SEP_END)
             if not lst:
                 del flat[path]
         elif v is None:
             flat.setdefault(path, None)
+        elif path in flat:
+            _put(flat, path, v)
         else:
-            if path in flat:
-                _put(flat, path, v)
-            else:
-                flat[path] = v
-            if path in scan:
-                parts.append(SEP_FIELD + path + SEP_VALUE + _scalar_str(v) + SEP_END)
+            flat[path] = v

@@ -1,0 +1,68 @@
+"""The literal prefilter: which of many literal strings occur in a text.
+
+An RE2 set of literal patterns (one DFA pass, the set of matching pattern ids computed in C)
+is ~4x faster than pyahocorasick on the engine's prefilter texts (6.5 vs 24 us on the
+regression events, all Windows anchors). RE2's set matcher has no NFA fallback: when its DFA
+runs out of memory it reports no match at all. A sentinel pattern that occurs in every
+non-empty prefilter text (``SEP_END``) detects that, and the text is then scanned with
+pyahocorasick (built on first use), so a failure costs time, never a missed rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import ahocorasick
+import re2
+
+from rules.eventview import SEP_END
+
+_MAX_MEM = 256 << 20  # RE2's budget for the program and the lazily built DFA states
+
+
+class LiteralScanner:
+    """``hits(text)``: the ids (positions in ``words``) of the words occurring in ``text``;
+    ``text`` is a prefilter text (ends with ``SEP_END`` unless empty)."""
+
+    __slots__ = ("_aho", "_match", "_sentinel", "fallbacks", "words")
+
+    def __init__(self, words: Sequence[str]) -> None:
+        self.words = list(words)
+        self._aho: Any = None
+        self._match: Any = None
+        self._sentinel = len(self.words)
+        self.fallbacks = 0
+        opts = re2.Options()
+        opts.literal = True
+        opts.log_errors = False
+        opts.max_mem = _MAX_MEM
+        try:
+            s = re2.Set.SearchSet(opts)
+            for w in self.words:
+                s.Add(w)
+            s.Add(SEP_END)
+            s.Compile()
+            self._match = s._set.Match  # the C++ set: bytes in, list of ids out
+        except Exception:  # re2.error (too large for the budget), another binding layout
+            self._match = None
+
+    def hits(self, text: str) -> list[int]:
+        if self._match is not None and text:
+            found: list[int] = self._match(text.encode())
+            if found and self._sentinel in found:
+                return found  # the sentinel id has no rules
+            self.fallbacks += 1
+        return self._aho_hits(text)
+
+    def _aho_hits(self, text: str) -> list[int]:
+        if self._aho is None:
+            auto = ahocorasick.Automaton()
+            for i, w in enumerate(self.words):
+                auto.add_word(w, i)
+            if self.words:
+                auto.make_automaton()
+            self._aho = auto
+        if not self.words:
+            return []
+        return list({v for _, v in self._aho.iter(text)})
