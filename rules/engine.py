@@ -66,6 +66,7 @@ class CompiledRule:
 
 ROUTING_ORDER = tuple(sorted(ROUTING_FIELDS))
 MAX_PLANS = 4096  # distinct routing tuples remembered (a bound, not a limit on matching)
+MAX_MEMO = 4096  # distinct anchor-hit sets remembered per plan (bounded memory)
 
 
 def _freeze(v: Any) -> Any:
@@ -79,15 +80,18 @@ class _Plan:
     fields: frozenset[str]  # the fields whose values go into the prefilter text
     scanner: LiteralScanner | None  # anchor ids in a text; None when no rule has an anchor
     anchor_rules: list[tuple[int, ...]]  # anchor id -> rules needing it
-    anchor_pairs: list[tuple[int, ...]]  # anchor id -> 2*index (+1 for the second set)
+    # rules with two anchor sets become candidates only when both sets hit:
+    first: list[tuple[int, ...]]  # anchor id -> rules whose first set it belongs to
+    second: list[tuple[int, ...]]  # anchor id -> rules whose second set it belongs to
     unanchored: list[CompiledRule]
+    # set of anchor ids -> candidates: events of one kind share their anchor hits
+    memo: dict[frozenset[int], list[CompiledRule]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, rules: list[CompiledRule]) -> _Plan:
-        # anchor -> rules needing it; rules with two anchor sets are keyed 2*index (+1 for the
-        # second set) in the "pairs" table and become candidates only when both sets hit.
         anchor_rules: dict[str, list[int]] = {}
-        anchor_pairs: dict[str, list[int]] = {}
+        first: dict[str, list[int]] = {}
+        second: dict[str, list[int]] = {}
         for r in rules:
             if r.anchors is None:
                 continue
@@ -96,36 +100,37 @@ class _Plan:
                     anchor_rules.setdefault(a.lower(), []).append(r.index)
             else:
                 for a in r.anchors:
-                    anchor_pairs.setdefault(a.lower(), []).append(2 * r.index)
+                    first.setdefault(a.lower(), []).append(r.index)
                 for a in r.extra:
-                    anchor_pairs.setdefault(a.lower(), []).append(2 * r.index + 1)
-        words = sorted(set(anchor_rules) | set(anchor_pairs))
-        ar = [tuple(anchor_rules.get(a, ())) for a in words]
-        ap = [tuple(sorted(set(anchor_pairs.get(a, ())))) for a in words]
-        ar.append(())  # the scanner's sentinel id
-        ap.append(())
+                    second.setdefault(a.lower(), []).append(r.index)
+        words = sorted(set(anchor_rules) | set(first) | set(second))
+        no: tuple[int, ...] = ()  # the last id is the scanner's sentinel: no rules
         return cls(
             fields=frozenset().union(*(r.fields for r in rules)),
             scanner=LiteralScanner(words) if words else None,
-            anchor_rules=ar,
-            anchor_pairs=ap,
+            anchor_rules=[tuple(sorted(set(anchor_rules.get(a, no)))) for a in words] + [no],
+            first=[tuple(sorted(set(first.get(a, no)))) for a in words] + [no],
+            second=[tuple(sorted(set(second.get(a, no)))) for a in words] + [no],
             unanchored=[r for r in rules if r.anchors is None],
         )
 
     def candidates(self, text: str, by: dict[int, CompiledRule]) -> list[CompiledRule]:
+        hits = self.scanner.hits(text) if self.scanner is not None else []
+        key = frozenset(hits)
+        out = self.memo.get(key)
+        if out is None:
+            if len(self.memo) >= MAX_MEMO:
+                self.memo.clear()
+            out = self.memo[key] = self._candidates(hits, by)
+        return out
+
+    def _candidates(self, hits: list[int], by: dict[int, CompiledRule]) -> list[CompiledRule]:
         idx: set[int] = set()
-        if self.scanner is not None:
-            ar = self.anchor_rules
-            ap = self.anchor_pairs
-            half: set[int] = set()
-            for aid in self.scanner.hits(text):
-                idx.update(ar[aid])
-                if ap[aid]:
-                    half.update(ap[aid])
-            if half:
-                for k in half:
-                    if not k & 1 and k + 1 in half:
-                        idx.add(k >> 1)
+        if hits:
+            idx.update(*map(self.anchor_rules.__getitem__, hits))  # one call, in C
+            f = set().union(*map(self.first.__getitem__, hits))
+            if f:
+                idx |= f & set().union(*map(self.second.__getitem__, hits))
         if self.unanchored:
             idx.update(r.index for r in self.unanchored)
         return [by[i] for i in sorted(idx)]
@@ -370,7 +375,7 @@ class StreamingEngine:
         """Rules whose logsource routing literals and prefilter anchors occur in the event
         (sorted by rule index)."""
         plan = self.plan(view.flat)
-        return plan.candidates(build_text(view.flat, plan.fields), self._by_index)
+        return list(plan.candidates(build_text(view.flat, plan.fields), self._by_index))
 
     def match_rules(self, event: dict[str, Any]) -> list[CompiledRule]:
         """Every rule (including correlation-only base rules) that matches the event."""
