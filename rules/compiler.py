@@ -441,8 +441,49 @@ def _regex(fld: str | None, value: SigmaRegularExpression) -> Compiled:
 
     lit = _regex_literal(pattern)
     if lit:
-        return Compiled(fn, frozenset({lit}), _weight(lit, None), work=8.0)
-    return Compiled(fn, frozenset({SEP_FIELD + f + SEP_VALUE}), FIELD_ONLY, work=8.0)
+        out = Compiled(fn, frozenset({lit}), _weight(lit, None), work=8.0)
+    else:
+        out = Compiled(fn, frozenset({SEP_FIELD + f + SEP_VALUE}), FIELD_ONLY, work=8.0)
+    # an OR of regular expressions on one field becomes one RE2 (``_group_regex``)
+    out.field, out.kind, out.lit = f, "regex", (f"(?{flags})" if flags else "") + pattern
+    return out
+
+
+def _group_regex(children: list[Compiled]) -> list[Compiled]:
+    """Regular expressions on the same field inside an OR: one alternation, one RE2 pass
+    per value instead of one per expression (the flags stay scoped to their group)."""
+    by_field: dict[str, list[Compiled]] = {}
+    out: list[Compiled] = []
+    for c in children:
+        if c.kind == "regex" and c.field is not None:
+            by_field.setdefault(c.field, []).append(c)
+        else:
+            out.append(c)
+    for fld, cs in by_field.items():
+        if len(cs) == 1:
+            out.append(cs[0])
+            continue
+        try:
+            rx = re2.compile("|".join(f"(?:{c.lit})" for c in cs), _RE2_OPTIONS)
+        except Exception:  # too large for RE2's budget: keep them apart
+            out.extend(cs)
+            continue
+        search = _searcher(rx)
+
+        def fn(ev: EventView, f: str = fld, search: Callable[[str], bool] = search) -> bool:
+            vals = ev.str[f]
+            if not vals:
+                return False
+            for v in vals:  # noqa: SIM110
+                if search(v):
+                    return True
+            return False
+
+        anchors: frozenset[str] | None = frozenset()
+        for c in cs:
+            anchors = None if c.anchors is None or anchors is None else anchors | c.anchors
+        out.append(Compiled(fn, anchors, sum(c.cost for c in cs), work=8.0 + len(cs)))
+    return out
 
 
 def _cidr(fld: str, value: SigmaCIDRExpression) -> Compiled:
@@ -558,6 +599,8 @@ def _group_or(children: list[Compiled]) -> list[Compiled]:
             groups.setdefault((c.field, c.cased), []).append(c)
         else:
             rest.append(c)
+    if sum(1 for c in rest if c.kind == "regex") > 1:
+        rest = _group_regex(rest)
     kw = [c for c in rest if c.kind == "keyword" and not c.cased]
     if len(kw) > 1:
         rest = [c for c in rest if not (c.kind == "keyword" and not c.cased)]
@@ -607,15 +650,19 @@ def _keywords_fn(lits: tuple[str, ...]) -> Compiled:
             return search(ev.all_low_text())
 
         return Compiled(low_fn, None, 1.0, work=3.0)
-    # ASCII keywords in an ASCII text: RE2's case folding is exactly str.lower(), so the
-    # text need not be lower-cased (RE2 also folds a few non-ASCII letters, e.g. the long s,
-    # onto ASCII ones: non-ASCII texts take the lower-cased path)
+    # ASCII keywords: RE2's case folding on the text as it is, no lower-casing. In an ASCII
+    # text it is exactly str.lower(). In any text it finds at least what str.lower() would
+    # (it also folds the long s and the Kelvin sign onto s and k), except for U+0130 ("İ"
+    # lower-cases to "i" + a combining dot): "no match" is final unless U+0130 occurs,
+    # "match" is confirmed on the lower-cased text.
     search_i = _searcher(re2.compile("(?i)" + alternation, _RE2_OPTIONS))
 
     def fn(ev: EventView) -> bool:
         text = ev.all_text()
         if text.isascii():
             return search_i(text)
+        if "\u0130" not in text and not search_i(text):
+            return False
         return search(ev.all_low_text())
 
     return Compiled(fn, None, 1.0, work=3.0)
