@@ -782,7 +782,7 @@ def _and(children: list[Compiled]) -> Compiled:
         len(sets) > 1
         and sets[1][0] < FIELD_ONLY
         and sets[1][1] != sets[0][1]
-        and min(len(x) for x in sets[1][1]) >= 4  # short literals occur everywhere
+        and min(len(x) for x in sets[1][1]) >= 3  # short literals occur everywhere
     ):
         out.extra, out.extra_cost = sets[1][1], sets[1][0]
     return out

@@ -70,7 +70,13 @@ MAX_MEMO = 4096  # distinct anchor-hit sets remembered per plan (bounded memory)
 
 
 def _freeze(v: Any) -> Any:
-    return tuple(v) if type(v) is list else v
+    """A routing value as a key part; non-strings tagged with their type (1 == True)."""
+    t = type(v)
+    if t is str or v is None:
+        return v
+    if t is list:
+        return tuple([(type(x), x) for x in v])
+    return (t, v)
 
 
 @dataclass(slots=True, eq=False)
@@ -268,7 +274,7 @@ class StreamingEngine:
             (r, frozenset(a.lower() for a in r.route)) for r in rules if r.route is not None
         ]
         self._always = [r for r in rules if r.route is None]
-        self._plans: dict[Any, _Plan] = {}
+        self._plans: dict[Any, tuple[_Plan, dict[Any, bool]]] = {}
         self._plans_by_rules: dict[frozenset[int], _Plan] = {}
         self._by_index = {r.index: r for r in rules}
         self.scan_fields: frozenset[str] = frozenset().union(*(r.fields for r in rules))
@@ -344,16 +350,22 @@ class StreamingEngine:
 
     def plan(self, flat: dict[str, Any]) -> _Plan:
         """The plan for an event's routing values (cached)."""
+        return self.route(flat)[0]
+
+    def route(self, flat: dict[str, Any]) -> tuple[_Plan, dict[Any, bool]]:
+        """The plan for an event's routing values, and the results of the routing
+        conditions (``Compiled.key``: conditions on the routing fields only, so the same for
+        every event with these values), both cached per routing tuple."""
         try:
             key = tuple([_freeze(flat.get(f)) for f in ROUTING_ORDER])
-            plan = self._plans.get(key)
+            hit = self._plans.get(key)
         except TypeError:  # an unhashable routing value: no caching
-            return self._build_plan(flat)
-        if plan is None:
+            return self._build_plan(flat), {}
+        if hit is None:
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
-            plan = self._plans[key] = self._build_plan(flat)
-        return plan
+            hit = self._plans[key] = (self._build_plan(flat), {})
+        return hit
 
     def _build_plan(self, flat: dict[str, Any]) -> _Plan:
         present: set[str] = set()
@@ -381,7 +393,7 @@ class StreamingEngine:
         """Every rule (including correlation-only base rules) that matches the event."""
         try:
             view = EventView(event, text=False)
-            plan = self.plan(view.flat)
+            plan, view.memo = self.route(view.flat)
             cands = plan.candidates(build_text(view.flat, plan.fields), self._by_index)
         except (RecursionError, TypeError, AttributeError) as e:
             EVENT_ERRORS.labels(reason=type(e).__name__).inc()
