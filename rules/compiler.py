@@ -118,6 +118,8 @@ class Compiled:
     # of which must occur in the prefilter text for a match: the engine drops candidates of
     # other logsources before calling them
     route: frozenset[str] | None = None
+    # an AND node's children in evaluation order (the engine splits off the routing ones)
+    parts: tuple[Compiled, ...] = ()
 
 
 _LENGTH_ONLY = __import__("re").compile(r"\^?\.\{(\d+),\}\$?")
@@ -775,9 +777,14 @@ def _and(children: list[Compiled]) -> Compiled:
     # selective (event ids before channels, which most events of a logsource share)
     routes = [c.route for c in children if c.route is not None]
     route = min(routes, key=_route_rank) if routes else None
+    parts = tuple(ordered)
     if not sets:
-        return Compiled(fn, None, 1.0, warnings=warnings, work=work, key=key, route=route)
-    out = Compiled(fn, sets[0][1], sets[0][0], warnings=warnings, work=work, key=key, route=route)
+        return Compiled(
+            fn, None, 1.0, warnings=warnings, work=work, key=key, route=route, parts=parts
+        )
+    out = Compiled(
+        fn, sets[0][1], sets[0][0], warnings=warnings, work=work, key=key, route=route, parts=parts
+    )
     if (
         len(sets) > 1
         and sets[1][0] < FIELD_ONLY
@@ -786,6 +793,33 @@ def _and(children: list[Compiled]) -> Compiled:
     ):
         out.extra, out.extra_cost = sets[1][1], sets[1][0]
     return out
+
+
+def all_of(fns: list[Fn]) -> Fn:
+    """The AND of matchers (no children: always true)."""
+    if len(fns) == 1:
+        return fns[0]
+    t = tuple(fns)
+
+    def fn(ev: EventView) -> bool:
+        for f in t:  # noqa: SIM110
+            if not f(ev):
+                return False
+        return True
+
+    return fn
+
+
+def split_routing(c: Compiled) -> tuple[Fn | None, Fn]:
+    """(routing check, rest): the conditions on routing fields only (``key``), whose result
+    is the same for every event of a routing tuple, and the AND of the others; the rule
+    matches when both do. (None, fn) when there is no routing part to split off."""
+    if c.key is not None:
+        return c.fn, all_of([])
+    routing = [p.fn for p in c.parts if p.key is not None]
+    if not routing:
+        return None, c.fn
+    return all_of(routing), all_of([p.fn for p in c.parts if p.key is None])
 
 
 def _not(child: Compiled) -> Compiled:

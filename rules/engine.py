@@ -31,6 +31,7 @@ from rules.compiler import (
     Fn,
     compile_condition,
     condition_fields,
+    split_routing,
 )
 from rules.detection import Detection, MatchedEvent
 from rules.eventview import EventView, build_text
@@ -62,6 +63,11 @@ class CompiledRule:
     status: str = ""
     tags: list[str] = field(default_factory=list)
     name: str | None = None
+    # the rule split for the engine (``split_routing``): ``route_check`` (conditions on the
+    # routing fields only) is decided once per routing tuple when the plan is built, the
+    # engine then calls ``body`` (the other conditions) on the events of that tuple
+    route_check: Fn | None = None
+    body: Fn | None = None
 
 
 ROUTING_ORDER = tuple(sorted(ROUTING_FIELDS))
@@ -140,6 +146,17 @@ class _Plan:
         if self.unanchored:
             idx.update(r.index for r in self.unanchored)
         return [by[i] for i in sorted(idx)]
+
+
+def _routes_to(r: CompiledRule, view: EventView) -> bool:
+    """Whether the rule's routing conditions hold for the routing fields in ``view``. A
+    condition that raises cannot let the rule match (an AND): the rule is left out."""
+    if r.route_check is None:
+        return True
+    try:
+        return bool(r.route_check(view))
+    except Exception:
+        return False
 
 
 class Correlator(Protocol):
@@ -229,6 +246,7 @@ def compile_rule(
         fn, anchors, warnings = c.fn, c.anchors, c.warnings
         extra = None
     route = c.route
+    route_check, body = split_routing(c)
     for w in dict.fromkeys(warnings):
         problems.append(Problem(src, rid, w, "placeholder", fatal=False))
     cr = CompiledRule(
@@ -246,6 +264,8 @@ def compile_rule(
         status=_enum_name(rule.status, ""),
         tags=[str(t) for t in rule.tags or []],
         name=rule.name,
+        route_check=route_check,
+        body=body,
     )
     return cr, problems
 
@@ -356,24 +376,29 @@ class StreamingEngine:
         """The plan for an event's routing values, and the results of the routing
         conditions (``Compiled.key``: conditions on the routing fields only, so the same for
         every event with these values), both cached per routing tuple."""
+        memo: dict[Any, bool] = {}
         try:
             key = tuple([_freeze(flat.get(f)) for f in ROUTING_ORDER])
             hit = self._plans.get(key)
         except TypeError:  # an unhashable routing value: no caching
-            return self._build_plan(flat), {}
+            return self._build_plan(flat, memo), memo
         if hit is None:
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
-            hit = self._plans[key] = (self._build_plan(flat), {})
+            hit = self._plans[key] = (self._build_plan(flat, memo), memo)
         return hit
 
-    def _build_plan(self, flat: dict[str, Any]) -> _Plan:
+    def _build_plan(self, flat: dict[str, Any], memo: dict[Any, bool]) -> _Plan:
         present: set[str] = set()
         if self._route_auto is not None:
             text = build_text(flat, ROUTING_FIELDS)
             present = {w for _, w in self._route_auto.iter(text)}
         eligible = list(self._always)
         eligible += [r for r, words in self._route_words if not words.isdisjoint(present)]
+        # the routing conditions, decided on the routing fields alone
+        view = EventView({f: flat[f] for f in ROUTING_FIELDS if f in flat}, text=False)
+        view.memo = memo
+        eligible = [r for r in eligible if _routes_to(r, view)]
         ids = frozenset(r.index for r in eligible)
         plan = self._plans_by_rules.get(ids)
         if plan is None:
@@ -402,7 +427,7 @@ class StreamingEngine:
         out = []
         for r in cands:
             try:
-                if r.fn(view):
+                if (r.body or r.fn)(view):  # the plan checked its routing conditions
                     out.append(r)
             except Exception as e:  # a matcher bug must not stop the pipeline
                 EVENT_ERRORS.labels(reason="matcher").inc()
