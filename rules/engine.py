@@ -34,7 +34,7 @@ from rules.compiler import (
     split_routing,
 )
 from rules.detection import Detection, MatchedEvent
-from rules.eventview import EventView, build_text
+from rules.eventview import EventView, build_text, build_text_heads, text_heads
 from rules.loader import LoadedRules, Problem, rule_id, rule_source
 from rules.metrics import DETECTIONS, EVENT_ERRORS, EVENTS_MATCHED, RULE_PROBLEMS, RULES_LOADED
 from rules.pipelines import socmon_pipeline
@@ -90,6 +90,7 @@ class _Plan:
     """The rules one logsource (routing tuple) can match, indexed by prefilter anchors."""
 
     fields: frozenset[str]  # the fields whose values go into the prefilter text
+    heads: dict[str, str]  # their prefixes in the text (``text_heads``)
     scanner: LiteralScanner | None  # anchor ids in a text; None when no rule has an anchor
     anchor_rules: list[tuple[int, ...]]  # anchor id -> rules needing it
     # rules with two anchor sets become candidates only when both sets hit:
@@ -118,7 +119,8 @@ class _Plan:
         words = sorted(set(anchor_rules) | set(first) | set(second))
         no: tuple[int, ...] = ()  # the last id is the scanner's sentinel: no rules
         return cls(
-            fields=frozenset().union(*(r.fields for r in rules)),
+            fields=(fields := frozenset().union(*(r.fields for r in rules))),
+            heads=text_heads(fields),
             scanner=LiteralScanner(words) if words else None,
             anchor_rules=[tuple(sorted(set(anchor_rules.get(a, no)))) for a in words] + [no],
             first=[tuple(sorted(set(first.get(a, no)))) for a in words] + [no],
@@ -412,14 +414,14 @@ class StreamingEngine:
         """Rules whose logsource routing literals and prefilter anchors occur in the event
         (sorted by rule index)."""
         plan = self.plan(view.flat)
-        return list(plan.candidates(build_text(view.flat, plan.fields), self._by_index))
+        return list(plan.candidates(build_text_heads(view.flat, plan.heads), self._by_index))
 
     def match_rules(self, event: dict[str, Any]) -> list[CompiledRule]:
         """Every rule (including correlation-only base rules) that matches the event."""
         try:
             view = EventView(event, text=False)
             plan, view.memo = self.route(view.flat)
-            cands = plan.candidates(build_text(view.flat, plan.fields), self._by_index)
+            cands = plan.candidates(build_text_heads(view.flat, plan.heads), self._by_index)
         except (RecursionError, TypeError, AttributeError) as e:
             EVENT_ERRORS.labels(reason=type(e).__name__).inc()
             log.warning("event cannot be matched", extra={"reason": str(e)})
