@@ -118,6 +118,8 @@ class Compiled:
     # of which must occur in the prefilter text for a match: the engine drops candidates of
     # other logsources before calling them
     route: frozenset[str] | None = None
+    # an AND node's children in evaluation order (the engine splits off the routing ones)
+    parts: tuple[Compiled, ...] = ()
 
 
 _LENGTH_ONLY = __import__("re").compile(r"\^?\.\{(\d+),\}\$?")
@@ -291,8 +293,8 @@ def _keyword_leaf(kind: str, lit: str, cased: bool) -> Compiled:
         if cased:
             fn: Fn = lambda ev: low in ev.all_text()  # noqa: E731
         else:
-            fn = lambda ev: low in ev.all_low_text()  # noqa: E731
-        # grouped with the other keywords of an OR into one Aho-Corasick pass
+            fn = _keywords_fn((low,)).fn
+        # grouped with the other keywords of an OR into one pass (``_keywords_fn``)
         return Compiled(fn, None, 1.0, None, "keyword", cased, low, work=3.0)
     elif kind == "prefix":
         fn = lambda ev: any(x.startswith(low) for x in get(ev))  # noqa: E731
@@ -441,8 +443,49 @@ def _regex(fld: str | None, value: SigmaRegularExpression) -> Compiled:
 
     lit = _regex_literal(pattern)
     if lit:
-        return Compiled(fn, frozenset({lit}), _weight(lit, None), work=8.0)
-    return Compiled(fn, frozenset({SEP_FIELD + f + SEP_VALUE}), FIELD_ONLY, work=8.0)
+        out = Compiled(fn, frozenset({lit}), _weight(lit, None), work=8.0)
+    else:
+        out = Compiled(fn, frozenset({SEP_FIELD + f + SEP_VALUE}), FIELD_ONLY, work=8.0)
+    # an OR of regular expressions on one field becomes one RE2 (``_group_regex``)
+    out.field, out.kind, out.lit = f, "regex", (f"(?{flags})" if flags else "") + pattern
+    return out
+
+
+def _group_regex(children: list[Compiled]) -> list[Compiled]:
+    """Regular expressions on the same field inside an OR: one alternation, one RE2 pass
+    per value instead of one per expression (the flags stay scoped to their group)."""
+    by_field: dict[str, list[Compiled]] = {}
+    out: list[Compiled] = []
+    for c in children:
+        if c.kind == "regex" and c.field is not None:
+            by_field.setdefault(c.field, []).append(c)
+        else:
+            out.append(c)
+    for fld, cs in by_field.items():
+        if len(cs) == 1:
+            out.append(cs[0])
+            continue
+        try:
+            rx = re2.compile("|".join(f"(?:{c.lit})" for c in cs), _RE2_OPTIONS)
+        except Exception:  # too large for RE2's budget: keep them apart
+            out.extend(cs)
+            continue
+        search = _searcher(rx)
+
+        def fn(ev: EventView, f: str = fld, search: Callable[[str], bool] = search) -> bool:
+            vals = ev.str[f]
+            if not vals:
+                return False
+            for v in vals:  # noqa: SIM110
+                if search(v):
+                    return True
+            return False
+
+        anchors: frozenset[str] | None = frozenset()
+        for c in cs:
+            anchors = None if c.anchors is None or anchors is None else anchors | c.anchors
+        out.append(Compiled(fn, anchors, sum(c.cost for c in cs), work=8.0 + len(cs)))
+    return out
 
 
 def _cidr(fld: str, value: SigmaCIDRExpression) -> Compiled:
@@ -558,6 +601,8 @@ def _group_or(children: list[Compiled]) -> list[Compiled]:
             groups.setdefault((c.field, c.cased), []).append(c)
         else:
             rest.append(c)
+    if sum(1 for c in rest if c.kind == "regex") > 1:
+        rest = _group_regex(rest)
     kw = [c for c in rest if c.kind == "keyword" and not c.cased]
     if len(kw) > 1:
         rest = [c for c in rest if not (c.kind == "keyword" and not c.cased)]
@@ -587,7 +632,10 @@ def _group_or(children: list[Compiled]) -> list[Compiled]:
 
 
 def _keywords_fn(lits: tuple[str, ...]) -> Compiled:
-    if len(lits) <= 4:  # a few substring searches beat one RE2 pass (fixed cost ~1.5 us)
+    """Any of the (lower-cased) keywords in any value. ASCII keywords: RE2 with case folding
+    on the text as it is (lower-casing a 2,000-character event costs more than the search);
+    others: substring searches (a few) or one RE2 pass (many) on the lower-cased text."""
+    if len(lits) <= 4 and not all(x.isascii() for x in lits):
 
         def fn_few(ev: EventView) -> bool:
             text = ev.all_low_text()
@@ -599,9 +647,27 @@ def _keywords_fn(lits: tuple[str, ...]) -> Compiled:
         return Compiled(fn_few, None, 1.0, work=3.0)
     # many keywords: one RE2 pass (a DFA over a literal alternation, ~7x faster than
     # pyahocorasick and ~4x faster than 20 substring searches on a 1,600-character event)
-    search = _searcher(re2.compile("|".join(re2.escape(x) for x in lits), _RE2_OPTIONS))
+    alternation = "|".join(re2.escape(x) for x in lits)
+    search = _searcher(re2.compile(alternation, _RE2_OPTIONS))
+    if not all(x.isascii() for x in lits):
+
+        def low_fn(ev: EventView) -> bool:
+            return search(ev.all_low_text())
+
+        return Compiled(low_fn, None, 1.0, work=3.0)
+    # ASCII keywords: RE2's case folding on the text as it is, no lower-casing. In an ASCII
+    # text it is exactly str.lower(). In any text it finds at least what str.lower() would
+    # (it also folds the long s and the Kelvin sign onto s and k), except for U+0130 ("İ"
+    # lower-cases to "i" + a combining dot): "no match" is final unless U+0130 occurs,
+    # "match" is confirmed on the lower-cased text.
+    search_i = _searcher(re2.compile("(?i)" + alternation, _RE2_OPTIONS))
 
     def fn(ev: EventView) -> bool:
+        text = ev.all_text()
+        if text.isascii():
+            return search_i(text)
+        if "\u0130" not in text and not search_i(text):
+            return False
         return search(ev.all_low_text())
 
     return Compiled(fn, None, 1.0, work=3.0)
@@ -714,17 +780,49 @@ def _and(children: list[Compiled]) -> Compiled:
     # selective (event ids before channels, which most events of a logsource share)
     routes = [c.route for c in children if c.route is not None]
     route = min(routes, key=_route_rank) if routes else None
+    parts = tuple(ordered)
     if not sets:
-        return Compiled(fn, None, 1.0, warnings=warnings, work=work, key=key, route=route)
-    out = Compiled(fn, sets[0][1], sets[0][0], warnings=warnings, work=work, key=key, route=route)
+        return Compiled(
+            fn, None, 1.0, warnings=warnings, work=work, key=key, route=route, parts=parts
+        )
+    out = Compiled(
+        fn, sets[0][1], sets[0][0], warnings=warnings, work=work, key=key, route=route, parts=parts
+    )
     if (
         len(sets) > 1
         and sets[1][0] < FIELD_ONLY
         and sets[1][1] != sets[0][1]
-        and min(len(x) for x in sets[1][1]) >= 4  # short literals occur everywhere
+        and min(len(x) for x in sets[1][1]) >= 3  # short literals occur everywhere
     ):
         out.extra, out.extra_cost = sets[1][1], sets[1][0]
     return out
+
+
+def all_of(fns: list[Fn]) -> Fn:
+    """The AND of matchers (no children: always true)."""
+    if len(fns) == 1:
+        return fns[0]
+    t = tuple(fns)
+
+    def fn(ev: EventView) -> bool:
+        for f in t:  # noqa: SIM110
+            if not f(ev):
+                return False
+        return True
+
+    return fn
+
+
+def split_routing(c: Compiled) -> tuple[Fn | None, Fn]:
+    """(routing check, rest): the conditions on routing fields only (``key``), whose result
+    is the same for every event of a routing tuple, and the AND of the others; the rule
+    matches when both do. (None, fn) when there is no routing part to split off."""
+    if c.key is not None:
+        return c.fn, all_of([])
+    routing = [p.fn for p in c.parts if p.key is not None]
+    if not routing:
+        return None, c.fn
+    return all_of(routing), all_of([p.fn for p in c.parts if p.key is None])
 
 
 def _not(child: Compiled) -> Compiled:

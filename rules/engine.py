@@ -31,9 +31,10 @@ from rules.compiler import (
     Fn,
     compile_condition,
     condition_fields,
+    split_routing,
 )
 from rules.detection import Detection, MatchedEvent
-from rules.eventview import EventView, build_text
+from rules.eventview import EventView, build_text, build_text_heads, text_heads
 from rules.loader import LoadedRules, Problem, rule_id, rule_source
 from rules.metrics import DETECTIONS, EVENT_ERRORS, EVENTS_MATCHED, RULE_PROBLEMS, RULES_LOADED
 from rules.pipelines import socmon_pipeline
@@ -62,14 +63,26 @@ class CompiledRule:
     status: str = ""
     tags: list[str] = field(default_factory=list)
     name: str | None = None
+    # the rule split for the engine (``split_routing``): ``route_check`` (conditions on the
+    # routing fields only) is decided once per routing tuple when the plan is built, the
+    # engine then calls ``body`` (the other conditions) on the events of that tuple
+    route_check: Fn | None = None
+    body: Fn | None = None
 
 
 ROUTING_ORDER = tuple(sorted(ROUTING_FIELDS))
 MAX_PLANS = 4096  # distinct routing tuples remembered (a bound, not a limit on matching)
+MAX_MEMO = 4096  # distinct anchor-hit sets remembered per plan (bounded memory)
 
 
 def _freeze(v: Any) -> Any:
-    return tuple(v) if type(v) is list else v
+    """A routing value as a key part; non-strings tagged with their type (1 == True)."""
+    t = type(v)
+    if t is str or v is None:
+        return v
+    if t is list:
+        return tuple([(type(x), x) for x in v])
+    return (t, v)
 
 
 @dataclass(slots=True, eq=False)
@@ -77,17 +90,21 @@ class _Plan:
     """The rules one logsource (routing tuple) can match, indexed by prefilter anchors."""
 
     fields: frozenset[str]  # the fields whose values go into the prefilter text
+    heads: dict[str, str]  # their prefixes in the text (``text_heads``)
     scanner: LiteralScanner | None  # anchor ids in a text; None when no rule has an anchor
     anchor_rules: list[tuple[int, ...]]  # anchor id -> rules needing it
-    anchor_pairs: list[tuple[int, ...]]  # anchor id -> 2*index (+1 for the second set)
+    # rules with two anchor sets become candidates only when both sets hit:
+    first: list[tuple[int, ...]]  # anchor id -> rules whose first set it belongs to
+    second: list[tuple[int, ...]]  # anchor id -> rules whose second set it belongs to
     unanchored: list[CompiledRule]
+    # set of anchor ids -> candidates: events of one kind share their anchor hits
+    memo: dict[frozenset[int], list[CompiledRule]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, rules: list[CompiledRule]) -> _Plan:
-        # anchor -> rules needing it; rules with two anchor sets are keyed 2*index (+1 for the
-        # second set) in the "pairs" table and become candidates only when both sets hit.
         anchor_rules: dict[str, list[int]] = {}
-        anchor_pairs: dict[str, list[int]] = {}
+        first: dict[str, list[int]] = {}
+        second: dict[str, list[int]] = {}
         for r in rules:
             if r.anchors is None:
                 continue
@@ -96,39 +113,52 @@ class _Plan:
                     anchor_rules.setdefault(a.lower(), []).append(r.index)
             else:
                 for a in r.anchors:
-                    anchor_pairs.setdefault(a.lower(), []).append(2 * r.index)
+                    first.setdefault(a.lower(), []).append(r.index)
                 for a in r.extra:
-                    anchor_pairs.setdefault(a.lower(), []).append(2 * r.index + 1)
-        words = sorted(set(anchor_rules) | set(anchor_pairs))
-        ar = [tuple(anchor_rules.get(a, ())) for a in words]
-        ap = [tuple(sorted(set(anchor_pairs.get(a, ())))) for a in words]
-        ar.append(())  # the scanner's sentinel id
-        ap.append(())
+                    second.setdefault(a.lower(), []).append(r.index)
+        words = sorted(set(anchor_rules) | set(first) | set(second))
+        no: tuple[int, ...] = ()  # the last id is the scanner's sentinel: no rules
         return cls(
-            fields=frozenset().union(*(r.fields for r in rules)),
+            fields=(fields := frozenset().union(*(r.fields for r in rules))),
+            heads=text_heads(fields),
             scanner=LiteralScanner(words) if words else None,
-            anchor_rules=ar,
-            anchor_pairs=ap,
+            anchor_rules=[tuple(sorted(set(anchor_rules.get(a, no)))) for a in words] + [no],
+            first=[tuple(sorted(set(first.get(a, no)))) for a in words] + [no],
+            second=[tuple(sorted(set(second.get(a, no)))) for a in words] + [no],
             unanchored=[r for r in rules if r.anchors is None],
         )
 
     def candidates(self, text: str, by: dict[int, CompiledRule]) -> list[CompiledRule]:
+        hits = self.scanner.hits(text) if self.scanner is not None else []
+        key = frozenset(hits)
+        out = self.memo.get(key)
+        if out is None:
+            if len(self.memo) >= MAX_MEMO:
+                self.memo.clear()
+            out = self.memo[key] = self._candidates(hits, by)
+        return out
+
+    def _candidates(self, hits: list[int], by: dict[int, CompiledRule]) -> list[CompiledRule]:
         idx: set[int] = set()
-        if self.scanner is not None:
-            ar = self.anchor_rules
-            ap = self.anchor_pairs
-            half: set[int] = set()
-            for aid in self.scanner.hits(text):
-                idx.update(ar[aid])
-                if ap[aid]:
-                    half.update(ap[aid])
-            if half:
-                for k in half:
-                    if not k & 1 and k + 1 in half:
-                        idx.add(k >> 1)
+        if hits:
+            idx.update(*map(self.anchor_rules.__getitem__, hits))  # one call, in C
+            f = set().union(*map(self.first.__getitem__, hits))
+            if f:
+                idx |= f & set().union(*map(self.second.__getitem__, hits))
         if self.unanchored:
             idx.update(r.index for r in self.unanchored)
         return [by[i] for i in sorted(idx)]
+
+
+def _routes_to(r: CompiledRule, view: EventView) -> bool:
+    """Whether the rule's routing conditions hold for the routing fields in ``view``. A
+    condition that raises cannot let the rule match (an AND): the rule is left out."""
+    if r.route_check is None:
+        return True
+    try:
+        return bool(r.route_check(view))
+    except Exception:
+        return False
 
 
 class Correlator(Protocol):
@@ -218,6 +248,7 @@ def compile_rule(
         fn, anchors, warnings = c.fn, c.anchors, c.warnings
         extra = None
     route = c.route
+    route_check, body = split_routing(c)
     for w in dict.fromkeys(warnings):
         problems.append(Problem(src, rid, w, "placeholder", fatal=False))
     cr = CompiledRule(
@@ -235,6 +266,8 @@ def compile_rule(
         status=_enum_name(rule.status, ""),
         tags=[str(t) for t in rule.tags or []],
         name=rule.name,
+        route_check=route_check,
+        body=body,
     )
     return cr, problems
 
@@ -263,7 +296,7 @@ class StreamingEngine:
             (r, frozenset(a.lower() for a in r.route)) for r in rules if r.route is not None
         ]
         self._always = [r for r in rules if r.route is None]
-        self._plans: dict[Any, _Plan] = {}
+        self._plans: dict[Any, tuple[_Plan, dict[Any, bool]]] = {}
         self._plans_by_rules: dict[frozenset[int], _Plan] = {}
         self._by_index = {r.index: r for r in rules}
         self.scan_fields: frozenset[str] = frozenset().union(*(r.fields for r in rules))
@@ -339,24 +372,35 @@ class StreamingEngine:
 
     def plan(self, flat: dict[str, Any]) -> _Plan:
         """The plan for an event's routing values (cached)."""
+        return self.route(flat)[0]
+
+    def route(self, flat: dict[str, Any]) -> tuple[_Plan, dict[Any, bool]]:
+        """The plan for an event's routing values, and the results of the routing
+        conditions (``Compiled.key``: conditions on the routing fields only, so the same for
+        every event with these values), both cached per routing tuple."""
+        memo: dict[Any, bool] = {}
         try:
             key = tuple([_freeze(flat.get(f)) for f in ROUTING_ORDER])
-            plan = self._plans.get(key)
+            hit = self._plans.get(key)
         except TypeError:  # an unhashable routing value: no caching
-            return self._build_plan(flat)
-        if plan is None:
+            return self._build_plan(flat, memo), memo
+        if hit is None:
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
-            plan = self._plans[key] = self._build_plan(flat)
-        return plan
+            hit = self._plans[key] = (self._build_plan(flat, memo), memo)
+        return hit
 
-    def _build_plan(self, flat: dict[str, Any]) -> _Plan:
+    def _build_plan(self, flat: dict[str, Any], memo: dict[Any, bool]) -> _Plan:
         present: set[str] = set()
         if self._route_auto is not None:
             text = build_text(flat, ROUTING_FIELDS)
             present = {w for _, w in self._route_auto.iter(text)}
         eligible = list(self._always)
         eligible += [r for r, words in self._route_words if not words.isdisjoint(present)]
+        # the routing conditions, decided on the routing fields alone
+        view = EventView({f: flat[f] for f in ROUTING_FIELDS if f in flat}, text=False)
+        view.memo = memo
+        eligible = [r for r in eligible if _routes_to(r, view)]
         ids = frozenset(r.index for r in eligible)
         plan = self._plans_by_rules.get(ids)
         if plan is None:
@@ -370,14 +414,14 @@ class StreamingEngine:
         """Rules whose logsource routing literals and prefilter anchors occur in the event
         (sorted by rule index)."""
         plan = self.plan(view.flat)
-        return plan.candidates(build_text(view.flat, plan.fields), self._by_index)
+        return list(plan.candidates(build_text_heads(view.flat, plan.heads), self._by_index))
 
     def match_rules(self, event: dict[str, Any]) -> list[CompiledRule]:
         """Every rule (including correlation-only base rules) that matches the event."""
         try:
             view = EventView(event, text=False)
-            plan = self.plan(view.flat)
-            cands = plan.candidates(build_text(view.flat, plan.fields), self._by_index)
+            plan, view.memo = self.route(view.flat)
+            cands = plan.candidates(build_text_heads(view.flat, plan.heads), self._by_index)
         except (RecursionError, TypeError, AttributeError) as e:
             EVENT_ERRORS.labels(reason=type(e).__name__).inc()
             log.warning("event cannot be matched", extra={"reason": str(e)})
@@ -385,7 +429,7 @@ class StreamingEngine:
         out = []
         for r in cands:
             try:
-                if r.fn(view):
+                if (r.body or r.fn)(view):  # the plan checked its routing conditions
                     out.append(r)
             except Exception as e:  # a matcher bug must not stop the pipeline
                 EVENT_ERRORS.labels(reason="matcher").inc()
