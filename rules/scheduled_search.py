@@ -120,6 +120,8 @@ class PagedSearch:
                     if self.fetched >= self.limit:
                         return
                     yield self._count(h)
+                if self.fetched >= self.total:  # no need to ask for an empty page
+                    return
                 after = hits[-1]["sort"]
         finally:
             try:
