@@ -13,22 +13,30 @@ after every successful window, so:
   (``rules.scheduled.detection_id``: rule id + event id, the same as the streaming engine's),
   and the alerts index is written with ``create``.
 
-Single-event rules are one ``query_string`` search each. Correlation rules use a composite
+Single-event rules are one ``query_string`` search each, paged through every match of the
+window (``rules.scheduled_search``: a point in time and ``search_after`` beyond the first
+page) up to the hard bound ``scheduled_max_hits``; the overflow is counted
+(``socmon_scheduled_overflow_hits_total``) and logged. Correlation rules use a composite
 aggregation over the group-by fields as a prefilter (this Elasticsearch has no painless, so
 no ``bucket_selector``: the condition is tested in Python on the buckets), then fetch the
 candidate groups' events and replay them through the streaming correlation logic
 (``rules.correlation``), so both modes apply exactly the same window semantics. Correlations
 with aliases (different fields per rule) or non-monotone conditions skip the prefilter.
+
+The rule set follows the rule sources (``ScheduledService`` polls the ``rules.reload`` watcher
+shared with streaming; ``ScheduledRunner.replace``): added rules run at once as new rules,
+changed rules keep their coverage, removed rules stop and their coverage is suspended.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
@@ -37,7 +45,9 @@ from sigma.correlations import SigmaCorrelationType
 
 from rules.correlation import MONOTONIC_OPS, CorrelationEngine, parse_timestamp
 from rules.detection import Detection, MatchedEvent
+from rules.reload import RuleWatcher
 from rules.scheduled_convert import ScheduledCorrelation, ScheduledRule, ScheduledSet
+from rules.scheduled_search import PagedSearch
 from socmon.ids import doc_id
 from socmon.indices import IndexNames
 from socmon.metrics import REGISTRY
@@ -79,6 +89,18 @@ TRUNCATED = Counter(
     "Scheduled windows with more matches than max_hits (the excess is not reported).",
     registry=REGISTRY,
 )
+OVERFLOW = Counter(
+    "socmon_scheduled_overflow_hits_total",
+    "Matches not reported because their window had more than max_hits matches.",
+    ["rule"],
+    registry=REGISTRY,
+)
+RELOADS = Counter(
+    "socmon_scheduled_rule_changes_total",
+    "Scheduled rules added, changed or removed by a reload of the rule sources.",
+    ["change"],
+    registry=REGISTRY,
+)
 DETECTIONS = Counter(
     "socmon_scheduled_detections_total",
     "Detections produced by scheduled mode (new: delivered; duplicate: already stored).",
@@ -112,6 +134,18 @@ class Window:
     end: float  # exclusive
 
 
+@dataclass
+class RuleChanges:
+    """What a reload changed in the scheduled rule set (rule keys)."""
+
+    added: set[str] = field(default_factory=set)
+    changed: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
 class CoverageStore:
     """Per-rule ``covered_until`` in the state index."""
 
@@ -124,11 +158,24 @@ class CoverageStore:
         return f"scheduled:{rule_key}"
 
     def get(self, rule_key: str) -> float | None:
+        """Where the rule's coverage ends; None for a new (or suspended) rule."""
         try:
             got = self.client.get(index=self.index, id=self._id(rule_key))
         except NotFoundError:
             return None
+        if got["_source"].get("suspended"):
+            return None
         return parse_timestamp(got["_source"].get("covered_until"))
+
+    def suspend(self, rule_key: str) -> None:
+        """The rule left the rule set (disabled, deleted, no longer convertible): its
+        coverage is kept for the record but not resumed; back, it starts as a new rule."""
+        now = _iso(time.time())
+        self.client.update(
+            index=self.index,
+            id=self._id(rule_key),
+            doc={"suspended": now, "updated": now},
+        )
 
     def set(self, rule_key: str, covered_until: float) -> None:
         now = _iso(time.time())
@@ -139,6 +186,7 @@ class CoverageStore:
                 "kind": "scheduled",
                 "rule_id": rule_key,
                 "covered_until": _iso(covered_until),
+                "suspended": None,
                 "@timestamp": now,
                 "updated": now,
             },
@@ -198,19 +246,67 @@ class ScheduledRunner:
             t = end
         return out, max(covered, target)
 
+    # -- rule set ---------------------------------------------------------------------
+    def active(self) -> dict[str, ScheduledRule | ScheduledCorrelation]:
+        """The rules each pass runs, by key: base rules referenced only by correlations
+        without ``generate`` are not reported alone."""
+        out: dict[str, ScheduledRule | ScheduledCorrelation] = {
+            r.key: r for r in self.set.rules if r.key not in self.set.suppressed
+        }
+        out.update((c.key, c) for c in self.set.correlations)
+        return out
+
+    def replace(self, rules: ScheduledSet) -> RuleChanges:
+        """Swap in a reloaded rule set (between passes). Added rules start as new ones (one
+        lookback of history); changed rules keep their coverage, so the new version is
+        applied from ``covered_until - lookback`` on (no gap, no re-scan of older history);
+        removed rules stop and their coverage is suspended (the time they were out of the
+        set is not a gap: back, they start as new rules)."""
+        before = {k: v.fingerprint for k, v in self.active().items()}
+        self.set = rules
+        after = {k: v.fingerprint for k, v in self.active().items()}
+        ch = RuleChanges(
+            added={k for k in after if k not in before},
+            changed={k for k in after if k in before and before[k] != after[k]},
+            removed={k for k in before if k not in after},
+        )
+        for k in sorted(ch.removed):
+            with contextlib.suppress(KeyError):
+                LAG.remove(k)  # a stopped rule has no lag
+            try:
+                self.coverage.suspend(k)
+            except NotFoundError:
+                pass  # never ran: nothing to suspend
+            except (ApiError, TransportError) as e:
+                ERRORS.labels("state").inc()
+                log.warning(
+                    "scheduled coverage not suspended", extra={"rule_id": k, "error": str(e)}
+                )
+        for change, keys in (("added", ch.added), ("changed", ch.changed), ("removed", ch.removed)):
+            if keys:
+                RELOADS.labels(change).inc(len(keys))
+        if ch:
+            log.info(
+                "scheduled rules reloaded",
+                extra={
+                    "added": sorted(ch.added),
+                    "changed": sorted(ch.changed),
+                    "removed": sorted(ch.removed),
+                    "rules": len(after),
+                },
+            )
+        return ch
+
     # -- one pass -----------------------------------------------------------------------
-    def run_once(self) -> int:
-        """One pass over every rule; returns the number of new detections."""
+    def run_once(self, only: set[str] | None = None) -> int:
+        """One pass over every rule (or the rules in ``only``); returns the number of new
+        detections."""
         began = time.monotonic()
         new = 0
         now = self.clock()
-        # base rules only referenced by correlations (no `generate`) are not reported alone
-        items: list[ScheduledRule | ScheduledCorrelation] = [
-            r for r in self.set.rules if r.key not in self.set.suppressed
-        ]
-        items += self.set.correlations
-        for item in items:
-            new += self._run_rule(item, now)
+        for key, item in self.active().items():
+            if only is None or key in only:
+                new += self._run_rule(item, now)
         RUN_SECONDS.observe(time.monotonic() - began)
         return new
 
@@ -219,10 +315,19 @@ class ScheduledRunner:
         new = 0
         for w in windows:
             try:
+                dets: Iterable[Detection]
                 if isinstance(item, ScheduledRule):
                     dets = self._search_rule(item, w)
                 else:
                     dets = self._search_correlation(item, w)
+                # delivered page by page; a failure mid-window retries the whole window
+                # (the detections already delivered are duplicates then, not new alerts)
+                for d in dets:
+                    if self.output(d):
+                        new += 1
+                        DETECTIONS.labels("new").inc()
+                    else:
+                        DETECTIONS.labels("duplicate").inc()
             except (ApiError, TransportError) as e:
                 ERRORS.labels("elasticsearch").inc()
                 log.warning(
@@ -230,12 +335,6 @@ class ScheduledRunner:
                     extra={"rule_id": item.key, "start": _iso(w.start), "error": str(e)},
                 )
                 break
-            for d in dets:
-                if self.output(d):
-                    new += 1
-                    DETECTIONS.labels("new").inc()
-                else:
-                    DETECTIONS.labels("duplicate").inc()
             try:
                 prev = self.coverage.get(item.key)
                 self.coverage.set(item.key, max(w.end, prev or w.end))
@@ -270,38 +369,46 @@ class ScheduledRunner:
         }
 
     def _hits(
-        self, query: dict[str, Any], w: Window, extra: list[dict[str, Any]] | None = None
-    ) -> list[dict[str, Any]]:
-        body_filter = [self._range(w.start, w.end), query, *(extra or [])]
-        resp = self.client.search(
-            index=self.index,
-            query={"bool": {"filter": body_filter}},
-            sort=[{"@timestamp": "asc"}],
-            size=self.s.scheduled_max_hits,
-            track_total_hits=True,
-            ignore_unavailable=True,
-            allow_no_indices=True,
-            # skip daily indices outside the time range before rewriting the query (large
-            # wildcard lists are expensive to rewrite on every shard)
-            pre_filter_shard_size=1,
+        self,
+        query: dict[str, Any],
+        w: Window,
+        extra: list[dict[str, Any]] | None = None,
+        rule_key: str = "",
+    ) -> Iterator[dict[str, Any]]:
+        """Every match in the window, in time order, paged (``rules.scheduled_search``) up
+        to ``scheduled_max_hits``; the overflow is counted and logged."""
+        window = self._range(w.start, w.end)
+        paged = PagedSearch(
+            self.client,
+            self.index,
+            {"bool": {"filter": [window, query, *(extra or [])]}},
+            page_size=self.s.scheduled_page_size,
+            limit=self.s.scheduled_max_hits,
+            index_filter=window,
         )
-        total = resp["hits"]["total"]["value"]
-        hits: list[dict[str, Any]] = resp["hits"]["hits"]
-        if total > len(hits):
+        yield from paged
+        if paged.overflow:
             TRUNCATED.inc()
+            OVERFLOW.labels(rule_key).inc(paged.overflow)
             log.warning(
-                "scheduled window has more matches than max_hits",
-                extra={"total": total, "fetched": len(hits), "start": _iso(w.start)},
+                "scheduled window has more matches than max_hits; the rest is not reported",
+                extra={
+                    "rule_id": rule_key,
+                    "total": paged.total,
+                    "reported": paged.fetched,
+                    "overflow": paged.overflow,
+                    "start": _iso(w.start),
+                    "end": _iso(w.end),
+                    "unreported_from": paged.last_timestamp,
+                },
             )
-        return hits
 
-    def _search_rule(self, item: ScheduledRule, w: Window) -> list[Detection]:
-        out = []
+    def _search_rule(self, item: ScheduledRule, w: Window) -> Iterator[Detection]:
         r = item.rule
-        for h in self._hits(item.es_query(), w):
+        for h in self._hits(item.es_query(), w, rule_key=item.key):
             src = h["_source"]
             ts = str(src.get("@timestamp", ""))
-            out.append(
+            yield (
                 Detection(
                     rule_id=item.key,
                     rule_title=r.title,
@@ -320,7 +427,6 @@ class ScheduledRunner:
                     custom=dict(r.custom_attributes),
                 )
             )
-        return out
 
     # -- correlations ---------------------------------------------------------------------
     def _search_correlation(self, item: ScheduledCorrelation, w: Window) -> list[Detection]:
@@ -333,11 +439,12 @@ class ScheduledRunner:
             if not groups:
                 return []
         if groups is None:
-            return self._replay(item, self._hits(item.es_query(), span), w)
+            return self._replay(item, self._hits(item.es_query(), span, rule_key=item.key), w)
         out: list[Detection] = []
         for g in groups:
             terms = [{"term": {f: v}} for f, v in g.items()]
-            out += self._replay(item, self._hits(item.es_query(), span, terms), w)
+            hits = self._hits(item.es_query(), span, terms, rule_key=item.key)
+            out += self._replay(item, hits, w)
         return out
 
     def _candidate_groups(self, item: ScheduledCorrelation, w: Window) -> Iterator[dict[str, Any]]:
@@ -394,7 +501,7 @@ class ScheduledRunner:
         return measure > c.count if c.op.name == "GT" else measure >= c.count
 
     def _replay(
-        self, item: ScheduledCorrelation, hits: list[dict[str, Any]], w: Window
+        self, item: ScheduledCorrelation, hits: Iterable[dict[str, Any]], w: Window
     ) -> list[Detection]:
         """Feed the hits (time order) through the streaming correlation logic; keep the
         detections completed inside ``w``."""
@@ -424,13 +531,27 @@ class ScheduledRunner:
 
 
 class ScheduledService:
-    """``socmon run`` service: ``run_once`` every ``scheduled_interval`` seconds."""
+    """``socmon run`` service: ``run_once`` every ``scheduled_interval`` seconds and, between
+    passes, a check of the rule sources every ``store_poll_interval`` seconds (the watcher
+    shared with streaming, ``rules.reload``): a reload swaps the runner's rule set and runs
+    the added and changed rules at once, so they are queried within one poll interval."""
 
     name = "scheduled-detection"
 
-    def __init__(self, runner: ScheduledRunner, interval: float) -> None:
+    def __init__(
+        self,
+        runner: ScheduledRunner,
+        interval: float,
+        watcher: RuleWatcher | None = None,
+        convert: Callable[[Any], ScheduledSet] | None = None,
+        poll_interval: float | None = None,
+    ) -> None:
         self.runner = runner
         self.interval = interval
+        self.watcher = watcher
+        self._convert = convert
+        self._generation = watcher.generation if watcher is not None else 0
+        self.poll_interval = poll_interval or interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -438,14 +559,32 @@ class ScheduledService:
         self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
         self._thread.start()
 
+    def maybe_reload(self) -> RuleChanges | None:
+        """Swap in the watcher's newer rules, if any; the changes, or None."""
+        if self.watcher is None or self._convert is None:
+            return None
+        got = self.watcher.poll(self._generation)
+        if got is None:
+            return None
+        self._generation, loaded = got
+        return self.runner.replace(self._convert(loaded))
+
     def _loop(self) -> None:
+        next_run = time.monotonic()
         while not self._stop.is_set():
+            due = time.monotonic() >= next_run
             try:
-                self.runner.run_once()
+                changes = self.maybe_reload()
+                if due:
+                    self.runner.run_once()
+                elif changes and (changes.added or changes.changed):
+                    self.runner.run_once(changes.added | changes.changed)
             except Exception:
                 ERRORS.labels("unexpected").inc()
                 log.exception("scheduled detection pass failed; retrying next interval")
-            self._stop.wait(self.interval)
+            if due:
+                next_run = time.monotonic() + self.interval
+            self._stop.wait(max(0.0, min(self.poll_interval, next_run - time.monotonic())))
 
     def stop(self) -> None:
         self._stop.set()
@@ -453,9 +592,12 @@ class ScheduledService:
             self._thread.join(timeout=30)
 
 
-def scheduled_service(ctx: Any, loaded: Any) -> ScheduledService | None:
+def scheduled_service(
+    ctx: Any, loaded: Any, watcher: RuleWatcher | None = None
+) -> ScheduledService | None:
     """The scheduled-detection service of ``socmon run`` (``ctx``: ``socmon.runner.RunContext``;
-    ``loaded``: ``rules.loader.LoadedRules``), or None when disabled in settings."""
+    ``loaded``: ``rules.loader.LoadedRules``; ``watcher``: the rule watcher shared with
+    streaming, which reloads the rules when the store changes), or None when disabled."""
     from rules.scheduled_convert import convert
     from rules.scheduled_output import DetectionOutput
 
@@ -475,4 +617,14 @@ def scheduled_service(ctx: Any, loaded: Any) -> ScheduledService | None:
             "problems": len(converted.problems),
         },
     )
-    return ScheduledService(runner, s.scheduled_interval)
+    if watcher is None:
+        watcher = RuleWatcher(ctx)
+        watcher.adopt(loaded)
+    poll = min(s.store_poll_interval, s.scheduled_interval) if s.store_rules else None
+    return ScheduledService(
+        runner,
+        s.scheduled_interval,
+        watcher,
+        lambda rules: convert(rules, placeholders),
+        poll,
+    )

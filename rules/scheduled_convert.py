@@ -25,6 +25,7 @@ from sigma.types import SigmaString, SpecialChars
 from rules.correlation import CompiledCorrelation, CorrelationProblem, compile_correlation
 from rules.loader import LoadedRules, Problem, rule_id, rule_source
 from rules.pipelines import socmon_pipeline
+from socmon.ids import doc_id
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,11 @@ class ScheduledRule:
     def es_query(self) -> dict[str, Any]:
         return {"query_string": {"query": self.query, "analyze_wildcard": True, "lenient": True}}
 
+    @property
+    def fingerprint(self) -> str:
+        """Changes when what the rule searches changes (a reload compares them)."""
+        return doc_id("scheduled-rule", self.query)
+
 
 @dataclass
 class ScheduledCorrelation:
@@ -91,6 +97,12 @@ class ScheduledCorrelation:
     known: dict[str, str]  # base rule ids/names -> key (to recompile fresh windows)
     queries: dict[str, str]  # base rule key -> Lucene query
     compiled: CompiledCorrelation
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes when the correlation's windowing or a referenced rule's query changes."""
+        parts = [f"{k}={q}" for k, q in sorted(self.queries.items())]
+        return doc_id("scheduled-correlation", self.compiled.fingerprint, *parts)
 
     def fresh(self) -> CompiledCorrelation:
         """A compiled correlation with empty windows (one replay)."""

@@ -8,6 +8,10 @@ simple form of ``rules.scheduled_output.detection_document`` through ``ctx.write
 with the deterministic detection id: a replay never duplicates). The rule store is polled
 every ``detection.store_poll_interval`` seconds; a change rebuilds the engine without a
 restart. Correlation windows are snapshotted to the state store (ES or file) and restored.
+
+Both modes share one ``rules.reload.RuleWatcher``: the store's revision is polled by each
+service every ``detection.store_poll_interval`` seconds, and a change is loaded once and
+handed to both (the streaming engine is rebuilt; the scheduled runner swaps its queries).
 """
 
 from __future__ import annotations
@@ -23,14 +27,18 @@ from rules.detection import Detection
 from rules.engine import StreamingEngine
 from rules.loader import LoadedRules, finish, load_paths, load_store
 from rules.metrics import EVENT_ERRORS, MATCH_SECONDS
+from rules.reload import RuleWatcher
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
 
 
-def load_for_run(ctx: Any) -> LoadedRules:
-    """Rules from the configured paths and (when enabled and reachable) the rule store."""
+def load_for_run(ctx: Any, strict: bool = False) -> LoadedRules:
+    """Rules from the configured paths and (when enabled and reachable) the rule store.
+
+    ``strict``: an unreadable store raises (a reload keeps the rules in use) instead of
+    falling back to the file rules (the start)."""
     s = ctx.settings.detection
     paths = [p for p in [*s.rule_paths, *s.extra_rule_paths] if Path(p).exists()]
     missing = [str(p) for p in [*s.rule_paths, *s.extra_rule_paths] if not Path(p).exists()]
@@ -41,6 +49,8 @@ def load_for_run(ctx: Any) -> LoadedRules:
         try:
             loaded.extend(load_store(ctx.client, ctx.names))
         except Exception as e:  # ES down at start: file rules now, the store at the next poll
+            if strict:
+                raise
             log.warning("rule store not readable; using file rules", extra={"error": str(e)})
     return finish(loaded)
 
@@ -64,14 +74,18 @@ class StreamingDetectionService:
 
     name = "streaming-detection"
 
-    def __init__(self, ctx: Any, loaded: LoadedRules) -> None:
+    def __init__(self, ctx: Any, loaded: LoadedRules, watcher: RuleWatcher | None = None) -> None:
         self.ctx = ctx
         self.settings = ctx.settings.detection
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=self.settings.streaming_queue_size)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._state = _state_store(ctx)
-        self._revision: Any = None
+        if watcher is None:
+            watcher = RuleWatcher(ctx)
+            watcher.adopt(loaded)
+        self.watcher = watcher
+        self._generation = watcher.generation
         self.engine = self._build(loaded)
         self.detections = 0
 
@@ -184,27 +198,19 @@ class StreamingDetectionService:
                 last_state = time.monotonic()
 
     def _maybe_reload(self) -> None:
-        from rules.store import store_revision
-
-        try:
-            rev = store_revision(self.ctx.client, self.ctx.names)
-        except Exception as e:
-            log.debug("rule store revision not readable", extra={"error": str(e)})
+        got = self.watcher.poll(self._generation)
+        if got is None:
             return
-        if self._revision is None:
-            self._revision = rev
-            return
-        if rev == self._revision:
-            return
-        self._revision = rev
+        # adopted before building: a generation that fails to build is not retried
+        self._generation, loaded = got
         self._save_state()
         try:
-            engine = self._build(load_for_run(self.ctx))
+            engine = self._build(loaded)
         except Exception:
             log.exception("rule reload failed; keeping the current rules")
             return
         self.engine = engine  # atomic swap: the worker picks it up on its next event
-        log.info("rules reloaded from the store", extra={"revision": list(rev)})
+        log.info("streaming engine rebuilt", extra={"generation": self._generation})
 
     # ------------------------------------------------------------------ service
 
@@ -236,27 +242,31 @@ class StreamingDetectionService:
         return False
 
 
-def streaming_service(ctx: Any, loaded: LoadedRules) -> StreamingDetectionService | None:
+def streaming_service(
+    ctx: Any, loaded: LoadedRules, watcher: RuleWatcher | None = None
+) -> StreamingDetectionService | None:
     if not ctx.settings.detection.streaming_enabled:
         log.info("streaming detection disabled (detection.streaming_enabled)")
         return None
-    svc = StreamingDetectionService(ctx, loaded)
+    svc = StreamingDetectionService(ctx, loaded, watcher)
     ctx.events.add(svc)
     return svc
 
 
 def build(ctx: Any) -> list[Any]:
-    """The rules layer's services: streaming and scheduled detection, one rule load."""
-    loaded = load_for_run(ctx)
+    """The rules layer's services: streaming and scheduled detection, one rule load and one
+    watcher of the rule store."""
+    watcher = RuleWatcher(ctx)
+    loaded = watcher.initial()
     out: list[Any] = []
-    svc = streaming_service(ctx, loaded)
+    svc = streaming_service(ctx, loaded, watcher)
     if svc is not None:
         out.append(svc)
     try:
         from rules.scheduled import scheduled_service
     except ImportError:
         return out
-    sched = scheduled_service(ctx, loaded)
+    sched = scheduled_service(ctx, loaded, watcher)
     if sched is not None:
         out.append(sched)
     return out

@@ -78,5 +78,16 @@ class DetectionSettings(Section):
         3_600.0, gt=0, description="Scheduled: longest time window one query covers."
     )
     scheduled_max_hits: int = Field(
-        10_000, gt=0, le=100_000, description="Scheduled: matches fetched per rule per window."
+        100_000,
+        gt=0,
+        le=10_000_000,
+        description="Scheduled: hard bound of matches reported per rule per window (paged); "
+        "the excess is counted (socmon_scheduled_overflow_hits_total) and logged.",
+    )
+    scheduled_page_size: int = Field(
+        1_000,
+        gt=0,
+        le=10_000,
+        description="Scheduled: matches fetched per request (search_after over a point in "
+        "time beyond the first page).",
     )
