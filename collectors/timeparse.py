@@ -33,19 +33,25 @@ _SECONDS = frozenset(f"{i:02d}" for i in range(61))
 _ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.(\d+))?Z", re.ASCII)
 
 
-_now_sec = -1
-_now_prefix = ""
+_now_ms: tuple[int, str] = (-1, "")  # (epoch milliseconds, its @timestamp), swapped whole
+_now_sec: tuple[int, str] = (-1, "")  # (epoch second, "YYYY-MM-DDTHH:MM:SS")
 
 
 def now_iso() -> str:
-    """The current time as ``@timestamp`` (the second's prefix is cached)."""
-    global _now_sec, _now_prefix
-    t = time.time()
-    sec = int(t)
-    if sec != _now_sec:
-        _now_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-        _now_sec = sec
-    return f"{_now_prefix}.{int((t - sec) * 1000):03d}Z"
+    """The current time as ``@timestamp``: one string per millisecond (a busy collector stamps
+    many events within one), the second's prefix cached."""
+    global _now_ms, _now_sec
+    ms = int(time.time() * 1000)
+    cur = _now_ms
+    if cur[0] == ms:
+        return cur[1]
+    sec, frac = divmod(ms, 1000)
+    prefix = _now_sec
+    if prefix[0] != sec:
+        prefix = _now_sec = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
+    text = f"{prefix[1]}.{frac:03d}Z"
+    _now_ms = (ms, text)
+    return text
 
 
 def iso(d: dt.datetime) -> str:
