@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import re
-from typing import Any
+from typing import Any, cast
 
 from socmon.pipeline import Event
 
@@ -70,8 +69,24 @@ _IPV4 = re.compile(
 )
 
 
+_clean: dict[str, str | None] = {}  # clean_ip's results (logs repeat their addresses)
+_MISSING = object()
+
+
 def clean_ip(value: str) -> str | None:
     """A normalised IP address (``::ffff:1.2.3.4`` -> ``1.2.3.4``), or None."""
+    r = _clean.get(value, _MISSING)
+    if r is not _MISSING:
+        return cast("str | None", r)
+    ip = _clean_ip(value)
+    if len(_clean) >= 65_536:
+        _clean.clear()
+    _clean[value] = ip
+    return ip
+
+
+def _clean_ip(value: str) -> str | None:
+    """:func:`clean_ip` without the cache."""
     if _IPV4.fullmatch(value):  # the common case, without the ipaddress module
         return value
     v = value.strip().strip("[]")
@@ -101,8 +116,11 @@ def set_endpoint(ev: Event, side: str, host: str, port: int | str | None = None)
         d["address"] = host
         d["domain"] = host
     if port is not None:
-        with contextlib.suppress(ValueError):
-            d["port"] = int(port)
+        try:
+            n = int(port)
+        except ValueError:
+            return
+        d["port"] = n
 
 
 def set_user(ev: Event, name: str) -> None:

@@ -25,19 +25,33 @@ UTC = dt.UTC
 _SYSTEM_TIME = re.compile(r"\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z", re.ASCII)
 
 
-_now_sec = -1
-_now_prefix = ""
+# Two ASCII digits that make a valid hour, minute, second (60: a leap second, as _bsd allows).
+_HOURS = frozenset(f"{i:02d}" for i in range(24))
+_MINUTES = frozenset(f"{i:02d}" for i in range(60))
+_SECONDS = frozenset(f"{i:02d}" for i in range(61))
+# ISO 8601 in UTC with ``Z`` as RFC 5424 senders write it: ``@timestamp`` is a slice of it.
+_ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.(\d+))?Z", re.ASCII)
+
+
+_now_ms: tuple[int, str] = (-1, "")  # (epoch milliseconds, its @timestamp), swapped whole
+_now_sec: tuple[int, str] = (-1, "")  # (epoch second, "YYYY-MM-DDTHH:MM:SS")
 
 
 def now_iso() -> str:
-    """The current time as ``@timestamp`` (the second's prefix is cached)."""
-    global _now_sec, _now_prefix
-    t = time.time()
-    sec = int(t)
-    if sec != _now_sec:
-        _now_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-        _now_sec = sec
-    return f"{_now_prefix}.{int((t - sec) * 1000):03d}Z"
+    """The current time as ``@timestamp``: one string per millisecond (a busy collector stamps
+    many events within one), the second's prefix cached."""
+    global _now_ms, _now_sec
+    ms = int(time.time() * 1000)
+    cur = _now_ms
+    if cur[0] == ms:
+        return cur[1]
+    sec, frac = divmod(ms, 1000)
+    prefix = _now_sec
+    if prefix[0] != sec:
+        prefix = _now_sec = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
+    text = f"{prefix[1]}.{frac:03d}Z"
+    _now_ms = (ms, text)
+    return text
 
 
 def iso(d: dt.datetime) -> str:
@@ -62,6 +76,7 @@ class TimeParser:
         self.reference = reference
         self._cache: dict[str, str | None] = {}
         self._days: dict[str, str] = {}
+        self._minutes: dict[str, str] = {}
         self._valid_days: dict[str, bool] = {}
         self._clf_base: dict[str, int] = {}
 
@@ -87,26 +102,56 @@ class TimeParser:
         self._cache[key] = value
         return value
 
+    def _day(self, key: str) -> str:
+        """``YYYY-MM-DDT`` of ``Mmm dd`` (the year guessed), or "" when it is no date; cached."""
+        day = self._days.get(key)
+        if day is None:
+            try:
+                mo = MONTHS[key[:3].title()]
+                d = int(key[4:6])
+                y = self._guess_year(mo, d)
+                dt.date(y, mo, d)
+                day = f"{y:04d}-{mo:02d}-{d:02d}T"
+            except (KeyError, ValueError):
+                day = ""
+            if len(self._days) > 1000:
+                self._days.clear()
+            self._days[key] = day
+        return day
+
+    def _minute(self, key: str) -> str:
+        """``YYYY-MM-DDTHH:MM:`` of ``Mmm dd HH:MM`` (ASCII digits, a valid hour and minute),
+        else ""; cached: a BSD timestamp then costs a dict lookup and a concatenation."""
+        p = ""
+        if key[9] == ":" and key[7:9] in _HOURS and key[10:12] in _MINUTES:
+            day = self._day(key[:6])
+            if day:
+                p = f"{day}{key[7:12]}:"
+        if len(self._minutes) > 20_000:
+            self._minutes.clear()
+        self._minutes[key] = p
+        return p
+
     def bsd(self, s: str) -> str | None:
         """``Mmm dd HH:MM:SS`` (day may be space padded or one digit), optional ``.ffffff``."""
+        if self.tz is UTC and len(s) == 15:
+            # fast path: the minute's prefix cached, the seconds appended (the same result as
+            # _bsd, which handles everything else)
+            p = self._minutes.get(s[:12])
+            if p is None:
+                p = self._minute(s[:12])
+            if p and s[12] == ":" and s[13:15] in _SECONDS:
+                return p + s[13:15] + ".000Z"
+        return self._bsd(s)
+
+    def _bsd(self, s: str) -> str | None:
+        """:meth:`bsd` for every shape (the reference its fast path agrees with)."""
         r = self._cache.get(s)
         if r is not None or s in self._cache:
             return r
         if self.tz is UTC and len(s) == 15 and s[9] == ":" and s[12] == ":":
-            # fast path: the date part is cached per (month, day); no datetime per line
-            day = self._days.get(s[:6])
-            if day is None:
-                try:
-                    mo = MONTHS[s[:3].title()]
-                    d = int(s[4:6])
-                    y = self._guess_year(mo, d)
-                    dt.date(y, mo, d)
-                    day = f"{y:04d}-{mo:02d}-{d:02d}T"
-                except (KeyError, ValueError):
-                    day = ""
-                if len(self._days) > 1000:
-                    self._days.clear()
-                self._days[s[:6]] = day
+            # the date part is cached per (month, day); no datetime per line
+            day = self._day(s[:6])
             hms = s[7:15]
             if (
                 day
@@ -197,28 +242,38 @@ class TimeParser:
             v = None
         return self._remember(s, v)
 
+    def _valid_day(self, day: str) -> bool:
+        """``YYYY-MM-DD`` (ASCII digits) is a date; cached per day."""
+        ok = self._valid_days.get(day)
+        if ok is None:
+            try:
+                ok = dt.date.fromisoformat(day).year > 0
+            except ValueError:
+                ok = False
+            if len(self._valid_days) > 10_000:
+                self._valid_days.clear()
+            self._valid_days[day] = ok
+        return ok
+
     def system_time(self, s: str) -> str | None:
         """Windows ``SystemTime`` (``2019-08-14T13:54:09.612954Z``) -> ``@timestamp``: the
         same result as :meth:`isoish` without a datetime per record (each record has its own
         time, so the cache rarely helps); the date part is checked once per day."""
-        if len(s) == 27 and _SYSTEM_TIME.fullmatch(s):
-            day = s[:10]
-            ok = self._valid_days.get(day)
-            if ok is None:
-                try:
-                    ok = dt.date.fromisoformat(day).year > 0
-                except ValueError:
-                    ok = False
-                if len(self._valid_days) > 10_000:
-                    self._valid_days.clear()
-                self._valid_days[day] = ok
-            if ok:
-                return s[:23] + "Z"
+        if len(s) == 27 and _SYSTEM_TIME.fullmatch(s) and self._valid_day(s[:10]):
+            return s[:23] + "Z"
         return self.isoish(s)
 
     def isoish(self, s: str) -> str | None:
         """ISO 8601 and near relatives: ``2005-01-02T03:04:05[.f][Z|+hh:mm|+hhmm]``,
         ``2005-01-02 03:04:05,123``, ``2012/04/09 11:53:29``, ``20220407-12:11:06``."""
+        if s[-1:] == "Z" and (m := _ISO_Z.fullmatch(s)) is not None and self._valid_day(s[:10]):
+            # fast path (RFC 5424 senders, each line its own millisecond): no datetime
+            frac = m.group(1)
+            return f"{s[:19]}.{(frac + '000')[:3]}Z" if frac else f"{s[:19]}.000Z"
+        return self._isoish(s)
+
+    def _isoish(self, s: str) -> str | None:
+        """:meth:`isoish` for every shape (the reference its fast path agrees with)."""
         r = self._cache.get(s)
         if r is not None or s in self._cache:
             return r

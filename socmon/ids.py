@@ -5,8 +5,13 @@ duplicate)."""
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 from typing import Any
+
+# base64.urlsafe_b64encode without its Python wrapper (the same bytes)
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_b2a = binascii.b2a_base64
 
 
 def _update(h: Any, parts: tuple[str | int | bytes, ...]) -> None:
@@ -41,4 +46,4 @@ class IdPrefix:
             h.update(len(b).to_bytes(4, "little") + b)
         else:
             _update(h, rest)
-        return base64.urlsafe_b64encode(h.digest())[:22].decode("ascii")
+        return _b2a(h.digest(), newline=False)[:22].translate(_URLSAFE).decode("ascii")
