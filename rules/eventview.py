@@ -142,10 +142,11 @@ class EventView:
         out = self._all_str
         if out is None:
             flat = self.flat
-            if not SKIP_FIELDS.isdisjoint(flat):
-                flat = flat.copy()  # a C-level copy, cheaper than a test per field
-                for f in SKIP_FIELDS:
-                    flat.pop(f, None)
+            for f in SKIP_FIELDS:
+                if f in flat:
+                    if flat is self.flat:
+                        flat = flat.copy()  # a C-level copy, cheaper than a test per field
+                    del flat[f]
             out = [v for v in flat.values() if type(v) is str]  # the common case, in C
             if len(out) != len(flat):  # lists, numbers, booleans, nulls
                 for v in [v for v in flat.values() if type(v) is not str and v is not None]:
