@@ -115,6 +115,25 @@ class LineHandler:
         truncated: bool = False,
         extra: Event | None = None,
     ) -> Event:
+        if not truncated:
+            # the usual record: valid UTF-8, no NUL, not cut (decode() and its flags otherwise)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                if "\x00" not in text:
+                    if text.endswith("\r"):
+                        text = text[:-1]
+                    return self.emit_event(
+                        self.parse_text(text, position),
+                        identity,
+                        position,
+                        ack,
+                        path=path,
+                        sender=sender,
+                        extra=extra,
+                    )
         text, flags = self.decode(raw, position)
         if truncated:
             flags.append(TRUNCATED)
@@ -142,9 +161,10 @@ class LineHandler:
         flags: list[str] | None = None,
         extra: Event | None = None,
     ) -> Event:
-        for f in flags or ():
-            add_tag(ev, f)
-        if PARSE_FAILURE in ev.get("tags", ()):
+        if flags:
+            for f in flags:
+                add_tag(ev, f)
+        if "tags" in ev and PARSE_FAILURE in ev["tags"]:
             err = ev.get("error")
             reason = err.get("message", "") if isinstance(err, dict) else ""
             report_bad("parse_failure", self.source_kind, self.source, position, str(reason))
@@ -164,11 +184,8 @@ class LineHandler:
             lg["file"] = {"path": path}
             if isinstance(position, int):
                 lg["offset"] = position
-        pf = (
-            ev.get("socmon", {}).get("parse_failure")
-            if isinstance(ev.get("socmon"), dict)
-            else None
-        )
+        so = ev.get("socmon")
+        pf = so.get("parse_failure") if isinstance(so, dict) else None
         se = self._enrich.get((path, sender))
         if se is None:
             if len(self._enrich) > 1024:  # syslog senders come and go: keep it bounded

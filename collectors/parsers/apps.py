@@ -138,6 +138,42 @@ SSHD_RULES: list[_Rule] = [
     ),
     (_r(rf"^Postponed (?P<method>\S+) for (?P<user>\S+) from {_H}{_P}"), "postponed", None),
 ]
+# The first word (up to the first space) a message must have for each rule of SSHD_RULES to
+# match (every anchored rule starts with a literal word and a space), in the same order;
+# None: any message. sshd() tries only the rules its message's first word allows, in order,
+# so the first match is the same as trying them all.
+SSHD_FIRST_WORDS: list[tuple[str, ...] | None] = [
+    ("Accepted",),
+    ("Failed",),
+    ("error:", "PAM:"),
+    ("error:", "PAM:"),
+    ("fatal:", "Timeout"),
+    ("banner", "ssh_dispatch_run_fatal:"),
+    ("Invalid", "invalid", "Illegal", "illegal"),
+    ("User",),
+    ("ROOT",),
+    ("error:", "maximum"),
+    ("Disconnecting",),
+    ("error:", "Received"),
+    ("Connection",),
+    ("Disconnected",),
+    ("error:", "Did"),
+    ("Bad",),
+    ("fatal:", "Unable"),
+    None,  # "refused connect from" anywhere
+    ("Connection",),
+    ("Connection",),
+    ("Address",),
+    ("Postponed",),
+]
+assert len(SSHD_FIRST_WORDS) == len(SSHD_RULES)
+_SSHD_ANY_WORD = [r for r, w in zip(SSHD_RULES, SSHD_FIRST_WORDS, strict=True) if w is None]
+_SSHD_BY_WORD = {
+    word: [r for r, w in zip(SSHD_RULES, SSHD_FIRST_WORDS, strict=True) if w is None or word in w]
+    for words in SSHD_FIRST_WORDS
+    if words
+    for word in words
+}
 _SSHD_RECEIVED_FAILURE = re.compile(
     r"\[preauth\]|No supported authentication|Bye Bye|com\.jcraft|Ha ha|Normal Shutdown, Thank you"
 )
@@ -251,10 +287,13 @@ class AppParsers:
 
     def sshd(self, ev: Event, msg: str) -> None:
         ev["event"]["dataset"] = "sshd"
-        m0 = _KERNEL_PREFIX.match(msg)
-        if m0:
-            msg = msg[m0.end() :]
-        for rx, action, outcome in SSHD_RULES:
+        if msg[:1] in ("k", "["):
+            m0 = _KERNEL_PREFIX.match(msg)
+            if m0:
+                msg = msg[m0.end() :]
+        sp = msg.find(" ")
+        rules = _SSHD_BY_WORD.get(msg[:sp] if sp >= 0 else msg, _SSHD_ANY_WORD)
+        for rx, action, outcome in rules:
             m = rx.search(msg)
             if m is None:
                 continue

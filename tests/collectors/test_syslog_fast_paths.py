@@ -8,6 +8,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from collectors.parsers import apps
 from collectors.parsers.syslog import SyslogParser
 from collectors.timeparse import TimeParser
 
@@ -100,3 +101,37 @@ def test_syslog_fast_path_equals_general(lines: list[str]) -> None:
         except ValueError as e:
             got = repr(e).encode()
         assert got == want, line
+
+
+SSHD_WORDS = sorted({w for ws in apps.SSHD_FIRST_WORDS if ws for w in ws} | {"x", "pam_unix"})
+SSHD_TAILS = [
+    "password for root from 192.0.2.1 port 22 ssh2",
+    "invalid user bob from 192.0.2.1 port 22",
+    "user bob from 192.0.2.1",
+    "PAM: Authentication failure for bob from host.example",
+    "Authentication failure for bob from 192.0.2.1",
+    "closed by 192.0.2.1 port 22 [preauth]",
+    "from 192.0.2.1 port 22 on 10.0.0.1 port 22",
+    "disconnect from 192.0.2.1 port 22:11: Bye Bye [preauth]",
+    "exchange: Connection from 192.0.2.1 port 22: invalid format",
+    "before authentication for 192.0.2.1 port 22",
+    "to negotiate with 192.0.2.1 port 22: no matching key",
+    "refused connect from host (192.0.2.1)",
+    "LOGIN REFUSED FROM 192.0.2.1",
+    "authentication attempts exceeded for root from 192.0.2.1 port 22 ssh2",
+    "192.0.2.1 maps to x.example, but this does not map back to the address",
+]
+
+
+@given(
+    st.sampled_from(SSHD_WORDS),
+    st.sampled_from(["", "error: ", "fatal: "]),
+    st.sampled_from(SSHD_TAILS),
+    st.sampled_from([" ", "", "  "]),
+)
+def test_sshd_rule_index_equals_all_rules(word: str, lead: str, tail: str, sep: str) -> None:
+    msg = f"{lead}{word}{sep}{tail}"
+    first = next((r for r in apps.SSHD_RULES if r[0].search(msg)), None)
+    sp = msg.find(" ")
+    rules = apps._SSHD_BY_WORD.get(msg[:sp] if sp >= 0 else msg, apps._SSHD_ANY_WORD)
+    assert next((r for r in rules if r[0].search(msg)), None) is first
