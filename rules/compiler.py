@@ -55,7 +55,7 @@ from sigma.types import (
     SpecialChars,
 )
 
-from rules.eventview import SEP_END, SEP_FIELD, SEP_VALUE, EventView, _scalar_str
+from rules.eventview import SEP_ANY, SEP_END, SEP_FIELD, SEP_VALUE, EventView, _scalar_str
 
 Fn = Callable[[EventView], bool]
 
@@ -125,11 +125,34 @@ class Compiled:
 _LENGTH_ONLY = __import__("re").compile(r"\^?\.\{(\d+),\}\$?")
 MIN_ANCHOR = 3  # shorter literals occur in nearly every event: no use as prefilter anchors
 FIELD_ONLY = 50.0  # cost of an anchor that only says "the field exists"
+_SEPARATORS = (SEP_ANY, SEP_FIELD, SEP_VALUE, SEP_END)
+
+
+def _field_anchor(fld: str) -> str:
+    """The anchor "the field has a value"."""
+    return SEP_FIELD + fld + SEP_VALUE
+
+
+def _in_field(fld: str, lit: str, end: bool = False) -> str:
+    """The anchor "a value of ``fld`` contains ``lit``" (``end``: ends with it): scanned as
+    the field's head, any characters but SEP_FIELD, the literal (``rules.prefilter``). Any
+    literal, however short, is at least as selective as the field's presence. A literal
+    holding a separator character cannot be found that way: the field's presence then."""
+    if not lit or any(c in lit for c in _SEPARATORS):
+        return _field_anchor(fld)
+    return SEP_FIELD + fld + SEP_VALUE + SEP_ANY + lit.lower() + (SEP_END if end else "")
+
+
+def _exact_anchor(fld: str, lit: str, end: bool = True) -> str:
+    """The anchor "a value of ``fld`` is ``lit``" (``end`` False: starts with it)."""
+    if any(c in lit for c in _SEPARATORS):
+        return _field_anchor(fld)
+    return SEP_FIELD + fld + SEP_VALUE + lit.lower() + (SEP_END if end else "")
 
 
 def _regex_literal(pattern: str) -> str:
-    """The longest literal run (lower-cased, >= 3 chars) every match of ``pattern`` must
-    contain, or "" (a prefilter anchor for regex leaves)."""
+    """The longest literal run (lower-cased) every match of ``pattern`` must contain, or ""
+    (a prefilter anchor for regex leaves, scanned in the leaf's field)."""
     import re._parser as sre_parse  # python >= 3.11
 
     try:
@@ -156,8 +179,7 @@ def _regex_literal(pattern: str) -> str:
             runs.append(cur)
 
     walk(parsed)
-    best = max(runs, key=len, default="")
-    return best.lower() if len(best) >= 3 else ""
+    return max(runs, key=len, default="").lower()
 
 
 def _memo(key: Any, inner: Fn) -> Fn:
@@ -210,23 +232,21 @@ def _str_leaf(fld: str | None, kind: str, lit: str, cased: bool) -> Compiled:
             fn = lambda ev: (v := get(ev)) is not None and lit in v  # noqa: E731
         else:
             fn = lambda ev: (v := ev.low[fld]) is not None and low in v  # noqa: E731
-        anchors = frozenset({SEP_FIELD + fld + SEP_VALUE + lit.lower() + SEP_END})
+        anchors = frozenset({_exact_anchor(fld, lit)})
         cost = _weight(lit, fld) * 0.5
     elif kind == "prefix":
         fn = _loop_fn(fld, cased, kind, low)
-        anchors = frozenset({SEP_FIELD + fld + SEP_VALUE + lit.lower()})
+        anchors = frozenset({_exact_anchor(fld, lit, end=False)})
         cost = _weight(lit, fld) * 0.7
     elif kind == "suffix":
         fn = _loop_fn(fld, cased, kind, low)
-        anchors = frozenset({lit.lower() + SEP_END})
-        cost = _weight(lit, None)
+        anchors = frozenset({_in_field(fld, lit, end=True)})
+        cost = _weight(lit, fld)
     else:
         fn = _loop_fn(fld, cased, kind, low)
-        anchors = frozenset({lit.lower()})
-        cost = _weight(lit, None) * 1.1
-    # short literals occur everywhere, except non-ASCII ones (emoji, homoglyphs): keep those
-    if kind in ("suffix", "contains", "prefix") and len(lit) < MIN_ANCHOR and lit.isascii():
-        anchors = frozenset({SEP_FIELD + fld + SEP_VALUE})
+        anchors = frozenset({_in_field(fld, lit)})
+        cost = _weight(lit, fld) * 1.1
+    if anchors == {_field_anchor(fld)}:
         cost = FIELD_ONLY
     out = Compiled(fn, anchors, cost, fld, kind, cased, low)
     if fld in ROUTING_FIELDS:
@@ -343,19 +363,18 @@ def _glob_leaf(fld: str | None, parts: list[Any], cased: bool) -> Compiled:
             return False
 
     best = max(chunks, key=len) if chunks else ""
-    if len(best) < MIN_ANCHOR or keyword:
-        anchors = None if keyword else frozenset({SEP_FIELD + str(fld) + SEP_VALUE})
-        if keyword:
-            return Compiled(fn, None, 1.0, work=8.0)
-        return Compiled(fn, anchors, FIELD_ONLY, work=4.0)
-    if isinstance(parts[0], str) and not keyword and len(parts[0]) >= len(best) * 0.5:
+    if keyword:
+        return Compiled(fn, None, 1.0, work=8.0)
+    if not best:
+        return Compiled(fn, frozenset({_field_anchor(str(fld))}), FIELD_ONLY, work=4.0)
+    if isinstance(parts[0], str) and len(parts[0]) >= len(best) * 0.5:
         return Compiled(
             fn,
-            frozenset({SEP_FIELD + str(fld) + SEP_VALUE + parts[0].lower()}),
+            frozenset({_exact_anchor(str(fld), parts[0], end=False)}),
             0.7 * _weight(parts[0], fld),
             work=4.0,
         )
-    return Compiled(fn, frozenset({best.lower()}), _weight(best, None), work=4.0)
+    return Compiled(fn, frozenset({_in_field(str(fld), best)}), _weight(best, fld), work=4.0)
 
 
 def _string(fld: str | None, value: SigmaString, warnings: list[str]) -> Compiled:
@@ -442,10 +461,11 @@ def _regex(fld: str | None, value: SigmaRegularExpression) -> Compiled:
         return False
 
     lit = _regex_literal(pattern)
-    if lit:
-        out = Compiled(fn, frozenset({lit}), _weight(lit, None), work=8.0)
+    anchor = _in_field(f, lit)
+    if anchor != _field_anchor(f):
+        out = Compiled(fn, frozenset({anchor}), _weight(lit, f), work=8.0)
     else:
-        out = Compiled(fn, frozenset({SEP_FIELD + f + SEP_VALUE}), FIELD_ONLY, work=8.0)
+        out = Compiled(fn, frozenset({anchor}), FIELD_ONLY, work=8.0)
     # an OR of regular expressions on one field becomes one RE2 (``_group_regex``)
     out.field, out.kind, out.lit = f, "regex", (f"(?{flags})" if flags else "") + pattern
     return out
