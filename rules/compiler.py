@@ -295,6 +295,15 @@ def _loop_fn(fld: str, cased: bool, kind: str, low: str) -> Fn:
     return contains
 
 
+def _keyword_anchors(lit: str) -> frozenset[str] | None:
+    """The anchor "some value of the event contains ``lit``" (SEP_ANY + literal, no field:
+    scanned over every value, case-insensitively, by the engine), or None when ``lit`` is
+    empty or holds a separator character."""
+    if not lit or any(c in lit for c in _SEPARATORS):
+        return None
+    return frozenset({SEP_ANY + lit.lower()})
+
+
 def _keyword_leaf(kind: str, lit: str, cased: bool) -> Compiled:
     low = lit if cased else lit.lower()
     if cased:
@@ -309,19 +318,20 @@ def _keyword_leaf(kind: str, lit: str, cased: bool) -> Compiled:
 
     if kind == "any":
         return Compiled(lambda ev: bool(ev.flat), None, 1.0, work=3.0)
+    anchors = _keyword_anchors(lit)
+    cost = _weight(lit, None) if anchors is not None else 1.0
     if kind in ("exact", "contains"):  # a plain keyword is a substring search
         if cased:
             fn: Fn = lambda ev: low in ev.all_text()  # noqa: E731
         else:
             fn = _keywords_fn((low,)).fn
         # grouped with the other keywords of an OR into one pass (``_keywords_fn``)
-        return Compiled(fn, None, 1.0, None, "keyword", cased, low, work=3.0)
+        return Compiled(fn, anchors, cost, None, "keyword", cased, low, work=3.0)
     elif kind == "prefix":
         fn = lambda ev: any(x.startswith(low) for x in get(ev))  # noqa: E731
     else:
         fn = lambda ev: any(x.endswith(low) for x in get(ev))  # noqa: E731
-    # No anchor: the prefilter text holds only the fields rules name, not every field.
-    return Compiled(fn, None, 1.0, work=6.0)
+    return Compiled(fn, anchors, cost, work=6.0)
 
 
 def _glob_leaf(fld: str | None, parts: list[Any], cased: bool) -> Compiled:
@@ -364,7 +374,8 @@ def _glob_leaf(fld: str | None, parts: list[Any], cased: bool) -> Compiled:
 
     best = max(chunks, key=len) if chunks else ""
     if keyword:
-        return Compiled(fn, None, 1.0, work=8.0)
+        kw = _keyword_anchors(best)
+        return Compiled(fn, kw, _weight(best, None) if kw else 1.0, work=8.0)
     if not best:
         return Compiled(fn, frozenset({_field_anchor(str(fld))}), FIELD_ONLY, work=4.0)
     if isinstance(parts[0], str) and len(parts[0]) >= len(best) * 0.5:
@@ -448,7 +459,14 @@ def _regex(fld: str | None, value: SigmaRegularExpression) -> Compiled:
         ) from e
     search = _searcher(rx)
     if fld is None:
-        return Compiled(lambda ev: any(search(x) for x in ev.all_str()), None, 1.0, work=20.0)
+        lit = _regex_literal(pattern)
+        kw = _keyword_anchors(lit)
+        return Compiled(
+            lambda ev: any(search(x) for x in ev.all_str()),
+            kw,
+            _weight(lit, None) if kw else 1.0,
+            work=20.0,
+        )
     f = fld
 
     def fn(ev: EventView) -> bool:
@@ -626,7 +644,12 @@ def _group_or(children: list[Compiled]) -> list[Compiled]:
     kw = [c for c in rest if c.kind == "keyword" and not c.cased]
     if len(kw) > 1:
         rest = [c for c in rest if not (c.kind == "keyword" and not c.cased)]
-        rest.append(_keywords_fn(tuple(c.lit for c in kw)))
+        grouped = _keywords_fn(tuple(c.lit for c in kw))
+        kw_anchors: frozenset[str] | None = frozenset()
+        for c in kw:
+            kw_anchors = None if c.anchors is None or kw_anchors is None else kw_anchors | c.anchors
+        grouped.anchors, grouped.cost = kw_anchors, sum(c.cost for c in kw)
+        rest.append(grouped)
     out = list(rest)
     for (fld, cased), cs in groups.items():
         if len(cs) == 1:
@@ -753,6 +776,19 @@ def _or(children: list[Compiled]) -> Compiled:
         return False
 
     out = Compiled(fn, anchors, cost, warnings=warnings, work=sum(c.work for c in children))
+    if anchors is not None and any(c.extra is not None for c in children):
+        # a second required set: whichever child matches, its second set (or, without one,
+        # its first) hits too ("Image contains \\Windows\\ and the command line holds
+        # \\..\\, or ...": the command-line literals are required as well)
+        extra: frozenset[str] = frozenset()
+        extra_cost = 0.0
+        for c in children:
+            if c.extra is not None:
+                extra, extra_cost = extra | c.extra, extra_cost + c.extra_cost
+            else:
+                extra, extra_cost = extra | (c.anchors or frozenset()), extra_cost + c.cost
+        if extra != anchors:
+            out.extra, out.extra_cost = extra, extra_cost
     if all(c.route is not None for c in children):
         out.route = frozenset().union(*(c.route for c in children if c.route is not None))
     if all(c.key is not None for c in children):

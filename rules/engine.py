@@ -37,6 +37,7 @@ from rules.compiler import (
 from rules.detection import Detection, MatchedEvent
 from rules.eventview import (
     SEP_ANY,
+    SEP_END,
     SEP_FIELD,
     SEP_VALUE,
     EventView,
@@ -106,15 +107,23 @@ def _head(word: str) -> str:
 class _Group:
     """Fields whose values are scanned together, and the anchors found in them."""
 
-    heads: tuple[tuple[str, str], ...]  # (path, its prefix in the text): ``build_text_fields``
+    # (path, its prefix in the text): ``build_text_fields``; None: keywords (every value)
+    heads: tuple[tuple[str, str], ...] | None
     scanner: LiteralScanner
     anchor_rules: list[tuple[int, ...]]  # word id -> rules needing it
     # rules with two anchor sets become candidates only when both sets hit:
     first: list[tuple[int, ...]]  # word id -> rules whose first set it belongs to
     second: list[tuple[int, ...]]  # word id -> rules whose second set it belongs to
 
-    def hits(self, flat: dict[str, Any]) -> frozenset[int]:
-        text = build_text_fields(flat, self.heads)
+    def hits(self, view: EventView) -> frozenset[int]:
+        if self.heads is None:  # keywords: every value of the event, in any case
+            text = view.all_text()
+            if not text:
+                return frozenset()
+            if "\u0130" in text:  # lower-cases to two characters: RE2 does not fold it
+                text = view.all_low_text()
+            return frozenset(self.scanner.hits(text + SEP_END))
+        text = build_text_fields(view.flat, self.heads)
         return frozenset(self.scanner.hits(text)) if text else frozenset()
 
 
@@ -151,7 +160,9 @@ class _Plan:
                     first.setdefault(a.lower(), []).append(r.index)
                 for a in r.extra:
                     second.setdefault(a.lower(), []).append(r.index)
-        words = sorted(set(anchor_rules) | set(first) | set(second))
+        every = sorted(set(anchor_rules) | set(first) | set(second))
+        words = [w for w in every if not w.startswith(SEP_ANY)]
+        keywords = [w for w in every if w.startswith(SEP_ANY)]  # in any value
         fields = frozenset().union(*(r.fields for r in rules))
         alone: list[str] = []
         field_heads = {(SEP_FIELD + f + SEP_VALUE).lower() for f in fields}
@@ -172,6 +183,10 @@ class _Plan:
             g = group_of.get(_head(w), 0) if w.startswith(SEP_FIELD) else 0
             local[g].setdefault(w.rpartition(SEP_ANY)[2], []).append(w)
         no: tuple[int, ...] = ()  # the last id is the scanner's sentinel: no rules
+        heads_of: list[tuple[tuple[str, str], ...] | None] = [tuple(hs) for hs in heads]
+        if keywords:
+            heads_of.append(None)
+            local.append({w[1:]: [w] for w in keywords})
 
         def rules_of(
             table: dict[str, list[int]], lw: list[str], gw: dict[str, list[str]]
@@ -179,14 +194,14 @@ class _Plan:
             return [tuple(sorted({i for a in gw[x] for i in table.get(a, no)})) for x in lw] + [no]
 
         groups = []
-        for hs, gw in zip(heads, local, strict=True):
-            if not gw or not hs:  # no anchor, or no field to find it in (cannot happen)
+        for hs, gw in zip(heads_of, local, strict=True):
+            if not gw or hs == ():  # no anchor, or no field to find it in (cannot happen)
                 continue
             lw = sorted(gw)
             groups.append(
                 _Group(
-                    heads=tuple(hs),
-                    scanner=LiteralScanner(lw),
+                    heads=hs,
+                    scanner=LiteralScanner(lw, fold_case=hs is None),
                     anchor_rules=rules_of(anchor_rules, lw, gw),
                     first=rules_of(first, lw, gw),
                     second=rules_of(second, lw, gw),
@@ -198,10 +213,10 @@ class _Plan:
             unanchored=[r for r in rules if r.anchors is None],
         )
 
-    def candidates(self, flat: dict[str, Any], by: dict[int, CompiledRule]) -> list[CompiledRule]:
+    def candidates(self, view: EventView, by: dict[int, CompiledRule]) -> list[CompiledRule]:
         groups = self.groups
         one = len(groups) == 1
-        key: Any = groups[0].hits(flat) if one else tuple([g.hits(flat) for g in groups])
+        key: Any = groups[0].hits(view) if one else tuple([g.hits(view) for g in groups])
         out = self.memo.get(key)
         if out is None:
             if len(self.memo) >= MAX_MEMO:
@@ -326,7 +341,7 @@ def compile_rule(
 
         c = _or(compiled)
         fn, anchors, warnings = c.fn, c.anchors, c.warnings
-        extra = None
+        extra = c.extra
     route = c.route
     route_check, body = split_routing(c)
     for w in dict.fromkeys(warnings):
@@ -496,14 +511,14 @@ class StreamingEngine:
         """Rules whose logsource routing literals and prefilter anchors occur in the event
         (sorted by rule index)."""
         plan = self.plan(view.flat)
-        return list(plan.candidates(view.flat, self._by_index))
+        return list(plan.candidates(view, self._by_index))
 
     def match_rules(self, event: dict[str, Any]) -> list[CompiledRule]:
         """Every rule (including correlation-only base rules) that matches the event."""
         try:
             view = EventView(event, text=False)
             plan, view.memo = self.route(view.flat)
-            cands = plan.candidates(view.flat, self._by_index)
+            cands = plan.candidates(view, self._by_index)
         except (RecursionError, TypeError, AttributeError) as e:
             EVENT_ERRORS.labels(reason=type(e).__name__).inc()
             log.warning("event cannot be matched", extra={"reason": str(e)})

@@ -146,18 +146,33 @@ class EventView:
         out = self._all_str
         if out is None:
             flat = self.flat
-            for f in SKIP_FIELDS:
-                if f in flat:
-                    if flat is self.flat:
-                        flat = flat.copy()  # a C-level copy, cheaper than a test per field
-                    del flat[f]
-            out = [v for v in flat.values() if type(v) is str]  # the common case, in C
+            vals = flat.values()
+            out = [v for v in vals if type(v) is str]  # the common case, in one loop
             if len(out) != len(flat):  # lists, numbers, booleans, nulls
-                for v in [v for v in flat.values() if type(v) is not str and v is not None]:
-                    if type(v) is list:
-                        out.extend(_scalar_str(x) for x in v if x is not None)
+                for v in vals:
+                    t = type(v)
+                    if t is str or v is None:
+                        continue
+                    if t is int:
+                        out.append(str(v))
+                    elif t is list:
+                        for x in v:
+                            if type(x) is str:
+                                out.append(x)
+                            elif x is not None:
+                                out.append(_scalar_str(x))
                     else:
                         out.append(_scalar_str(v))
+            for f in SKIP_FIELDS:
+                skip = flat.get(f)
+                if skip is None:
+                    continue
+                if type(skip) is str:
+                    out.remove(skip)  # this value or an equal one: the same strings remain
+                else:  # a list: its values, as strings, one each
+                    for x in skip if type(skip) is list else [skip]:
+                        if x is not None:
+                            out.remove(x if type(x) is str else _scalar_str(x))
             self._all_str = out
         return out
 
@@ -257,10 +272,36 @@ def build_text_fields(flat: dict[str, Any], heads: tuple[tuple[str, str], ...]) 
     return SEP_END.join(parts).lower()
 
 
+# Dotted paths per (prefix, key), cached (keyed on field names only, bounded): no string
+# concatenation and no hashing of a new path string per value of every event.
+_PATHS: dict[str, dict[str, str]] = {}
+MAX_PATHS = 65536  # cached paths in all
+_n_paths = [0]
+
+
+def _path(paths: dict[str, str], prefix: str, k: Any) -> str:
+    path = prefix + k if prefix else str(k)
+    if type(k) is str:
+        if _n_paths[0] >= MAX_PATHS:
+            for p in _PATHS.values():
+                p.clear()
+            _n_paths[0] = 0
+        paths[k] = path
+        _n_paths[0] += 1
+    return path
+
+
 def _flatten(obj: dict[str, Any], prefix: str, flat: dict[str, Any]) -> None:
     setdefault = flat.setdefault
+    paths = _PATHS.get(prefix)
+    if paths is None:
+        if len(_PATHS) >= MAX_PATHS:
+            _PATHS.clear()
+        paths = _PATHS[prefix] = {}
     for k, v in obj.items():
-        path = prefix + k if prefix else str(k)
+        path = paths.get(k)
+        if path is None:
+            path = _path(paths, prefix, k)
         t = type(v)
         if t is str:
             # one dict operation for a new path; an existing one (dotted and nested keys, a
