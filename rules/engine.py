@@ -95,7 +95,7 @@ def _freeze(v: Any) -> Any:
 
 
 GROUP_MIN = 50  # "contains"/"ends with" anchors that make a field scanned on its own
-MAX_GROUPS = 4  # texts scanned per event at most (one RE2 call each)
+MAX_GROUPS = 3  # texts scanned per event at most (one RE2 call each)
 
 
 def _head(word: str) -> str:
