@@ -181,7 +181,21 @@ class EventView:
         covers them all (a keyword cannot span two values unless it holds SEP_END)."""
         t = self._all_text
         if t is None:
-            t = self._all_text = SEP_END.join(self.all_str())
+            if self._all_str is not None:
+                t = SEP_END.join(self._all_str)
+            else:  # one pass over the values, without all_str's list
+                flat = self.flat
+                parts = [
+                    v if type(v) is str else (str(v) if type(v) is int else _value_text(v))
+                    for v in flat.values()
+                    if v is not None
+                ]
+                for f in SKIP_FIELDS:
+                    skip = flat.get(f)
+                    if skip is not None:  # this value or an equal one: the same text remains
+                        parts.remove(skip if type(skip) is str else _value_text(skip))
+                t = SEP_END.join(parts)
+            self._all_text = t
         return t
 
     def all_low_text(self) -> str:
@@ -195,6 +209,13 @@ class EventView:
         if out is None:
             out = self._all_low = [s.lower() for s in self.all_str()]
         return out
+
+
+def _value_text(v: Any) -> str:
+    """A flattened value that is not a string, as text (a list: its values joined)."""
+    if type(v) is list:
+        return SEP_END.join([x if type(x) is str else _scalar_str(x) for x in v if x is not None])
+    return _scalar_str(v)
 
 
 def _put(flat: dict[str, Any], path: str, v: Any) -> None:
