@@ -38,6 +38,9 @@ class EvtxTailer(PolledSource[EvtxSource]):
     def _restore(self, saved: dict[str, dict[str, Any]]) -> None:
         self.state: dict[str, dict[str, Any]] = saved
         self._mtimes: dict[str, float] = {}
+        # one handler per file, kept across polls (its enrichment, id prefixes, counter and
+        # ack wrapper are worked out once; a directory of small files pays for them once)
+        self._handlers: dict[str, LineHandler] = {}
 
     def close(self) -> None:
         with self._lock:
@@ -59,22 +62,29 @@ class EvtxTailer(PolledSource[EvtxSource]):
             self.store.save(dict(self.state))
         return n
 
+    def _handler(self, path: str) -> LineHandler:
+        handler = self._handlers.get(path)
+        if handler is None:
+
+            def on_ack(rid: int) -> None:
+                with self._lock:
+                    cur = self.state.setdefault(path, {"record": 0})
+                    if rid > cur["record"]:
+                        cur["record"] = rid
+
+            if len(self._handlers) >= 4096:  # files come and go: keep it bounded
+                self._handlers.clear()
+            handler = self._handlers[path] = LineHandler(
+                "winjson",
+                self.settings,
+                self.enricher,
+                _AckLast(self.sink, on_ack),
+                source_kind="evtx",
+                source=path,
+            )
+        return handler
+
     def _read(self, path: str) -> int:
         with self._lock:
             after = int(self.state.get(path, {}).get("record", 0))
-
-        def on_ack(rid: int) -> None:
-            with self._lock:
-                cur = self.state.setdefault(path, {"record": 0})
-                if rid > cur["record"]:
-                    cur["record"] = rid
-
-        handler = LineHandler(
-            "winjson",
-            self.settings,
-            self.enricher,
-            _AckLast(self.sink, on_ack),
-            source_kind="evtx",
-            source=path,
-        )
-        return read_evtx(Path(path), path, handler, after_record=after)
+        return read_evtx(Path(path), path, self._handler(path), after_record=after)
