@@ -188,7 +188,7 @@ def _load_stream(text: str, max_depth: int) -> Any:
 
 
 def read_evtx(
-    source: Path | IO[bytes],
+    source: str | Path | IO[bytes],
     label: str,
     handler: LineHandler,
     after_record: int = 0,
@@ -197,7 +197,7 @@ def read_evtx(
     """EVTX records (``evtx`` package) -> Windows events. Ids: computer, channel, record id."""
     import evtx
 
-    if isinstance(source, Path):
+    if isinstance(source, str | Path):
         parser = evtx.PyEvtxParser(str(source))
     else:
         parser = evtx.PyEvtxParser(io.BytesIO(source.read()))

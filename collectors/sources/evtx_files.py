@@ -6,7 +6,6 @@ from __future__ import annotations
 import glob
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 from collectors.lines import LineHandler
@@ -87,4 +86,4 @@ class EvtxTailer(PolledSource[EvtxSource]):
     def _read(self, path: str) -> int:
         with self._lock:
             after = int(self.state.get(path, {}).get("record", 0))
-        return read_evtx(Path(path), path, self._handler(path), after_record=after)
+        return read_evtx(path, path, self._handler(path), after_record=after)
