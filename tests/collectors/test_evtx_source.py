@@ -78,3 +78,37 @@ def test_evtx_source_reads_each_record_once(datasets: Path, tmp_path: Path) -> N
     assert tailer.poll() == len(first)
     assert [i for i, _ in sink.events] == [i for i, _ in first]
     assert [_comparable(e) for _, e in sink.events] == [_comparable(e) for _, e in first]
+
+
+def test_evtx_source_checkpoint_follows_record_numbers_not_xml_ids(
+    datasets: Path, tmp_path: Path
+) -> None:
+    """A file that grows is read on from the last acked record number. The regression samples
+    carry XML EventRecordIDs (e.g. 67583) far above their record numbers (1): a checkpoint
+    taken from the XML would skip every record the file gains."""
+    from bench.evtx_synth import build_multi_chunk
+
+    src = sorted((datasets / "sigmahq" / "regression_data").rglob("*.evtx"))
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    small, _ = build_multi_chunk(src[:3], tmp_path / "small.evtx")
+    large, _ = build_multi_chunk(src[:6], tmp_path / "large.evtx")
+    assert large > small > 0
+    live = logs / "Security.evtx"
+    shutil.copy(tmp_path / "small.evtx", live)
+    cs = CollectorSettings()
+    sink = AckingSink()
+    cfg = EvtxSource(paths=[str(logs / "*.evtx")])
+    tailer = EvtxTailer(cfg, cs, sink, Enricher(cs), tmp_path / "ckpt", "t")
+    assert tailer.poll() == small
+    saved = orjson.loads((tmp_path / "ckpt" / "t.json").read_bytes())
+    assert saved[str(live)]["record"] == small
+
+    # the log grows (the same first chunks, then more), read by a restarted collector
+    shutil.copy(tmp_path / "large.evtx", live)
+    restarted = EvtxTailer(cfg, cs, sink, Enricher(cs), tmp_path / "ckpt", "t")
+    assert restarted.poll() == large - small
+    assert len(sink.events) == large
+    assert len({i for i, _ in sink.events}) == large  # every record once, no id twice
+    expected = [i for i, _ in read_events(live, "evtx")]
+    assert sorted(i for i, _ in sink.events) == sorted(expected)
