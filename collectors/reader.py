@@ -11,7 +11,8 @@ import io
 import json
 import logging
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -188,16 +189,21 @@ def _load_stream(text: str, max_depth: int) -> Any:
 
 
 def read_evtx(
-    source: Path | IO[bytes],
+    source: str | Path | IO[bytes],
     label: str,
     handler: LineHandler,
     after_record: int = 0,
-    ack_last: Ack | None = None,
+    on_acked: Callable[[int], None] | None = None,
 ) -> int:
-    """EVTX records (``evtx`` package) -> Windows events. Ids: computer, channel, record id."""
+    """EVTX records (``evtx`` package) -> Windows events. Ids: computer, channel, record id.
+
+    Records numbered ``<= after_record`` are skipped; ``on_acked(n)`` is called once record
+    ``n`` is durable. Both use the number in the record header (what the file is ordered by),
+    not the ``EventRecordID`` of the XML: the two are equal in logs Windows wrote, but not in
+    exported or re-assembled files."""
     import evtx
 
-    if isinstance(source, Path):
+    if isinstance(source, str | Path):
         parser = evtx.PyEvtxParser(str(source))
     else:
         parser = evtx.PyEvtxParser(io.BytesIO(source.read()))
@@ -226,7 +232,8 @@ def read_evtx(
                 ev = failure(str(data)[:65536], f"evtx: {type(e).__name__}: {e}", "windows")
             wl = ev.get("winlog", {})
             ident = f"evtx:{wl.get('computer_name', '')}:{wl.get('channel', '')}"
-            handler.emit_event(ev, ident, rid, path=label)
+            ack = partial(on_acked, rid) if on_acked is not None and isinstance(rid, int) else None
+            handler.emit_event(ev, ident, rid, ack, path=label)
             n += 1
     except (RuntimeError, OSError) as e:
         report_bad("read_error", "evtx", label, n, str(e))

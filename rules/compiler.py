@@ -55,7 +55,7 @@ from sigma.types import (
     SpecialChars,
 )
 
-from rules.eventview import SEP_END, SEP_FIELD, SEP_VALUE, EventView, _scalar_str
+from rules.eventview import SEP_ANY, SEP_END, SEP_FIELD, SEP_VALUE, EventView, _scalar_str
 
 Fn = Callable[[EventView], bool]
 
@@ -125,11 +125,34 @@ class Compiled:
 _LENGTH_ONLY = __import__("re").compile(r"\^?\.\{(\d+),\}\$?")
 MIN_ANCHOR = 3  # shorter literals occur in nearly every event: no use as prefilter anchors
 FIELD_ONLY = 50.0  # cost of an anchor that only says "the field exists"
+_SEPARATORS = (SEP_ANY, SEP_FIELD, SEP_VALUE, SEP_END)
+
+
+def _field_anchor(fld: str) -> str:
+    """The anchor "the field has a value"."""
+    return SEP_FIELD + fld + SEP_VALUE
+
+
+def _in_field(fld: str, lit: str, end: bool = False) -> str:
+    """The anchor "a value of ``fld`` contains ``lit``" (``end``: ends with it): scanned as
+    the field's head, any characters but SEP_FIELD, the literal (``rules.prefilter``). Any
+    literal, however short, is at least as selective as the field's presence. A literal
+    holding a separator character cannot be found that way: the field's presence then."""
+    if not lit or any(c in lit for c in _SEPARATORS):
+        return _field_anchor(fld)
+    return SEP_FIELD + fld + SEP_VALUE + SEP_ANY + lit.lower() + (SEP_END if end else "")
+
+
+def _exact_anchor(fld: str, lit: str, end: bool = True) -> str:
+    """The anchor "a value of ``fld`` is ``lit``" (``end`` False: starts with it)."""
+    if any(c in lit for c in _SEPARATORS):
+        return _field_anchor(fld)
+    return SEP_FIELD + fld + SEP_VALUE + lit.lower() + (SEP_END if end else "")
 
 
 def _regex_literal(pattern: str) -> str:
-    """The longest literal run (lower-cased, >= 3 chars) every match of ``pattern`` must
-    contain, or "" (a prefilter anchor for regex leaves)."""
+    """The longest literal run (lower-cased) every match of ``pattern`` must contain, or ""
+    (a prefilter anchor for regex leaves, scanned in the leaf's field)."""
     import re._parser as sre_parse  # python >= 3.11
 
     try:
@@ -156,8 +179,7 @@ def _regex_literal(pattern: str) -> str:
             runs.append(cur)
 
     walk(parsed)
-    best = max(runs, key=len, default="")
-    return best.lower() if len(best) >= 3 else ""
+    return max(runs, key=len, default="").lower()
 
 
 def _memo(key: Any, inner: Fn) -> Fn:
@@ -210,23 +232,21 @@ def _str_leaf(fld: str | None, kind: str, lit: str, cased: bool) -> Compiled:
             fn = lambda ev: (v := get(ev)) is not None and lit in v  # noqa: E731
         else:
             fn = lambda ev: (v := ev.low[fld]) is not None and low in v  # noqa: E731
-        anchors = frozenset({SEP_FIELD + fld + SEP_VALUE + lit.lower() + SEP_END})
+        anchors = frozenset({_exact_anchor(fld, lit)})
         cost = _weight(lit, fld) * 0.5
     elif kind == "prefix":
         fn = _loop_fn(fld, cased, kind, low)
-        anchors = frozenset({SEP_FIELD + fld + SEP_VALUE + lit.lower()})
+        anchors = frozenset({_exact_anchor(fld, lit, end=False)})
         cost = _weight(lit, fld) * 0.7
     elif kind == "suffix":
         fn = _loop_fn(fld, cased, kind, low)
-        anchors = frozenset({lit.lower() + SEP_END})
-        cost = _weight(lit, None)
+        anchors = frozenset({_in_field(fld, lit, end=True)})
+        cost = _weight(lit, fld)
     else:
         fn = _loop_fn(fld, cased, kind, low)
-        anchors = frozenset({lit.lower()})
-        cost = _weight(lit, None) * 1.1
-    # short literals occur everywhere, except non-ASCII ones (emoji, homoglyphs): keep those
-    if kind in ("suffix", "contains", "prefix") and len(lit) < MIN_ANCHOR and lit.isascii():
-        anchors = frozenset({SEP_FIELD + fld + SEP_VALUE})
+        anchors = frozenset({_in_field(fld, lit)})
+        cost = _weight(lit, fld) * 1.1
+    if anchors == {_field_anchor(fld)}:
         cost = FIELD_ONLY
     out = Compiled(fn, anchors, cost, fld, kind, cased, low)
     if fld in ROUTING_FIELDS:
@@ -275,6 +295,15 @@ def _loop_fn(fld: str, cased: bool, kind: str, low: str) -> Fn:
     return contains
 
 
+def _keyword_anchors(lit: str) -> frozenset[str] | None:
+    """The anchor "some value of the event contains ``lit``" (SEP_ANY + literal, no field:
+    scanned over every value, case-insensitively, by the engine), or None when ``lit`` is
+    empty or holds a separator character."""
+    if not lit or any(c in lit for c in _SEPARATORS):
+        return None
+    return frozenset({SEP_ANY + lit.lower()})
+
+
 def _keyword_leaf(kind: str, lit: str, cased: bool) -> Compiled:
     low = lit if cased else lit.lower()
     if cased:
@@ -289,19 +318,20 @@ def _keyword_leaf(kind: str, lit: str, cased: bool) -> Compiled:
 
     if kind == "any":
         return Compiled(lambda ev: bool(ev.flat), None, 1.0, work=3.0)
+    anchors = _keyword_anchors(lit)
+    cost = _weight(lit, None) if anchors is not None else 1.0
     if kind in ("exact", "contains"):  # a plain keyword is a substring search
         if cased:
             fn: Fn = lambda ev: low in ev.all_text()  # noqa: E731
         else:
             fn = _keywords_fn((low,)).fn
         # grouped with the other keywords of an OR into one pass (``_keywords_fn``)
-        return Compiled(fn, None, 1.0, None, "keyword", cased, low, work=3.0)
+        return Compiled(fn, anchors, cost, None, "keyword", cased, low, work=3.0)
     elif kind == "prefix":
         fn = lambda ev: any(x.startswith(low) for x in get(ev))  # noqa: E731
     else:
         fn = lambda ev: any(x.endswith(low) for x in get(ev))  # noqa: E731
-    # No anchor: the prefilter text holds only the fields rules name, not every field.
-    return Compiled(fn, None, 1.0, work=6.0)
+    return Compiled(fn, anchors, cost, work=6.0)
 
 
 def _glob_leaf(fld: str | None, parts: list[Any], cased: bool) -> Compiled:
@@ -343,19 +373,19 @@ def _glob_leaf(fld: str | None, parts: list[Any], cased: bool) -> Compiled:
             return False
 
     best = max(chunks, key=len) if chunks else ""
-    if len(best) < MIN_ANCHOR or keyword:
-        anchors = None if keyword else frozenset({SEP_FIELD + str(fld) + SEP_VALUE})
-        if keyword:
-            return Compiled(fn, None, 1.0, work=8.0)
-        return Compiled(fn, anchors, FIELD_ONLY, work=4.0)
-    if isinstance(parts[0], str) and not keyword and len(parts[0]) >= len(best) * 0.5:
+    if keyword:
+        kw = _keyword_anchors(best)
+        return Compiled(fn, kw, _weight(best, None) if kw else 1.0, work=8.0)
+    if not best:
+        return Compiled(fn, frozenset({_field_anchor(str(fld))}), FIELD_ONLY, work=4.0)
+    if isinstance(parts[0], str) and len(parts[0]) >= len(best) * 0.5:
         return Compiled(
             fn,
-            frozenset({SEP_FIELD + str(fld) + SEP_VALUE + parts[0].lower()}),
+            frozenset({_exact_anchor(str(fld), parts[0], end=False)}),
             0.7 * _weight(parts[0], fld),
             work=4.0,
         )
-    return Compiled(fn, frozenset({best.lower()}), _weight(best, None), work=4.0)
+    return Compiled(fn, frozenset({_in_field(str(fld), best)}), _weight(best, fld), work=4.0)
 
 
 def _string(fld: str | None, value: SigmaString, warnings: list[str]) -> Compiled:
@@ -429,7 +459,14 @@ def _regex(fld: str | None, value: SigmaRegularExpression) -> Compiled:
         ) from e
     search = _searcher(rx)
     if fld is None:
-        return Compiled(lambda ev: any(search(x) for x in ev.all_str()), None, 1.0, work=20.0)
+        lit = _regex_literal(pattern)
+        kw = _keyword_anchors(lit)
+        return Compiled(
+            lambda ev: any(search(x) for x in ev.all_str()),
+            kw,
+            _weight(lit, None) if kw else 1.0,
+            work=20.0,
+        )
     f = fld
 
     def fn(ev: EventView) -> bool:
@@ -442,10 +479,11 @@ def _regex(fld: str | None, value: SigmaRegularExpression) -> Compiled:
         return False
 
     lit = _regex_literal(pattern)
-    if lit:
-        out = Compiled(fn, frozenset({lit}), _weight(lit, None), work=8.0)
+    anchor = _in_field(f, lit)
+    if anchor != _field_anchor(f):
+        out = Compiled(fn, frozenset({anchor}), _weight(lit, f), work=8.0)
     else:
-        out = Compiled(fn, frozenset({SEP_FIELD + f + SEP_VALUE}), FIELD_ONLY, work=8.0)
+        out = Compiled(fn, frozenset({anchor}), FIELD_ONLY, work=8.0)
     # an OR of regular expressions on one field becomes one RE2 (``_group_regex``)
     out.field, out.kind, out.lit = f, "regex", (f"(?{flags})" if flags else "") + pattern
     return out
@@ -606,7 +644,12 @@ def _group_or(children: list[Compiled]) -> list[Compiled]:
     kw = [c for c in rest if c.kind == "keyword" and not c.cased]
     if len(kw) > 1:
         rest = [c for c in rest if not (c.kind == "keyword" and not c.cased)]
-        rest.append(_keywords_fn(tuple(c.lit for c in kw)))
+        grouped = _keywords_fn(tuple(c.lit for c in kw))
+        kw_anchors: frozenset[str] | None = frozenset()
+        for c in kw:
+            kw_anchors = None if c.anchors is None or kw_anchors is None else kw_anchors | c.anchors
+        grouped.anchors, grouped.cost = kw_anchors, sum(c.cost for c in kw)
+        rest.append(grouped)
     out = list(rest)
     for (fld, cased), cs in groups.items():
         if len(cs) == 1:
@@ -733,6 +776,19 @@ def _or(children: list[Compiled]) -> Compiled:
         return False
 
     out = Compiled(fn, anchors, cost, warnings=warnings, work=sum(c.work for c in children))
+    if anchors is not None and any(c.extra is not None for c in children):
+        # a second required set: whichever child matches, its second set (or, without one,
+        # its first) hits too ("Image contains \\Windows\\ and the command line holds
+        # \\..\\, or ...": the command-line literals are required as well)
+        extra: frozenset[str] = frozenset()
+        extra_cost = 0.0
+        for c in children:
+            if c.extra is not None:
+                extra, extra_cost = extra | c.extra, extra_cost + c.extra_cost
+            else:
+                extra, extra_cost = extra | (c.anchors or frozenset()), extra_cost + c.cost
+        if extra != anchors:
+            out.extra, out.extra_cost = extra, extra_cost
     if all(c.route is not None for c in children):
         out.route = frozenset().union(*(c.route for c in children if c.route is not None))
     if all(c.key is not None for c in children):

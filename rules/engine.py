@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -34,7 +35,15 @@ from rules.compiler import (
     split_routing,
 )
 from rules.detection import Detection, MatchedEvent
-from rules.eventview import EventView, build_text, build_text_heads, text_heads
+from rules.eventview import (
+    SEP_ANY,
+    SEP_END,
+    SEP_FIELD,
+    SEP_VALUE,
+    EventView,
+    build_text,
+    build_text_fields,
+)
 from rules.loader import LoadedRules, Problem, rule_id, rule_source
 from rules.metrics import DETECTIONS, EVENT_ERRORS, EVENTS_MATCHED, RULE_PROBLEMS, RULES_LOADED
 from rules.pipelines import socmon_pipeline
@@ -85,20 +94,55 @@ def _freeze(v: Any) -> Any:
     return (t, v)
 
 
+GROUP_MIN = 50  # "contains"/"ends with" anchors that make a field scanned on its own
+MAX_GROUPS = 3  # texts scanned per event at most (one RE2 call each)
+
+
+def _head(word: str) -> str:
+    """The field prefix of a field-qualified anchor (``SEP_FIELD path SEP_VALUE``)."""
+    return word[: word.index(SEP_VALUE) + 1]
+
+
+@dataclass(slots=True, eq=False)
+class _Group:
+    """Fields whose values are scanned together, and the anchors found in them."""
+
+    # (path, its prefix in the text): ``build_text_fields``; None: keywords (every value)
+    heads: tuple[tuple[str, str], ...] | None
+    scanner: LiteralScanner
+    anchor_rules: list[tuple[int, ...]]  # word id -> rules needing it
+    # rules with two anchor sets become candidates only when both sets hit:
+    first: list[tuple[int, ...]]  # word id -> rules whose first set it belongs to
+    second: list[tuple[int, ...]]  # word id -> rules whose second set it belongs to
+
+    def hits(self, view: EventView) -> frozenset[int]:
+        if self.heads is None:  # keywords: every value of the event, in any case
+            text = view.all_text()
+            if not text:
+                return frozenset()
+            if "\u0130" in text:  # lower-cases to two characters: RE2 does not fold it
+                text = view.all_low_text()
+            return frozenset(self.scanner.hits(text + SEP_END))
+        text = build_text_fields(view.flat, self.heads)
+        return frozenset(self.scanner.hits(text)) if text else frozenset()
+
+
 @dataclass(slots=True, eq=False)
 class _Plan:
-    """The rules one logsource (routing tuple) can match, indexed by prefilter anchors."""
+    """The rules one logsource (routing tuple) can match, indexed by prefilter anchors.
 
-    fields: frozenset[str]  # the fields whose values go into the prefilter text
-    heads: dict[str, str]  # their prefixes in the text (``text_heads``)
-    scanner: LiteralScanner | None  # anchor ids in a text; None when no rule has an anchor
-    anchor_rules: list[tuple[int, ...]]  # anchor id -> rules needing it
-    # rules with two anchor sets become candidates only when both sets hit:
-    first: list[tuple[int, ...]]  # anchor id -> rules whose first set it belongs to
-    second: list[tuple[int, ...]]  # anchor id -> rules whose second set it belongs to
+    Anchors name their field (``rules.compiler``). The fields with many "contains"/"ends
+    with" anchors (command lines, paths: ``GROUP_MIN``) are scanned each on its own, the
+    others together; in a group's text such an anchor is its bare literal. So a literal of a
+    command-line rule is found in command lines only, not in every other field of the event
+    (a "-window" in the Sysmon channel name, a "®" in Microsoft's product names), for a few
+    more (short) RE2 calls per event."""
+
+    fields: frozenset[str]  # the fields whose values are scanned
+    groups: tuple[_Group, ...]
     unanchored: list[CompiledRule]
-    # set of anchor ids -> candidates: events of one kind share their anchor hits
-    memo: dict[frozenset[int], list[CompiledRule]] = field(default_factory=dict)
+    # anchor hits (per group) -> candidates: events of one kind share their anchor hits
+    memo: dict[Any, list[CompiledRule]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, rules: list[CompiledRule]) -> _Plan:
@@ -116,38 +160,89 @@ class _Plan:
                     first.setdefault(a.lower(), []).append(r.index)
                 for a in r.extra:
                     second.setdefault(a.lower(), []).append(r.index)
-        words = sorted(set(anchor_rules) | set(first) | set(second))
+        every = sorted(set(anchor_rules) | set(first) | set(second))
+        words = [w for w in every if not w.startswith(SEP_ANY)]
+        keywords = [w for w in every if w.startswith(SEP_ANY)]  # in any value
+        fields = frozenset().union(*(r.fields for r in rules))
+        alone: list[str] = []
+        field_heads = {(SEP_FIELD + f + SEP_VALUE).lower() for f in fields}
+        if all(w.startswith(SEP_FIELD) and _head(w) in field_heads for w in words):
+            # every anchor names its field: the text needs only those fields (otherwise, e.g.
+            # a field name holding a separator: every field in one text, bare literals)
+            named = {_head(w) for w in words}
+            fields = frozenset(f for f in fields if (SEP_FIELD + f + SEP_VALUE).lower() in named)
+            n_any = Counter(_head(w) for w in words if SEP_ANY in w)
+            alone = [h for h, n in n_any.most_common(MAX_GROUPS - 1) if n >= GROUP_MIN]
+        group_of = {h: i + 1 for i, h in enumerate(alone)}  # head -> group; 0: the others
+        heads: list[list[tuple[str, str]]] = [[] for _ in range(len(alone) + 1)]
+        for f in sorted(fields):
+            h = SEP_FIELD + f + SEP_VALUE
+            heads[group_of.get(h.lower(), 0)].append((f, h))
+        local: list[dict[str, list[str]]] = [{} for _ in heads]  # group word -> anchors
+        for w in words:
+            g = group_of.get(_head(w), 0) if w.startswith(SEP_FIELD) else 0
+            local[g].setdefault(w.rpartition(SEP_ANY)[2], []).append(w)
         no: tuple[int, ...] = ()  # the last id is the scanner's sentinel: no rules
+        heads_of: list[tuple[tuple[str, str], ...] | None] = [tuple(hs) for hs in heads]
+        if keywords:
+            heads_of.append(None)
+            local.append({w[1:]: [w] for w in keywords})
+
+        def rules_of(
+            table: dict[str, list[int]], lw: list[str], gw: dict[str, list[str]]
+        ) -> list[tuple[int, ...]]:
+            return [tuple(sorted({i for a in gw[x] for i in table.get(a, no)})) for x in lw] + [no]
+
+        groups = []
+        for hs, gw in zip(heads_of, local, strict=True):
+            if not gw or hs == ():  # no anchor, or no field to find it in (cannot happen)
+                continue
+            lw = sorted(gw)
+            groups.append(
+                _Group(
+                    heads=hs,
+                    scanner=LiteralScanner(lw, fold_case=hs is None),
+                    anchor_rules=rules_of(anchor_rules, lw, gw),
+                    first=rules_of(first, lw, gw),
+                    second=rules_of(second, lw, gw),
+                )
+            )
         return cls(
-            fields=(fields := frozenset().union(*(r.fields for r in rules))),
-            heads=text_heads(fields),
-            scanner=LiteralScanner(words) if words else None,
-            anchor_rules=[tuple(sorted(set(anchor_rules.get(a, no)))) for a in words] + [no],
-            first=[tuple(sorted(set(first.get(a, no)))) for a in words] + [no],
-            second=[tuple(sorted(set(second.get(a, no)))) for a in words] + [no],
+            fields=fields,
+            groups=tuple(groups),
             unanchored=[r for r in rules if r.anchors is None],
         )
 
-    def candidates(self, text: str, by: dict[int, CompiledRule]) -> list[CompiledRule]:
-        hits = self.scanner.hits(text) if self.scanner is not None else []
-        key = frozenset(hits)
+    def candidates(self, view: EventView, by: dict[int, CompiledRule]) -> list[CompiledRule]:
+        groups = self.groups
+        one = len(groups) == 1
+        key: Any = groups[0].hits(view) if one else tuple([g.hits(view) for g in groups])
         out = self.memo.get(key)
         if out is None:
             if len(self.memo) >= MAX_MEMO:
                 self.memo.clear()
-            out = self.memo[key] = self._candidates(hits, by)
+            out = self.memo[key] = self._candidates((key,) if one else key, by)
         return out
 
-    def _candidates(self, hits: list[int], by: dict[int, CompiledRule]) -> list[CompiledRule]:
+    def _candidates(
+        self, hits: tuple[frozenset[int], ...], by: dict[int, CompiledRule]
+    ) -> list[CompiledRule]:
         idx: set[int] = set()
-        if hits:
-            idx.update(*map(self.anchor_rules.__getitem__, hits))  # one call, in C
-            f = set().union(*map(self.first.__getitem__, hits))
-            if f:
-                idx |= f & set().union(*map(self.second.__getitem__, hits))
+        f: set[int] = set()
+        s: set[int] = set()
+        for g, h in zip(self.groups, hits, strict=True):
+            if h:
+                idx.update(*map(g.anchor_rules.__getitem__, h))  # one call, in C
+                f.update(*map(g.first.__getitem__, h))
+                s.update(*map(g.second.__getitem__, h))
+        idx |= f & s
         if self.unanchored:
             idx.update(r.index for r in self.unanchored)
         return [by[i] for i in sorted(idx)]
+
+
+def _route_word(anchor: str) -> str:
+    return anchor.rpartition(SEP_ANY)[2].lower()
 
 
 def _routes_to(r: CompiledRule, view: EventView) -> bool:
@@ -246,7 +341,7 @@ def compile_rule(
 
         c = _or(compiled)
         fn, anchors, warnings = c.fn, c.anchors, c.warnings
-        extra = None
+        extra = c.extra
     route = c.route
     route_check, body = split_routing(c)
     for w in dict.fromkeys(warnings):
@@ -284,7 +379,9 @@ class StreamingEngine:
         # Routing: the values of the routing fields (channel, event code, ...) decide which
         # rules can match at all (``CompiledRule.route``); per distinct routing tuple, a plan
         # (the eligible rules' fields, anchors and automaton) is built once and cached.
-        route_words = sorted({a.lower() for r in rules for a in r.route or ()})
+        # routing literals as plain strings ("field contains" anchors: their literal alone,
+        # a superset; the routing conditions then decide exactly, ``_routes_to``)
+        route_words = sorted({_route_word(a) for r in rules for a in r.route or ()})
         self._route_auto: Any = None
         if route_words:
             auto = ahocorasick.Automaton()
@@ -293,7 +390,7 @@ class StreamingEngine:
             auto.make_automaton()
             self._route_auto = auto
         self._route_words = [
-            (r, frozenset(a.lower() for a in r.route)) for r in rules if r.route is not None
+            (r, frozenset(_route_word(a) for a in r.route)) for r in rules if r.route is not None
         ]
         self._always = [r for r in rules if r.route is None]
         self._plans: dict[Any, tuple[_Plan, dict[Any, bool]]] = {}
@@ -414,14 +511,14 @@ class StreamingEngine:
         """Rules whose logsource routing literals and prefilter anchors occur in the event
         (sorted by rule index)."""
         plan = self.plan(view.flat)
-        return list(plan.candidates(build_text_heads(view.flat, plan.heads), self._by_index))
+        return list(plan.candidates(view, self._by_index))
 
     def match_rules(self, event: dict[str, Any]) -> list[CompiledRule]:
         """Every rule (including correlation-only base rules) that matches the event."""
         try:
             view = EventView(event, text=False)
             plan, view.memo = self.route(view.flat)
-            cands = plan.candidates(build_text_heads(view.flat, plan.heads), self._by_index)
+            cands = plan.candidates(view, self._by_index)
         except (RecursionError, TypeError, AttributeError) as e:
             EVENT_ERRORS.labels(reason=type(e).__name__).inc()
             log.warning("event cannot be matched", extra={"reason": str(e)})

@@ -19,6 +19,10 @@ from typing import Any
 SEP_FIELD = "\x1d"
 SEP_VALUE = "\x1f"
 SEP_END = "\x1e"
+# In a prefilter anchor (never in a text): "then, anywhere in the same value" (the anchor
+# "a value of the field contains the literal" is SEP_FIELD + path + SEP_VALUE + SEP_ANY +
+# literal; the engine scans it as the literal alone in a text of that field's group).
+SEP_ANY = "\x1c"
 
 # Fields never scanned by the prefilter or keyword searches: the raw record duplicates
 # every parsed field and would only slow matching down.
@@ -142,18 +146,33 @@ class EventView:
         out = self._all_str
         if out is None:
             flat = self.flat
-            for f in SKIP_FIELDS:
-                if f in flat:
-                    if flat is self.flat:
-                        flat = flat.copy()  # a C-level copy, cheaper than a test per field
-                    del flat[f]
-            out = [v for v in flat.values() if type(v) is str]  # the common case, in C
+            vals = flat.values()
+            out = [v for v in vals if type(v) is str]  # the common case, in one loop
             if len(out) != len(flat):  # lists, numbers, booleans, nulls
-                for v in [v for v in flat.values() if type(v) is not str and v is not None]:
-                    if type(v) is list:
-                        out.extend(_scalar_str(x) for x in v if x is not None)
+                for v in vals:
+                    t = type(v)
+                    if t is str or v is None:
+                        continue
+                    if t is int:
+                        out.append(str(v))
+                    elif t is list:
+                        for x in v:
+                            if type(x) is str:
+                                out.append(x)
+                            elif x is not None:
+                                out.append(_scalar_str(x))
                     else:
                         out.append(_scalar_str(v))
+            for f in SKIP_FIELDS:
+                skip = flat.get(f)
+                if skip is None:
+                    continue
+                if type(skip) is str:
+                    out.remove(skip)  # this value or an equal one: the same strings remain
+                else:  # a list: its values, as strings, one each
+                    for x in skip if type(skip) is list else [skip]:
+                        if x is not None:
+                            out.remove(x if type(x) is str else _scalar_str(x))
             self._all_str = out
         return out
 
@@ -162,7 +181,21 @@ class EventView:
         covers them all (a keyword cannot span two values unless it holds SEP_END)."""
         t = self._all_text
         if t is None:
-            t = self._all_text = SEP_END.join(self.all_str())
+            if self._all_str is not None:
+                t = SEP_END.join(self._all_str)
+            else:  # one pass over the values, without all_str's list
+                flat = self.flat
+                parts = [
+                    v if type(v) is str else (str(v) if type(v) is int else _value_text(v))
+                    for v in flat.values()
+                    if v is not None
+                ]
+                for f in SKIP_FIELDS:
+                    skip = flat.get(f)
+                    if skip is not None:  # this value or an equal one: the same text remains
+                        parts.remove(skip if type(skip) is str else _value_text(skip))
+                t = SEP_END.join(parts)
+            self._all_text = t
         return t
 
     def all_low_text(self) -> str:
@@ -176,6 +209,13 @@ class EventView:
         if out is None:
             out = self._all_low = [s.lower() for s in self.all_str()]
         return out
+
+
+def _value_text(v: Any) -> str:
+    """A flattened value that is not a string, as text (a list: its values joined)."""
+    if type(v) is list:
+        return SEP_END.join([x if type(x) is str else _scalar_str(x) for x in v if x is not None])
+    return _scalar_str(v)
 
 
 def _put(flat: dict[str, Any], path: str, v: Any) -> None:
@@ -232,10 +272,57 @@ def build_text_heads(flat: dict[str, Any], heads: dict[str, str]) -> str:
     return SEP_END.join(parts).lower()
 
 
+def build_text_fields(flat: dict[str, Any], heads: tuple[tuple[str, str], ...]) -> str:
+    """``build_text`` of the fields in ``heads`` ((path, prefix) pairs): a lookup per field
+    instead of a test per value of the event (a group of the plan's fields is small)."""
+    parts: list[str] = []
+    get = flat.get
+    for path, h in heads:
+        v = get(path)
+        if v is None:
+            continue
+        if type(v) is str:
+            parts.append(h + v)
+        elif type(v) is list:
+            parts.extend([h + _scalar_str(x) for x in v if x is not None])
+        else:
+            parts.append(h + _scalar_str(v))
+    if not parts:
+        return ""
+    parts.append("")
+    return SEP_END.join(parts).lower()
+
+
+# Dotted paths per (prefix, key), cached (keyed on field names only, bounded): no string
+# concatenation and no hashing of a new path string per value of every event.
+_PATHS: dict[str, dict[str, str]] = {}
+MAX_PATHS = 65536  # cached paths in all
+_n_paths = [0]
+
+
+def _path(paths: dict[str, str], prefix: str, k: Any) -> str:
+    path = prefix + k if prefix else str(k)
+    if type(k) is str:
+        if _n_paths[0] >= MAX_PATHS:
+            for p in _PATHS.values():
+                p.clear()
+            _n_paths[0] = 0
+        paths[k] = path
+        _n_paths[0] += 1
+    return path
+
+
 def _flatten(obj: dict[str, Any], prefix: str, flat: dict[str, Any]) -> None:
     setdefault = flat.setdefault
+    paths = _PATHS.get(prefix)
+    if paths is None:
+        if len(_PATHS) >= MAX_PATHS:
+            _PATHS.clear()
+        paths = _PATHS[prefix] = {}
     for k, v in obj.items():
-        path = prefix + k if prefix else str(k)
+        path = paths.get(k)
+        if path is None:
+            path = _path(paths, prefix, k)
         t = type(v)
         if t is str:
             # one dict operation for a new path; an existing one (dotted and nested keys, a

@@ -1,5 +1,8 @@
 """The literal prefilter: which of many literal strings occur in a text.
 
+The engine (``rules.engine._Plan``) scans one text per group of fields; the anchors "a value
+of this field contains (ends with) a literal" become plain literals of their field's group.
+
 An RE2 set of literal patterns (one DFA pass, the set of matching pattern ids computed in C)
 is ~4x faster than pyahocorasick on the engine's prefilter texts (6.5 vs 24 us on the
 regression events, all Windows anchors). RE2's set matcher has no NFA fallback: when its DFA
@@ -25,16 +28,20 @@ class LiteralScanner:
     """``hits(text)``: the ids (positions in ``words``) of the words occurring in ``text``;
     ``text`` is a prefilter text (ends with ``SEP_END`` unless empty)."""
 
-    __slots__ = ("_aho", "_match", "_sentinel", "fallbacks", "words")
+    __slots__ = ("_aho", "_match", "_sentinel", "fallbacks", "folded", "words")
 
-    def __init__(self, words: Sequence[str]) -> None:
+    def __init__(self, words: Sequence[str], fold_case: bool = False) -> None:
+        """``fold_case``: find the (lower-cased) words in any case (RE2's case folding); the
+        fallback scan then runs on the lower-cased text."""
         self.words = list(words)
+        self.folded = fold_case
         self._aho: Any = None
         self._match: Any = None
         self._sentinel = len(self.words)
         self.fallbacks = 0
         opts = re2.Options()
         opts.literal = True
+        opts.case_sensitive = not fold_case
         opts.log_errors = False
         opts.max_mem = _MAX_MEM
         try:
@@ -65,4 +72,4 @@ class LiteralScanner:
             self._aho = auto
         if not self.words:
             return []
-        return list({v for _, v in self._aho.iter(text)})
+        return list({v for _, v in self._aho.iter(text.lower() if self.folded else text)})

@@ -1,33 +1,21 @@
 """EVTX files (``collectors.evtx[]``): read new records of matching files, poll for changes.
-The checkpoint per file is the highest acknowledged EventRecordID."""
+The checkpoint per file is the highest acknowledged record number (the record header's, which
+orders the file; the XML's EventRecordID may differ in exported or re-assembled files)."""
 
 from __future__ import annotations
 
 import glob
 import logging
 import os
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from collectors.lines import LineHandler
 from collectors.reader import read_evtx
 from collectors.sources.polled import PolledSource
-from socmon.pipeline import Ack, Event, EventSink
 from socmon.settings.collectors import EvtxSource
 
 log = logging.getLogger(__name__)
-
-
-class _AckLast:
-    """Wraps a sink so that each record's ack records its id for the checkpoint."""
-
-    def __init__(self, sink: EventSink, on_ack: Any) -> None:
-        self.sink = sink
-        self.on_ack = on_ack
-
-    def emit(self, doc_id: str, event: Event, ack: Ack | None = None) -> None:
-        rid = event.get("winlog", {}).get("record_id")
-        self.sink.emit(doc_id, event, (lambda: self.on_ack(rid)) if isinstance(rid, int) else None)
 
 
 class EvtxTailer(PolledSource[EvtxSource]):
@@ -38,6 +26,9 @@ class EvtxTailer(PolledSource[EvtxSource]):
     def _restore(self, saved: dict[str, dict[str, Any]]) -> None:
         self.state: dict[str, dict[str, Any]] = saved
         self._mtimes: dict[str, float] = {}
+        # one handler per file, kept across polls (its enrichment, id prefixes, counter and
+        # ack wrapper are worked out once; a directory of small files pays for them once)
+        self._handlers: dict[str, tuple[LineHandler, Callable[[int], None]]] = {}
 
     def close(self) -> None:
         with self._lock:
@@ -59,22 +50,31 @@ class EvtxTailer(PolledSource[EvtxSource]):
             self.store.save(dict(self.state))
         return n
 
+    def _handler(self, path: str) -> tuple[LineHandler, Callable[[int], None]]:
+        kept = self._handlers.get(path)
+        if kept is None:
+
+            def on_acked(rid: int) -> None:
+                with self._lock:
+                    cur = self.state.setdefault(path, {"record": 0})
+                    if rid > cur["record"]:
+                        cur["record"] = rid
+
+            if len(self._handlers) >= 4096:  # files come and go: keep it bounded
+                self._handlers.clear()
+            handler = LineHandler(
+                "winjson",
+                self.settings,
+                self.enricher,
+                self.sink,
+                source_kind="evtx",
+                source=path,
+            )
+            kept = self._handlers[path] = (handler, on_acked)
+        return kept
+
     def _read(self, path: str) -> int:
         with self._lock:
             after = int(self.state.get(path, {}).get("record", 0))
-
-        def on_ack(rid: int) -> None:
-            with self._lock:
-                cur = self.state.setdefault(path, {"record": 0})
-                if rid > cur["record"]:
-                    cur["record"] = rid
-
-        handler = LineHandler(
-            "winjson",
-            self.settings,
-            self.enricher,
-            _AckLast(self.sink, on_ack),
-            source_kind="evtx",
-            source=path,
-        )
-        return read_evtx(Path(path), path, handler, after_record=after)
+        handler, on_acked = self._handler(path)
+        return read_evtx(path, path, handler, after_record=after, on_acked=on_acked)
