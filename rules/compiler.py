@@ -87,6 +87,21 @@ def _searcher(rx: Any) -> Callable[[str], bool]:
     return search
 
 
+def _any_value(f: str, search: Callable[[str], bool]) -> Callable[[EventView], bool]:
+    """Matcher: some string value of field ``f`` satisfies ``search``."""
+
+    def fn(ev: EventView) -> bool:
+        vals = ev.str[f]
+        if not vals:
+            return False
+        for v in vals:  # noqa: SIM110
+            if search(v):
+                return True
+        return False
+
+    return fn
+
+
 class CompileError(Exception):
     """The rule cannot be compiled for streaming; ``kind`` names the reason category."""
 
@@ -361,16 +376,7 @@ def _glob_leaf(fld: str | None, parts: list[Any], cased: bool) -> Compiled:
             else (lambda ev: any(search(x) for x in ev.all_low()))
         )
     else:
-        f = str(fld)
-
-        def fn(ev: EventView) -> bool:
-            vals = ev.str[f]
-            if not vals:
-                return False
-            for v in vals:  # noqa: SIM110
-                if search(v):
-                    return True
-            return False
+        fn = _any_value(str(fld), search)
 
     best = max(chunks, key=len) if chunks else ""
     if keyword:
@@ -508,17 +514,7 @@ def _group_regex(children: list[Compiled]) -> list[Compiled]:
         except Exception:  # too large for RE2's budget: keep them apart
             out.extend(cs)
             continue
-        search = _searcher(rx)
-
-        def fn(ev: EventView, f: str = fld, search: Callable[[str], bool] = search) -> bool:
-            vals = ev.str[f]
-            if not vals:
-                return False
-            for v in vals:  # noqa: SIM110
-                if search(v):
-                    return True
-            return False
-
+        fn = _any_value(fld, _searcher(rx))
         anchors: frozenset[str] | None = frozenset()
         for c in cs:
             anchors = None if c.anchors is None or anchors is None else anchors | c.anchors

@@ -247,31 +247,6 @@ def build_text(flat: dict[str, Any], scan: Any) -> str:
     return "".join(parts).lower()
 
 
-def text_heads(fields: frozenset[str]) -> dict[str, str]:
-    """field -> its prefix in the prefilter text, for ``build_text_heads``."""
-    return {f: SEP_FIELD + f + SEP_VALUE for f in fields}
-
-
-def build_text_heads(flat: dict[str, Any], heads: dict[str, str]) -> str:
-    """``build_text`` with the per-field prefixes computed once (``text_heads``)."""
-    parts: list[str] = []
-    get = heads.get
-    for path, v in flat.items():
-        h = get(path)
-        if h is None or v is None:
-            continue
-        if type(v) is str:
-            parts.append(h + v)
-        elif type(v) is list:
-            parts.extend([h + _scalar_str(x) for x in v if x is not None])
-        else:
-            parts.append(h + _scalar_str(v))
-    if not parts:
-        return ""
-    parts.append("")
-    return SEP_END.join(parts).lower()
-
-
 def build_text_fields(flat: dict[str, Any], heads: tuple[tuple[str, str], ...]) -> str:
     """``build_text`` of the fields in ``heads`` ((path, prefix) pairs): a lookup per field
     instead of a test per value of the event (a group of the plan's fields is small)."""

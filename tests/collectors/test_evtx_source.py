@@ -14,23 +14,11 @@ import pytest
 
 from collectors.enrich import Enricher
 from collectors.sources.evtx_files import EvtxTailer
-from socmon.pipeline import Ack, Event
+from socmon.pipeline import ListSink
 from socmon.settings.collectors import CollectorSettings, EvtxSource
 from tests.collectors.helpers import read_events
 
 pytestmark = pytest.mark.datasets
-
-
-class AckingSink:
-    """Keeps the events and acks each at once (as the storage sink does once it is safe)."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, Event]] = []
-
-    def emit(self, doc_id: str, event: Event, ack: Ack | None = None) -> None:
-        self.events.append((doc_id, event))
-        if ack is not None:
-            ack()
 
 
 def _comparable(ev: dict[str, Any]) -> dict[str, Any]:
@@ -49,7 +37,7 @@ def test_evtx_source_reads_each_record_once(datasets: Path, tmp_path: Path) -> N
         files.append(logs / f"{i}.evtx")
         shutil.copy(f, files[-1])
     cs = CollectorSettings()
-    sink = AckingSink()
+    sink = ListSink()
     cfg = EvtxSource(paths=[str(logs / "*.evtx")])
     tailer = EvtxTailer(cfg, cs, sink, Enricher(cs), tmp_path / "ckpt", "t")
 
@@ -67,7 +55,7 @@ def test_evtx_source_reads_each_record_once(datasets: Path, tmp_path: Path) -> N
     assert tailer.poll() == 0  # nothing changed
     os.utime(files[0])
     assert tailer.poll() == 0  # changed mtime, records already acked
-    restarted = EvtxTailer(cfg, cs, AckingSink(), Enricher(cs), tmp_path / "ckpt", "t")
+    restarted = EvtxTailer(cfg, cs, ListSink(), Enricher(cs), tmp_path / "ckpt", "t")
     assert restarted.poll() == 0
 
     # read again from the start with the kept handlers: the same ids and events
@@ -97,7 +85,7 @@ def test_evtx_source_checkpoint_follows_record_numbers_not_xml_ids(
     live = logs / "Security.evtx"
     shutil.copy(tmp_path / "small.evtx", live)
     cs = CollectorSettings()
-    sink = AckingSink()
+    sink = ListSink()
     cfg = EvtxSource(paths=[str(logs / "*.evtx")])
     tailer = EvtxTailer(cfg, cs, sink, Enricher(cs), tmp_path / "ckpt", "t")
     assert tailer.poll() == small

@@ -14,20 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.sigma_engine import sample_events
+from bench.sigma_engine import CORPUS, sample_events
 from rules.engine import CompiledRule, StreamingEngine
 from rules.eventview import SEP_ANY, SEP_END, SEP_FIELD, SEP_VALUE, EventView
 from rules.loader import load_rules
 
 pytestmark = pytest.mark.datasets
-
-CORPUS = [
-    "rules",
-    "rules-emerging-threats",
-    "rules-threat-hunting",
-    "rules-compliance",
-    "rules-placeholder",
-]
 
 
 @pytest.fixture(scope="module")
