@@ -63,6 +63,7 @@ STATE_VERSION = 2
 
 State = dict[str, Any]
 Key = tuple[int, int]  # (device, inode)
+_Index = tuple[dict[Key, list[str]], dict[str, list["State | Tracked"]], set[str]]
 
 
 def fingerprint(head: bytes) -> str | None:
@@ -162,6 +163,7 @@ class Tracked:
     gz_sig: tuple[int, int] | None = None
     gz_sig_at: float = 0.0
     emitted: int = 0
+    durable: int = -1  # the hlen the checkpoint on disk has for it (-1: not there yet)
 
     @property
     def identity(self) -> str:
@@ -238,6 +240,7 @@ class FileTailer(PolledSource[FileSource]):
         self.waiting: dict[Key, tuple[tuple[int, int], float]] = {}  # undecided copies
         self._had_checkpoint = bool(self.known)
         self._seen_keys: set[str] = set()
+        self._idx: _Index | None = None
         self._dirty = migrated > 0
         self._first_scan = True
         self._last_save = 0.0
@@ -276,6 +279,7 @@ class FileTailer(PolledSource[FileSource]):
         number of lines read."""
         n = 0
         now = time.monotonic()
+        self._idx = None
         found: dict[Key, tuple[str, os.stat_result]] = {}
         for path in self._paths():
             try:
@@ -306,10 +310,15 @@ class FileTailer(PolledSource[FileSource]):
             if hit[0] != tf.path:
                 self._renamed(tf, hit[0])
             n += self._check_and_read(tf)
+        opened = []
         for path, st in sorted(found.values(), key=lambda x: x[0]):
             new = self._open(path, st, initial=self._first_scan, now=now)
             if new is not None:
-                n += self._check_and_read(new)
+                opened.append(new)
+        if opened:
+            self.save_checkpoint(force=True)  # their identities, before any of their lines
+        for new in opened:
+            n += self._check_and_read(new)
         for k in [k for k in self.waiting if k not in found]:
             del self.waiting[k]
         self._first_scan = False
@@ -336,7 +345,7 @@ class FileTailer(PolledSource[FileSource]):
             tf.last_data = now
             if not os.path.exists(tf.path):
                 report_bad("file_deleted", "file", tf.path, tf.offset, "file deleted or moved away")
-        got = self._read(tf)
+        got = self._check_and_read(tf)
         if got:
             tf.last_data = now
         elif now - tf.last_data > IDLE_CLOSE:
@@ -346,16 +355,39 @@ class FileTailer(PolledSource[FileSource]):
 
     # ---------------------------------------------------------------- identity
 
-    def _all_states(self) -> list[State]:
-        now = time.time()
+    def _all_states(self) -> list[State | Tracked]:
+        """Every state: saved ones, and the open and retired files themselves (their state
+        is taken when used: offsets and heads move)."""
         with self._lock:
-            out = list(self.known.values())
-            out += [t.state(now) for t in [*self.files.values(), *self.retired] if t.ident]
+            out: list[State | Tracked] = list(self.known.values())
+            out += [t for t in [*self.files.values(), *self.retired] if t.ident]
         return out
+
+    def _index(self) -> _Index:
+        """Known states by inode and by fingerprint, and the identities in use: built once per
+        poll when a file is new (so that finding N new files among S states costs N + S)."""
+        if self._idx is not None:
+            return self._idx
+        by_inode: dict[Key, list[str]] = {}
+        by_fp: dict[str, list[State | Tracked]] = {}
+        with self._lock:
+            for key, st in self.known.items():
+                by_inode.setdefault((st.get("dev", 0), st.get("ino", 0)), []).append(key)
+        used: set[str] = set()
+        for x in self._all_states():
+            if isinstance(x, Tracked):
+                used.add(x.ident)
+                by_fp.setdefault(x.fp, []).append(x)
+            else:
+                used.add(str(x.get("id")))
+                by_fp.setdefault(str(x.get("fp")), []).append(x)
+        idx = (by_inode, by_fp, used)
+        self._idx = idx
+        return idx
 
     def _fresh_ident(self, dev: int, ino: int, fp: str) -> str:
         base = base_identity(dev, ino, fp)
-        used = {s.get("id") for s in self._all_states()}
+        used = self._index()[2]
         ident, i = base, 1
         while ident in used:
             ident = f"{base}#{i}"
@@ -368,6 +400,7 @@ class FileTailer(PolledSource[FileSource]):
             for tf in [t for t in self.retired if (t.dev, t.ino) == k]:
                 self.known[tf.key] = tf.state(tf.closed_at)
                 self.retired.remove(tf)
+                self._idx = None
 
     def _by_inode(
         self, k: Key, fp: str, head: bytes, size: int | None, cfp: str | None
@@ -375,9 +408,11 @@ class FileTailer(PolledSource[FileSource]):
         """The saved state of this inode, if its content is still the one we read (inode
         reuse and rewrites while we were away fail the checks; their state is marked gone)."""
         best: tuple[str, State] | None = None
+        keys = self._index()[0].get(k, [])
         with self._lock:
-            for key, s in list(self.known.items()):
-                if s.get("dev") != k[0] or s.get("ino") != k[1] or s.get("gone"):
+            for key in keys:
+                s = self.known.get(key)
+                if s is None or s.get("gone"):
                     continue
                 if s.get("legacy_gz"):
                     ok = s.get("fp") == cfp
@@ -407,8 +442,14 @@ class FileTailer(PolledSource[FileSource]):
         best: State | None = None
         rank = (-1, -1)
         undecided = False
-        for s in self._all_states():
-            if s.get("legacy_gz") or (s.get("dev") == k[0] and s.get("ino") == k[1]):
+        now = time.time()
+        for x in self._index()[1].get(fp, []):
+            s = x.state(now) if isinstance(x, Tracked) else x
+            if (
+                s.get("legacy_gz")
+                or s.get("fp") != fp
+                or (s.get("dev") == k[0] and s.get("ino") == k[1])
+            ):
                 continue
             hl = int(s.get("hlen", 0))
             if not hl or s.get("fp") != fp:
@@ -500,9 +541,6 @@ class FileTailer(PolledSource[FileSource]):
                 return None
             ident = str(s["id"])
             offset = int(s.get("offset", 0))
-            hlen, hh = int(s.get("hlen", 0)), str(s.get("head", ""))
-            if not hlen:  # migrated from version 1: what the file has now is what we know
-                hlen, hh = len(head), head_hash(head)
         else:
             match, undecided = self._by_content(k, fp, head, complete)
             if undecided and self._undecided(k, st, now):
@@ -512,7 +550,6 @@ class FileTailer(PolledSource[FileSource]):
                 offset = int(match.get("offset", 0))
                 if size is not None:
                     offset = min(offset, size)
-                hlen, hh = int(match.get("hlen", 0)), str(match.get("head", ""))
                 log.info(
                     "file is a copy of a known file: same ids, resuming at its offset",
                     extra={"path": path, "copy_of": match.get("path"), "offset": offset},
@@ -529,7 +566,6 @@ class FileTailer(PolledSource[FileSource]):
                     offset = size
                 else:
                     offset = 0
-                hlen, hh = len(head), head_hash(head)
         fmt: str = self.cfg.format
         if fmt == "auto":
             fmt = detect(head.decode("utf-8", "replace").splitlines()[:20])
@@ -545,7 +581,7 @@ class FileTailer(PolledSource[FileSource]):
         )
         with self._lock:
             self._dirty = True
-        return Tracked(
+        tf = Tracked(
             path,
             fd,
             k[0],
@@ -555,10 +591,14 @@ class FileTailer(PolledSource[FileSource]):
             offset,
             handler,
             acked=offset,
-            hlen=hlen,
-            head=hh,
+            hlen=len(head),  # this file's content, verified or new (<= HEAD_MAX bytes)
+            head=head_hash(head),
             gz=gz,
         )
+        _, by_fp, used = self._index()
+        used.add(ident)
+        by_fp.setdefault(fp, []).append(tf)
+        return tf
 
     def _close(self, tf: Tracked) -> None:
         try:
@@ -615,17 +655,22 @@ class FileTailer(PolledSource[FileSource]):
         with self._lock:
             if tf.ident:
                 self.known[tf.key] = {**tf.state(now), "gone": True}
+            self._idx = None
             tf.offset = tf.acked = tf.buf_start = 0
             tf.hlen, tf.head = 0, ""
             tf.fp, tf.ident = "", ""
+            tf.durable = -1
             self._dirty = True
         if fp is not None:
             ident = self._fresh_ident(tf.dev, tf.ino, fp)
             with self._lock:
                 tf.fp, tf.ident = fp, ident
+                self._idx = None
 
     def _read(self, tf: Tracked) -> int:
         n = 0
+        if not tf.ident:  # no identity yet (no complete first line): nothing to emit with
+            return n
         while True:
             try:
                 chunk = os.pread(tf.fd, CHUNK, tf.offset)
@@ -635,18 +680,27 @@ class FileTailer(PolledSource[FileSource]):
             if not chunk:
                 break
             BYTES.labels("file").inc(len(chunk))
+            self._write_ahead(tf, tf.offset + len(chunk))
             n += self._feed(tf, chunk, tf.offset)
             tf.offset += len(chunk)
             if len(chunk) < CHUNK:
                 break
-        if tf.hlen < HEAD_MAX and tf.offset > tf.hlen:
-            # the head we know grows with what we read (it recognises copies and rewrites)
-            want = min(tf.offset, HEAD_MAX)
-            h = read_head(tf.fd, want)
-            if len(h) == want:
-                with self._lock:
-                    tf.hlen, tf.head = want, head_hash(h)
         return n
+
+    def _write_ahead(self, tf: Tracked, end: int) -> None:
+        """Before emitting bytes up to ``end``: the checkpoint must hold this file's identity
+        and a head covering what is emitted (up to HEAD_MAX), so that after a kill -9 a copy
+        of it (a .gz made while we were down) is still recognised. Once per new file, then
+        only while a new file grows through its first HEAD_MAX bytes."""
+        if tf.durable >= 0 and (end <= tf.durable or tf.durable >= HEAD_MAX):
+            return
+        want = min(max(end, tf.hlen), HEAD_MAX)
+        if want > tf.hlen:
+            h = Gunzip(tf.path).head(want) if tf.gz else read_head(tf.fd, want)
+            if len(h) > tf.hlen:
+                with self._lock:
+                    tf.hlen, tf.head = len(h), head_hash(h)
+        self.save_checkpoint(force=True)
 
     def _feed(self, tf: Tracked, chunk: bytes, chunk_start: int) -> int:
         """Split into lines; emit complete ones; keep the partial tail in tf.buf."""
@@ -759,6 +813,7 @@ class FileTailer(PolledSource[FileSource]):
                     chunk = chunk[start - pos :]
                     pos = start
                 BYTES.labels("file").inc(len(chunk))
+                self._write_ahead(tf, pos + len(chunk))
                 n += self._feed(tf, chunk, pos)
                 pos += len(chunk)
                 tf.offset = pos
@@ -829,8 +884,11 @@ class FileTailer(PolledSource[FileSource]):
             self._dirty = False
         self._housekeeping()
         states = self.states()
+        durable = [(tf, tf.hlen) for tf in self.files.values()]
         try:
             self.store.save(states)
+            for tf, hlen in durable:
+                tf.durable = hlen
         except OSError as e:
             log.error(
                 "checkpoint write failed", extra={"path": str(self.store.path), "reason": str(e)}
