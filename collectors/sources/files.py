@@ -238,10 +238,12 @@ class FileTailer(PolledSource[FileSource]):
         self.known, migrated = migrate(saved, time.time())  # states of files not open
         self.skip: dict[Key, tuple[tuple[int, int], str]] = {}  # done .gz: (sig, state key)
         self.waiting: dict[Key, tuple[tuple[int, int], float]] = {}  # undecided copies
-        self._had_checkpoint = bool(self.known)
+        # a source that has run before (its checkpoint exists) reads unknown files whole
+        existed = self.store.path.exists()
+        self._had_checkpoint = existed or bool(self.known)
         self._seen_keys: set[str] = set()
         self._idx: _Index | None = None
-        self._dirty = migrated > 0
+        self._dirty = migrated > 0 or not existed  # first run: record that it ran
         self._first_scan = True
         self._last_save = 0.0
         if migrated:

@@ -389,3 +389,14 @@ def test_version_1_checkpoint_migrated_without_reading_again(tmp_path: Path) -> 
     assert saved["version"] == 2
     (s,) = saved["files"].values()
     assert s["offset"] == 99 and s["path"] == str(log)
+
+
+def test_start_at_end_only_on_the_first_run(tmp_path: Path) -> None:
+    sink = HoldSink()
+    t = _glob_tailer(tmp_path, sink, "a.log*", start_at="end")
+    t.poll()  # no file yet: the source has run, its checkpoint exists
+    t.close()
+    (tmp_path / "a.log").write_text(_line(0) + _line(1))  # appeared while stopped
+    t2 = _glob_tailer(tmp_path, sink, "a.log*", start_at="end")
+    t2.poll()
+    assert _nums(sink) == [0, 1]
