@@ -145,7 +145,7 @@ class Tracked:
     dev: int
     ino: int
     fp: str
-    ident: str  # lineage identity: the ids are doc_id(ident, offset); "" = waiting for a line
+    ident: str  # identity of lines from ``since`` on: doc_id(ident, offset); "" = no line yet
     offset: int  # next byte to read (in the decompressed stream for .gz)
     handler: LineHandler
     acked: int = -1
@@ -162,11 +162,24 @@ class Tracked:
     gz_done: bool = False  # ... and acknowledged
     gz_sig: tuple[int, int] | None = None
     gz_sig_at: float = 0.0
+    deleted: bool = False
+    since: int = 0
+    earlier: list[tuple[int, str]] = field(default_factory=list)  # (start, ident) before since
     emitted: int = 0
     durable: int = -1  # the hlen the checkpoint on disk has for it (-1: not there yet)
 
     @property
     def identity(self) -> str:
+        return self.ident
+
+    def ident_at(self, pos: int) -> str:
+        """The identity of the line starting at ``pos`` (a copy of a short file keeps the
+        original's identities for the part verified identical, its own after)."""
+        if pos >= self.since:
+            return self.ident
+        for start, ident in reversed(self.earlier):
+            if pos >= start:
+                return ident
         return self.ident
 
     @property
@@ -185,10 +198,21 @@ class Tracked:
             "head": self.head,
             "seen": int(seen),
         }
+        if self.deleted:
+            s["gone"] = True
+        if self.earlier:
+            s["since"] = self.since
+            s["earlier"] = [list(x) for x in self.earlier]
         if self.gz:
             s["gz"] = True
             s["done"] = self.gz_done
         return s
+
+
+def _segments(s: State) -> tuple[str, int, list[tuple[int, str]]]:
+    """(identity, since, earlier identities) of a saved state."""
+    earlier = [(int(a), str(b)) for a, b in s.get("earlier", ())]
+    return str(s["id"]), int(s.get("since", 0)) if earlier else 0, earlier
 
 
 def _sig(st: os.stat_result) -> tuple[int, int]:
@@ -379,9 +403,11 @@ class FileTailer(PolledSource[FileSource]):
         for x in self._all_states():
             if isinstance(x, Tracked):
                 used.add(x.ident)
+                used.update(i for _, i in x.earlier)
                 by_fp.setdefault(x.fp, []).append(x)
             else:
                 used.add(str(x.get("id")))
+                used.update(str(e[1]) for e in x.get("earlier", ()))
                 by_fp.setdefault(str(x.get("fp")), []).append(x)
         idx = (by_inode, by_fp, used)
         self._idx = idx
@@ -466,6 +492,25 @@ class FileTailer(PolledSource[FileSource]):
                 best, rank = s, r
         return best, undecided
 
+    def _copy_of(
+        self, match: State, k: Key, fp: str, head: bytes
+    ) -> tuple[str, int, list[tuple[int, str]], int] | None:
+        """Identities and start offset of a copy of ``match`` (its first ``hlen`` bytes are
+        ours). A full head (HEAD_MAX bytes) identical: the same file, all its identities.
+        Shorter (a small file): only the lines inside the verified bytes keep the original's
+        identities, the rest gets a fresh one: a file that merely starts like a short one (a
+        CSV header, a banner) never takes ids the original may still give its own lines."""
+        ident, since, earlier = _segments(match)
+        offset = int(match.get("offset", 0))
+        hl = int(match.get("hlen", 0))
+        if hl >= HEAD_MAX:
+            return ident, since, earlier, offset
+        cut = head.rfind(b"\n", 0, hl) + 1  # lines wholly inside the verified bytes
+        if cut == 0:
+            return None
+        segs = [x for x in [*earlier, (since, ident)] if x[0] < cut]
+        return self._fresh_ident(k[0], k[1], fp), cut, segs, min(offset, cut)
+
     def _undecided(self, k: Key, st: os.stat_result, now: float) -> bool:
         """Wait (up to IDLE_CLOSE while it does not change) for a copy still being written."""
         sig = _sig(st)
@@ -522,7 +567,7 @@ class FileTailer(PolledSource[FileSource]):
             size = None
         else:
             head = read_head(fd, HEAD_MAX)
-            complete = False
+            complete = True  # a plain file is judged on what it has: never waited for
             size = st.st_size
         fp = fingerprint(head)
         if fp is None:
@@ -534,6 +579,7 @@ class FileTailer(PolledSource[FileSource]):
             fp = head_hash(head)
         self._settle(k)
         hit = self._by_inode(k, fp, head, size, cfp)
+        match: State | None = None
         if hit is not None:
             key, s = hit
             if s.get("gz") and s.get("done"):
@@ -541,22 +587,36 @@ class FileTailer(PolledSource[FileSource]):
                     self.known[key] = s
                 self.skip[k] = (_sig(st), key)
                 return None
-            ident = str(s["id"])
+            hl = int(s.get("hlen", 0))
+            if hl < HEAD_MAX and not s.get("legacy_gz"):
+                # a short state of this inode: the file may be another one that reused it
+                # and starts alike; a longer verified match elsewhere is the better evidence
+                m, _ = self._by_content(k, fp, head, complete)
+                if m is not None and int(m.get("hlen", 0)) > hl:
+                    with self._lock:
+                        self.known[key] = {**s, "gone": True}
+                    hit, match = None, m
+        if hit is not None:
+            key, s = hit
+            ident, since, earlier = _segments(s)
             offset = int(s.get("offset", 0))
         else:
-            match, undecided = self._by_content(k, fp, head, complete)
+            undecided = False
+            if match is None:
+                match, undecided = self._by_content(k, fp, head, complete)
             if undecided and self._undecided(k, st, now):
                 return None
-            if match is not None:
-                ident = str(match["id"])
-                offset = int(match.get("offset", 0))
+            copy = self._copy_of(match, k, fp, head) if match is not None else None
+            if copy is not None:
+                ident, since, earlier, offset = copy
                 if size is not None:
                     offset = min(offset, size)
                 log.info(
                     "file is a copy of a known file: same ids, resuming at its offset",
-                    extra={"path": path, "copy_of": match.get("path"), "offset": offset},
+                    extra={"path": path, "copy_of": match and match.get("path"), "offset": offset},
                 )
             else:
+                since, earlier = 0, []
                 ident = self._fresh_ident(k[0], k[1], fp)
                 if (
                     initial
@@ -596,6 +656,8 @@ class FileTailer(PolledSource[FileSource]):
             hlen=len(head),  # this file's content, verified or new (<= HEAD_MAX bytes)
             head=head_hash(head),
             gz=gz,
+            since=since,
+            earlier=earlier,
         )
         _, by_fp, used = self._index()
         used.add(ident)
@@ -611,6 +673,9 @@ class FileTailer(PolledSource[FileSource]):
 
     def _retire(self, tf: Tracked) -> None:
         self.files.pop((tf.dev, tf.ino), None)
+        with contextlib.suppress(OSError):
+            # deleted: its inode may be reused by another file, never again by this content
+            tf.deleted = os.fstat(tf.fd).st_nlink == 0
         self._close(tf)
         tf.closed_at = time.time()
         with self._lock:
@@ -661,6 +726,7 @@ class FileTailer(PolledSource[FileSource]):
             tf.offset = tf.acked = tf.buf_start = 0
             tf.hlen, tf.head = 0, ""
             tf.fp, tf.ident = "", ""
+            tf.since, tf.earlier = 0, []
             tf.durable = -1
             self._dirty = True
         if fp is not None:
@@ -717,6 +783,7 @@ class FileTailer(PolledSource[FileSource]):
         last_emit: tuple[bytes, int, bool] | None = None
         handler = tf.handler
         ident = tf.ident
+        since = tf.since  # lines starting before it have an earlier identity (a copy)
         path = tf.path
         while True:
             nl = data.find(b"\n", start)
@@ -731,8 +798,14 @@ class FileTailer(PolledSource[FileSource]):
             if truncated:
                 line = line[:limit]
             if last_emit is not None:
+                p = last_emit[1]
                 handler.handle(
-                    last_emit[0], ident, last_emit[1], None, path=path, truncated=last_emit[2]
+                    last_emit[0],
+                    ident if p >= since else tf.ident_at(p),
+                    p,
+                    None,
+                    path=path,
+                    truncated=last_emit[2],
                 )
                 n += 1
             last_emit = (line, base + start, truncated)
@@ -740,10 +813,11 @@ class FileTailer(PolledSource[FileSource]):
         rest = data[start:]
         end_offset = base + start
         if last_emit is not None:
+            p = last_emit[1]
             handler.handle(
                 last_emit[0],
-                ident,
-                last_emit[1],
+                ident if p >= since else tf.ident_at(p),
+                p,
                 self._acker(tf, ident, end_offset),
                 path=path,
                 truncated=last_emit[2],
@@ -753,7 +827,8 @@ class FileTailer(PolledSource[FileSource]):
             rest = b""
         elif len(rest) > limit:
             # over-long line without an end yet: emit its head now, drop the rest up to "\n"
-            handler.handle(rest[:limit], ident, base + start, None, path=path, truncated=True)
+            p = base + start
+            handler.handle(rest[:limit], tf.ident_at(p), p, None, path=path, truncated=True)
             n += 1
             tf.skipping = True
             rest = b""
@@ -768,7 +843,7 @@ class FileTailer(PolledSource[FileSource]):
             end = tf.buf_start + len(tf.buf)
             tf.handler.handle(
                 bytes(tf.buf),
-                tf.ident,
+                tf.ident_at(tf.buf_start),
                 tf.buf_start,
                 self._acker(tf, tf.ident, end),
                 path=tf.path,

@@ -252,30 +252,30 @@ def test_restart_after_rotation_while_stopped(tmp_path: Path) -> None:
 
 def test_copytruncate_copy_keeps_the_ids(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
-    log.write_text(_line(0) + _line(1))
+    log.write_text("".join(_line(i) for i in range(200)))  # > 4 KiB
     sink = HoldSink()
     t = _glob_tailer(tmp_path, sink, "a.log*", start_at="beginning")
     t.poll()
     sink.ack_all()
     t.poll()
     with open(log, "a") as f:
-        f.write(_line(2))
-    (tmp_path / "a.log.1").write_bytes(log.read_bytes())  # the copy, before we read line 2
+        f.write(_line(200))
+    (tmp_path / "a.log.1").write_bytes(log.read_bytes())  # the copy, before we read line 200
     with open(log, "r+") as f:
         f.truncate(0)
-    log.write_text(_line(3))
+    log.write_text(_line(201))
     t.poll()
     t.poll()
     ids = [i for i, _ in sink.events]
-    assert sorted(_nums(sink)) == [0, 1, 2, 3]
-    assert len(set(ids)) == 4
-    # line 2 has the id it would have had read from a.log
+    assert sorted(_nums(sink)) == list(range(202))  # the copy: only its unread line
+    assert len(set(ids)) == 202
+    # line 200 has the id it would have had read from a.log
     from socmon.ids import IdPrefix
 
     st = os.stat(tmp_path / "a.log")
     (tf0,) = [s for s in t.known.values() if s.get("gone")]
     assert tf0["ino"] == st.st_ino
-    assert _ids_of(sink)[2] == IdPrefix(tf0["id"]).id(2 * len(_line(0)))
+    assert _ids_of(sink)[200] == IdPrefix(tf0["id"]).id(sum(len(_line(i)) for i in range(200)))
 
 
 def test_same_first_line_after_truncation_gets_new_ids(tmp_path: Path) -> None:
@@ -299,7 +299,7 @@ def test_gz_copy_of_read_file_is_skipped_and_keeps_ids(tmp_path: Path) -> None:
     from socmon.ids import IdPrefix
 
     log = tmp_path / "a.log"
-    log.write_text("".join(_line(i) for i in range(3)))
+    log.write_text("".join(_line(i) for i in range(200)))  # > 4 KiB
     sink = HoldSink()
     t = _glob_tailer(tmp_path, sink, "a.log*", start_at="beginning", read_gz=True)
     t.poll()
@@ -309,17 +309,18 @@ def test_gz_copy_of_read_file_is_skipped_and_keeps_ids(tmp_path: Path) -> None:
     t.close()
     # while stopped: two more lines, then rotated and compressed (the plain file deleted)
     with open(log, "a") as f:
-        f.write(_line(3) + _line(4))
+        f.write(_line(200) + _line(201))
     with gzip.open(tmp_path / "a.log.1.gz", "wb") as g:
         g.write(log.read_bytes())
     log.unlink()
-    log.write_text(_line(5))
+    log.write_text(_line(202))
     sink2 = HoldSink()
     t2 = _glob_tailer(tmp_path, sink2, "a.log*", start_at="beginning", read_gz=True)
     t2.poll()
     t2.poll()
-    assert sorted(_nums(sink2)) == [3, 4, 5]
-    assert _ids_of(sink2)[3] == IdPrefix(ident).id(3 * len(_line(0)))
+    assert sorted(_nums(sink2)) == [200, 201, 202]  # the 200 read lines are skipped
+    # the lines of the .gz have the ids they would have had read from a.log
+    assert _ids_of(sink2)[200] == IdPrefix(ident).id(sum(len(_line(i)) for i in range(200)))
     sink2.ack_all()
     t2.poll()
     t2.poll()
@@ -328,8 +329,38 @@ def test_gz_copy_of_read_file_is_skipped_and_keeps_ids(tmp_path: Path) -> None:
     t3 = _glob_tailer(tmp_path, sink3, "a.log*", start_at="beginning", read_gz=True)
     t3.poll()
     t3.poll()
-    print(t3.known, t2.states())
     assert sink3.events == []
+
+
+def test_copy_of_a_short_file_keeps_only_the_verified_ids(tmp_path: Path) -> None:
+    """A file that merely starts like a short known one (a CSV header, a banner) must not take
+    the ids the short one will give its own next lines."""
+    header = "Jan  1 00:00:00 h app[1]: header\n"
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    a.write_text(header)
+    sink = HoldSink()
+    t = _glob_tailer(tmp_path, sink, "*.log", start_at="beginning")
+    t.poll()
+    b.write_text(header + _line(1) + _line(2))  # same first bytes, other lines
+    t.poll()
+    with open(a, "a") as f:
+        f.write(_line(3) + _line(4))
+    t.poll()
+    t.poll()
+    ids = [i for i, _ in sink.events]
+    # b's header is a's (same id, stored once); every other line has its own id
+    assert len(sink.events) == 6 and len(set(ids)) == 5
+    assert sorted(x[-1] for x in sink.lines() if "line" in x) == ["1", "2", "3", "4"]
+    # the ids survive a restart
+    sink.ack_all()
+    t.close()
+    for p in (a, b):
+        with open(p, "a") as f:
+            f.write(_line(9))
+    sink2 = HoldSink()
+    t2 = _glob_tailer(tmp_path, sink2, "*.log", start_at="beginning")
+    t2.poll()
+    assert len(sink2.events) == 2 and not set(i for i, _ in sink2.events) & set(ids)
 
 
 def test_gz_still_being_written_is_read_once_complete(tmp_path: Path) -> None:
