@@ -1,16 +1,18 @@
 """Follow files matched by glob patterns, like ``tail -F`` but exactly-once with Elasticsearch.
 
 A followed file is one inode (device + inode), checked against its content: a fingerprint of
-its first line (at most 1 KiB) and a hash of its first ``hlen`` bytes (at most 4 KiB, as much
-as the file had when we last looked). Its events get ids from a *lineage identity* and the
-byte offset of the line: ``doc_id(ident, offset)``. The identity is given once, when the
-content is first seen, as ``file:<dev>:<ino>:<fp>`` (the id scheme of version 1, so an
-upgrade keeps the ids), and a file whose first ``hlen`` bytes are those of a known file is a
-copy of it and inherits its identity and its acknowledged offset: a ``.gz`` of a rotated file
-(offsets are offsets in the decompressed stream) or the copy ``copytruncate`` leaves, read
-through a glob that matches it, yields the ids the lines already had, and the collector
-skips what it had read. Two different files never share an identity (a fresh identity gets a
-``#n`` suffix if a known state already uses it), so a copy is deduplicated and nothing else.
+its first line (at most 1 KiB) and a hash of its first ``hlen`` bytes (at most 4 KiB; at
+least everything emitted from it, the checkpoint being written ahead). Its events get ids
+from a *lineage identity* and the byte offset of the line: ``doc_id(ident, offset)``. The
+identity is given once, when the content is first seen, as ``file:<dev>:<ino>:<fp>`` (the id
+scheme of version 1, so an upgrade keeps the ids). A file whose first ``hlen`` bytes are those
+of a known file is a copy of it (a ``.gz`` of a rotated file, offsets being offsets in the
+decompressed stream; the copy ``copytruncate`` leaves): with 4 KiB identical it inherits the
+identity and the acknowledged offset (same ids, what was read is skipped); a copy of a shorter
+file keeps the original's identities only for the lines inside the verified bytes and gets a
+fresh one after (``since``/``earlier``), so a file that merely starts like another never takes
+ids the other will use. Two different files never share an identity (a fresh identity gets a
+``#n`` suffix if a known state already uses it).
 
 State is kept per (device, inode, identity), not per path, in the checkpoint (a JSON file per
 source under ``checkpoint_dir``, ``{"version": 2, "files": {key: state}}``; a version-1 file,
