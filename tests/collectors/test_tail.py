@@ -431,3 +431,29 @@ def test_start_at_end_only_on_the_first_run(tmp_path: Path) -> None:
     t2 = _glob_tailer(tmp_path, sink, "a.log*", start_at="end")
     t2.poll()
     assert _nums(sink) == [0, 1]
+
+
+def test_version_1_gz_done_stays_done(tmp_path: Path) -> None:
+    import gzip
+    import json
+
+    from collectors.sources.files import fingerprint
+
+    gz = tmp_path / "old.log.gz"
+    # random-ish content so that the compressed bytes hold a newline byte in their first KiB
+    with gzip.open(gz, "wt") as f:
+        f.write("".join(f"Jan  1 00:00:00 h app[{i * 7919 % 997}]: line {i}\n" for i in range(400)))
+    st = os.stat(gz)
+    cfp = fingerprint(gz.read_bytes()[:1024])
+    assert cfp is not None
+    (tmp_path / "cp").mkdir()
+    (tmp_path / "cp" / "t.json").write_text(
+        json.dumps(
+            {str(gz): {"dev": st.st_dev, "ino": st.st_ino, "fp": cfp, "offset": 1, "done": True}}
+        )
+    )
+    sink = HoldSink()
+    t = _glob_tailer(tmp_path, sink, "*.gz", read_gz=True)
+    t.poll()
+    t.poll()
+    assert sink.events == []
