@@ -247,7 +247,12 @@ def migrate(saved: dict[str, Any], now: float) -> tuple[dict[str, State], int]:
         if path.endswith(".gz"):
             # version 1 fingerprinted the compressed bytes of a .gz
             st.update(gz=True, done=bool(s.get("done")), legacy_gz=True)
-        out[f"{dev}:{ino}:{ident}"] = st
+        key = f"{dev}:{ino}:{ident}"
+        prev = out.get(key)
+        # version 1 could hold one inode under two paths (a rename it did not follow): the
+        # same content and ids, so the furthest acked offset holds for both
+        if prev is None or prev["offset"] < st["offset"]:
+            out[key] = st
     return out, len(out)
 
 

@@ -403,8 +403,15 @@ def test_version_1_checkpoint_migrated_without_reading_again(tmp_path: Path) -> 
     st = os.stat(log)
     fp = fingerprint(log.read_bytes())
     (tmp_path / "cp").mkdir()
+    old = {"dev": st.st_dev, "ino": st.st_ino, "fp": fp}
     (tmp_path / "cp" / "t.json").write_text(
-        json.dumps({str(log): {"dev": st.st_dev, "ino": st.st_ino, "fp": fp, "offset": 2 * 33}})
+        json.dumps(
+            {
+                # version 1 kept a renamed file twice, once per path (read again from 0)
+                str(tmp_path / "a.log.1"): {**old, "offset": 33},
+                str(log): {**old, "offset": 2 * 33},
+            }
+        )
     )
     assert len(_line(0)) == 33
     with open(log, "a") as f:
@@ -414,6 +421,7 @@ def test_version_1_checkpoint_migrated_without_reading_again(tmp_path: Path) -> 
     t.poll()
     assert _nums(sink) == [2]
     assert sink.events[0][0] == IdPrefix(f"file:{st.st_dev}:{st.st_ino}:{fp}").id(66)
+    assert os.path.exists(tmp_path / "cp" / "t.json")
     sink.ack_all()
     t.close()
     saved = json.loads((tmp_path / "cp" / "t.json").read_text())
