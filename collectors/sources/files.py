@@ -438,7 +438,7 @@ class FileTailer(PolledSource[FileSource]):
                 self._idx = None
 
     def _by_inode(
-        self, k: Key, fp: str, head: bytes, size: int | None, cfp: str | None
+        self, k: Key, fp: str, head: bytes, size: int | None, cfp: str | None, whole: bool
     ) -> tuple[str, State] | None:
         """The saved state of this inode, if its content is still the one we read (inode
         reuse and rewrites while we were away fail the checks; their state is marked gone)."""
@@ -449,15 +449,17 @@ class FileTailer(PolledSource[FileSource]):
                 s = self.known.get(key)
                 if s is None or s.get("gone"):
                     continue
-                if s.get("legacy_gz"):
+                if bool(s.get("gz")) != (size is None):
+                    ok = False  # the inode was a plain file, now a .gz (or back): reused
+                elif s.get("legacy_gz"):
                     ok = s.get("fp") == cfp
                 else:
                     ok = s.get("fp") == fp
                     hl = int(s.get("hlen", 0))
                     if ok and hl and len(head) >= hl:
                         ok = head_hash(head[:hl]) == s.get("head")
-                    elif ok and hl and size is not None:
-                        ok = False  # a plain file shorter than what we had read
+                    elif ok and hl and (size is not None or whole):
+                        ok = False  # shorter than what we had hashed of it
                     if ok and size is not None and size < int(s.get("offset", 0)):
                         ok = False
                 if ok and best is None:
@@ -585,7 +587,7 @@ class FileTailer(PolledSource[FileSource]):
                 return None
             fp = head_hash(head)
         self._settle(k)
-        hit = self._by_inode(k, fp, head, size, cfp)
+        hit = self._by_inode(k, fp, head, size, cfp, gz_whole)
         match: State | None = None
         if hit is not None:
             key, s = hit

@@ -7,6 +7,7 @@ the real one in ``test_rotation_es.py``."""
 
 from __future__ import annotations
 
+import os
 import random
 from collections import Counter
 from pathlib import Path
@@ -105,6 +106,8 @@ def test_random_rotations_and_crashes_exactly_once(tmp_path: Path, seed: int, ba
             t.close()
         else:
             es.crash()
+            for tf in t.files.values():  # the process is gone: the kernel closes its files
+                os.close(tf.fd)
     t = FileTailer(cfg, cs, es, Enricher(cs), tmp_path / "cp", "s")
     for _ in range(4):
         t.poll()
