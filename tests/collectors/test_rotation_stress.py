@@ -1,5 +1,6 @@
 """Random rotations (rename, copytruncate, compression of the previous file, as logrotate
-with delaycompress does) and random crashes of the file collector, against a model of
+with delaycompress does, and ``gzip -k`` copies), files that all start with the same line,
+and random crashes of the file collector, against a model of
 Elasticsearch (``create`` by id) and of the bulk writer (events buffered, stored, then acked;
 a crash loses the buffer, or stores part of it without acking it): whatever the interleaving,
 every line is stored exactly once. No Elasticsearch needed; the same scenarios are counted in
@@ -7,8 +8,10 @@ the real one in ``test_rotation_es.py``."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import random
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -80,6 +83,11 @@ def _life(
             if banner:  # every file starts with the same line: copies must not be confused
                 with open(log, "a") as f:
                     f.write(BANNER)
+        if rnd.random() < 0.1 and (tmp / "app.log.1").exists():
+            # gzip -k: a compressed copy of the rotated file, kept beside it
+            k = f"app.log.k{rot[0]}-{rnd.randint(0, 10**6)}.gz"
+            with open(tmp / "app.log.1", "rb") as src, gzip.open(tmp / k, "wb") as dst:
+                shutil.copyfileobj(src, dst)
         if rnd.random() < 0.3:
             t.save_checkpoint()
 
