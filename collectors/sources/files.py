@@ -165,6 +165,7 @@ class Tracked:
     gz_sig: tuple[int, int] | None = None
     gz_sig_at: float = 0.0
     deleted: bool = False
+    sig: tuple[int, int, int] | None = None  # (size, mtime, ctime) when last checked
     since: int = 0
     earlier: list[tuple[int, str]] = field(default_factory=list)  # (start, ident) before since
     emitted: int = 0
@@ -698,9 +699,14 @@ class FileTailer(PolledSource[FileSource]):
         if tf.gz:
             return self._read_gz(tf)
         try:
-            size = os.fstat(tf.fd).st_size
+            st = os.fstat(tf.fd)
         except OSError:
             return 0
+        size = st.st_size
+        sig = (size, st.st_mtime_ns, st.st_ctime_ns)
+        if sig == tf.sig and size == tf.offset and tf.ident:
+            return 0  # unchanged since we last looked (an idle file costs one fstat)
+        tf.sig = sig
         head = read_head(tf.fd, HEAD_MAX)
         head_fp = fingerprint(head)
         if (
