@@ -58,10 +58,21 @@ class FileSource(Section):
     format: LineFormat = Field("auto", description="Line format; auto detects it per file.")
     start_at: Literal["beginning", "end"] = Field(
         "end",
-        description="Where to start a file found at start-up that has no checkpoint. Files "
-        "appearing later (rotation) are always read from the beginning.",
+        description="Where to start the files found when this source first runs (no "
+        "checkpoint yet). Files appearing later (rotation), or while socmon was stopped, are "
+        "always read from the beginning.",
     )
-    read_gz: bool = Field(False, description="Also read matching .gz files (once, whole).")
+    read_gz: bool = Field(
+        False,
+        description="Also read matching .gz files (once, whole; a .gz copy of a file already "
+        "read gets the same ids and is read from where that file was).",
+    )
+    forget_after: float = Field(
+        30 * 86400.0,
+        gt=0,
+        description="Seconds the state of a file no longer found (rotated away, deleted) is "
+        "kept, so that its return or a copy of it (.gz, copytruncate) is not read again.",
+    )
     poll_interval: float = Field(0.2, gt=0, description="Seconds between checks for new data.")
     name: str | None = Field(None, description="Source name (default: derived from paths).")
 
