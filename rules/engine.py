@@ -120,10 +120,8 @@ class _Group:
             text = view.all_text()
             if not text:
                 return frozenset()
-            if "\u0130" in text:  # lower-cases to two characters: RE2 does not fold it
-                text = view.all_low_text()
-            return frozenset(self.scanner.hits(text + SEP_END))
-        text = build_text_fields(view.flat, self.heads)
+            return frozenset(self.scanner.hits(text + SEP_END))  # U+0130: the scanner
+        text = build_text_fields(view.flat, self.heads, lower=False)  # the scanner folds case
         return frozenset(self.scanner.hits(text)) if text else frozenset()
 
 
@@ -182,7 +180,7 @@ class _Plan:
         for w in words:
             g = group_of.get(_head(w), 0) if w.startswith(SEP_FIELD) else 0
             local[g].setdefault(w.rpartition(SEP_ANY)[2], []).append(w)
-        no: tuple[int, ...] = ()  # the last id is the scanner's sentinel: no rules
+        no: tuple[int, ...] = ()
         heads_of: list[tuple[tuple[str, str], ...] | None] = [tuple(hs) for hs in heads]
         if keywords:
             heads_of.append(None)
@@ -191,7 +189,8 @@ class _Plan:
         def rules_of(
             table: dict[str, list[int]], lw: list[str], gw: dict[str, list[str]]
         ) -> list[tuple[int, ...]]:
-            return [tuple(sorted({i for a in gw[x] for i in table.get(a, no)})) for x in lw] + [no]
+            ids = [tuple(sorted({i for a in gw[x] for i in table.get(a, no)})) for x in lw]
+            return [*ids, no, no]  # the scanner's sentinel and U+0130: no rules
 
         groups = []
         for hs, gw in zip(heads_of, local, strict=True):
@@ -201,7 +200,7 @@ class _Plan:
             groups.append(
                 _Group(
                     heads=hs,
-                    scanner=LiteralScanner(lw, fold_case=hs is None),
+                    scanner=LiteralScanner(lw, fold_case=True),
                     anchor_rules=rules_of(anchor_rules, lw, gw),
                     first=rules_of(first, lw, gw),
                     second=rules_of(second, lw, gw),

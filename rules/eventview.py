@@ -129,7 +129,7 @@ class EventView:
         engine builds it with ``build_text`` once it knows the event's logsource)."""
         self.event = event
         flat: dict[str, Any] = {}
-        _flatten(event, "", flat)
+        _flatten(event, "", flat, _paths_of(""))
         self.flat = flat
         self.text: str = build_text(flat, scan if scan is not None else _ALL) if text else ""
         self.raw = _Raw(flat)
@@ -247,9 +247,12 @@ def build_text(flat: dict[str, Any], scan: Any) -> str:
     return "".join(parts).lower()
 
 
-def build_text_fields(flat: dict[str, Any], heads: tuple[tuple[str, str], ...]) -> str:
+def build_text_fields(
+    flat: dict[str, Any], heads: tuple[tuple[str, str], ...], lower: bool = True
+) -> str:
     """``build_text`` of the fields in ``heads`` ((path, prefix) pairs): a lookup per field
-    instead of a test per value of the event (a group of the plan's fields is small)."""
+    instead of a test per value of the event (a group of the plan's fields is small).
+    ``lower`` False: as it is (for a case-folding scanner)."""
     parts: list[str] = []
     get = flat.get
     for path, h in heads:
@@ -265,7 +268,7 @@ def build_text_fields(flat: dict[str, Any], heads: tuple[tuple[str, str], ...]) 
     if not parts:
         return ""
     parts.append("")
-    return SEP_END.join(parts).lower()
+    return SEP_END.join(parts).lower() if lower else SEP_END.join(parts)
 
 
 # Dotted paths per (prefix, key), cached (keyed on field names only, bounded): no string
@@ -287,13 +290,33 @@ def _path(paths: dict[str, str], prefix: str, k: Any) -> str:
     return path
 
 
-def _flatten(obj: dict[str, Any], prefix: str, flat: dict[str, Any]) -> None:
-    setdefault = flat.setdefault
+def _paths_of(prefix: str) -> dict[str, str]:
     paths = _PATHS.get(prefix)
     if paths is None:
         if len(_PATHS) >= MAX_PATHS:
             _PATHS.clear()
+            _SUBS.clear()
         paths = _PATHS[prefix] = {}
+    return paths
+
+
+def _sub(path: str) -> tuple[str, dict[str, str]]:
+    """The prefix of an object's keys and its paths cache, for the object at ``path``."""
+    prefix = path + "."
+    paths = _paths_of(prefix)
+    if len(_SUBS) >= MAX_PATHS:
+        _SUBS.clear()
+    out = _SUBS[path] = (prefix, paths)
+    return out
+
+
+# per path of an object (a cached path string: its hash is cached too), its keys' prefix and
+# paths cache: no prefix concatenation and lookup per nested object of every event
+_SUBS: dict[str, tuple[str, dict[str, str]]] = {}
+
+
+def _flatten(obj: dict[str, Any], prefix: str, flat: dict[str, Any], paths: dict[str, str]) -> None:
+    setdefault = flat.setdefault
     for k, v in obj.items():
         path = paths.get(k)
         if path is None:
@@ -306,7 +329,10 @@ def _flatten(obj: dict[str, Any], prefix: str, flat: dict[str, Any]) -> None:
             if setdefault(path, v) is not v:
                 _put(flat, path, v)
         elif t is dict:
-            _flatten(v, path + ".", flat)
+            sub = _SUBS.get(path)
+            if sub is None:
+                sub = _sub(path)
+            _flatten(v, sub[0], flat, sub[1])
         elif t is list:
             if path not in flat:
                 flat[path] = []
@@ -315,7 +341,8 @@ def _flatten(obj: dict[str, Any], prefix: str, flat: dict[str, Any]) -> None:
             lst = flat[path]
             for item in v:
                 if isinstance(item, dict):
-                    _flatten(item, path + ".", flat)
+                    sub = _sub(path)
+                    _flatten(item, sub[0], flat, sub[1])
                 elif isinstance(item, list):
                     lst.extend(x for x in item if x is not None)
                 elif item is not None:
