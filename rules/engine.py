@@ -151,7 +151,7 @@ class _Plan:
             if r.anchors is None:
                 continue
             if r.extra is None:
-                for a in r.anchors:  # the prefilter text is lower-cased, field names too
+                for a in r.anchors:  # lower-cased: the scanners fold case
                     anchor_rules.setdefault(a.lower(), []).append(r.index)
             else:
                 for a in r.anchors:
