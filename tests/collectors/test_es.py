@@ -231,6 +231,16 @@ def _collect_config(
     return config
 
 
+def _stop(p: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a clean stop), then SIGKILL if it has not stopped within 30 s."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def _collect(config: Path) -> subprocess.Popen[bytes]:
     env = dict(os.environ, SOCMON_CONFIG=str(config))
     return subprocess.Popen(
@@ -273,10 +283,5 @@ def test_kill_9_mid_file_then_restart_exactly_once(
         )
         assert r["aggregations"]["o"]["min"] == 0
     finally:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _stop(p)
     print(f"killed at {mid} of {n}", file=sys.stderr)

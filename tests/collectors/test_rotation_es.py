@@ -19,7 +19,6 @@ import gzip
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -37,7 +36,7 @@ from socmon.pipeline import Ack, Event
 from socmon.settings import Settings
 from socmon.settings.collectors import FileSource
 from socmon.storage_sink import StorageSink
-from tests.collectors.test_es import _collect, _collect_config, _count, _writer
+from tests.collectors.test_es import _collect, _collect_config, _count, _stop, _writer
 
 pytestmark = pytest.mark.es
 
@@ -310,10 +309,5 @@ def test_kill_9_around_rotations_exactly_once(
         assert sum(got.values()) == n
     finally:
         stop.set()
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _stop(p)
     print(f"{kills} kills, {rotations[0] + 1} rotations, {n} lines exactly once", file=sys.stderr)
