@@ -197,6 +197,50 @@ def test_file_and_syslog_searchable_within_2s(
         writer.close()
 
 
+def _collect_config(
+    tmp_path: Path,
+    es_url: str,
+    index_prefix: str,
+    source: dict[str, object],
+    batch_size: int,
+    flush_interval: float,
+) -> Path:
+    """A `socmon collect` configuration with one file source, written under ``tmp_path``."""
+    config = tmp_path / "socmon.yml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "es": {"url": es_url, "index_prefix": index_prefix},
+                "var_dir": str(tmp_path / "var"),
+                "storage": {
+                    "spool_dir": str(tmp_path / "spool"),
+                    "batch_size": batch_size,
+                    "flush_interval": flush_interval,
+                },
+                "log": {"level": "WARNING"},
+                "collectors": {
+                    "files": [
+                        {"format": "syslog", "start_at": "beginning", "poll_interval": 0.05}
+                        | source
+                    ],
+                    "checkpoint_interval": 0.05,
+                },
+            }
+        )
+    )
+    return config
+
+
+def _stop(p: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a clean stop), then SIGKILL if it has not stopped within 30 s."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def _collect(config: Path) -> subprocess.Popen[bytes]:
     env = dict(os.environ, SOCMON_CONFIG=str(config))
     return subprocess.Popen(
@@ -216,32 +260,7 @@ def test_kill_9_mid_file_then_restart_exactly_once(
     with open(log, "w") as f:
         for i in range(n):
             f.write(f"Jan  1 00:00:00 h app[1]: line {i:06d} {'x' * 40}\n")
-    config = tmp_path / "socmon.yml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "es": {"url": es_url, "index_prefix": index_prefix},
-                "var_dir": str(tmp_path / "var"),
-                "storage": {
-                    "spool_dir": str(tmp_path / "spool"),
-                    "batch_size": 500,
-                    "flush_interval": 0.2,
-                },
-                "log": {"level": "WARNING"},
-                "collectors": {
-                    "files": [
-                        {
-                            "paths": [str(log)],
-                            "format": "syslog",
-                            "start_at": "beginning",
-                            "poll_interval": 0.05,
-                        }
-                    ],
-                    "checkpoint_interval": 0.05,
-                },
-            }
-        )
-    )
+    config = _collect_config(tmp_path, es_url, index_prefix, {"paths": [str(log)]}, 500, 0.2)
     p = _collect(config)
     try:
         deadline = time.monotonic() + 60
@@ -264,10 +283,5 @@ def test_kill_9_mid_file_then_restart_exactly_once(
         )
         assert r["aggregations"]["o"]["min"] == 0
     finally:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _stop(p)
     print(f"killed at {mid} of {n}", file=sys.stderr)

@@ -19,7 +19,6 @@ import gzip
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -28,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from elasticsearch import Elasticsearch, helpers
 
 from collectors.enrich import Enricher
@@ -38,7 +36,7 @@ from socmon.pipeline import Ack, Event
 from socmon.settings import Settings
 from socmon.settings.collectors import FileSource
 from socmon.storage_sink import StorageSink
-from tests.collectors.test_es import _collect, _count, _writer
+from tests.collectors.test_es import _collect, _collect_config, _count, _stop, _writer
 
 pytestmark = pytest.mark.es
 
@@ -255,32 +253,13 @@ def test_kill_9_around_rotations_exactly_once(
     log = tmp_path / "app.log"
     lines = _Lines()
     lines.write(log, 2000)
-    config = tmp_path / "socmon.yml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "es": {"url": es_url, "index_prefix": index_prefix},
-                "var_dir": str(tmp_path / "var"),
-                "storage": {
-                    "spool_dir": str(tmp_path / "spool"),
-                    "batch_size": 200,
-                    "flush_interval": 0.1,
-                },
-                "log": {"level": "WARNING"},
-                "collectors": {
-                    "files": [
-                        {
-                            "paths": [str(tmp_path / "app.log*")],
-                            "format": "syslog",
-                            "start_at": "beginning",
-                            "read_gz": True,
-                            "poll_interval": 0.05,
-                        }
-                    ],
-                    "checkpoint_interval": 0.05,
-                },
-            }
-        )
+    config = _collect_config(
+        tmp_path,
+        es_url,
+        index_prefix,
+        {"paths": [str(tmp_path / "app.log*")], "read_gz": True},
+        batch_size=200,
+        flush_interval=0.1,
     )
     stop = threading.Event()
     rotations = [0]
@@ -330,10 +309,5 @@ def test_kill_9_around_rotations_exactly_once(
         assert sum(got.values()) == n
     finally:
         stop.set()
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _stop(p)
     print(f"{kills} kills, {rotations[0] + 1} rotations, {n} lines exactly once", file=sys.stderr)
