@@ -521,20 +521,7 @@ class AlertManager(AlertWriter):
             "group": [{"field": f, "value": p.values[f]} for f in p.fields],
             "generation": generation,
             "detection_mode": d.mode,
-            "first_seen": None,
-            "last_seen": None,
-            "event_count": 0,
-            "event_refs": [],
-            "events": [],
-            "status": model.OPEN,
-            "assignee": None,
-            "notes": [],
-            "history": [
-                model.history_entry(SYSTEM, "create", "status", None, model.OPEN, None, now)
-            ],
-            "sla_due": model.iso(now + self._sla(p.severity)),
-            "sla_breached": False,
-            "reopened_count": 0,
+            **self._open_state(now, self._sla(p.severity), None),
         }
         for f in ENTITY_FIELDS:
             v = p.values.get(f) or self._value(d, f)

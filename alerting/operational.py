@@ -197,20 +197,9 @@ class OperationalChecks(AlertWriter):
             "group_key": key,
             "group": [{"field": rule.field, "value": value}],
             "generation": gen,
-            "first_seen": stamp,
-            "last_seen": stamp,
-            "event_count": 0,
-            "event_refs": [],
-            "events": [],
-            "status": model.OPEN,
-            "assignee": None,
-            "notes": [],
-            "history": [
-                model.history_entry(SYSTEM, "create", "status", None, model.OPEN, None, now)
-            ],
-            "sla_due": model.iso(now + dt.timedelta(seconds=self.settings.sla.get(severity, 3600))),
-            "sla_breached": False,
-            "reopened_count": 0,
+            **self._open_state(
+                now, dt.timedelta(seconds=self.settings.sla.get(severity, 3600)), stamp
+            ),
         }
         try:
             self.client.create(index=self.names.alerts, id=aid, document=alert)

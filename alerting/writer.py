@@ -53,3 +53,23 @@ class AlertWriter:
                 "notification hand-off failed",
                 extra={"alert_id": alert.get("id") if alert_id is None else alert_id},
             )
+
+    def _open_state(self, now: dt.datetime, sla: dt.timedelta, seen: str | None) -> dict[str, Any]:
+        """The lifecycle fields of a newly raised alert (open, no events yet, SLA running),
+        the same for every kind of alert."""
+        return {
+            "first_seen": seen,
+            "last_seen": seen,
+            "event_count": 0,
+            "event_refs": [],
+            "events": [],
+            "status": model.OPEN,
+            "assignee": None,
+            "notes": [],
+            "history": [
+                model.history_entry(SYSTEM, "create", "status", None, model.OPEN, None, now)
+            ],
+            "sla_due": model.iso(now + sla),
+            "sla_breached": False,
+            "reopened_count": 0,
+        }
