@@ -27,7 +27,7 @@ from alerting import model
 from alerting.errors import ConcurrentUpdate, ExceptionNotFound, InvalidException
 from rules.detection import Detection
 from socmon.indices import IndexNames
-from socmon.optimistic import UpdateConflict, update_document
+from socmon.optimistic import UpdateConflict, read_document, update_document
 
 log = logging.getLogger(__name__)
 
@@ -225,12 +225,9 @@ def create(
 
 
 def get(client: Elasticsearch, names: IndexNames, exception_id: str) -> dict[str, Any]:
-    try:
-        resp = client.get(index=names.exceptions, id=exception_id)
-    except NotFoundError:
-        raise ExceptionNotFound(exception_id) from None
-    doc: dict[str, Any] = dict(resp["_source"])
-    doc["id"] = resp["_id"]
+    doc = read_document(client, names.exceptions, exception_id)
+    if doc is None:
+        raise ExceptionNotFound(exception_id)
     return doc
 
 

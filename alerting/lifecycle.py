@@ -18,7 +18,7 @@ from elasticsearch import Elasticsearch, NotFoundError
 from alerting import model
 from alerting.errors import AlertNotFound, ConcurrentUpdate, InvalidTransition
 from socmon.indices import IndexNames
-from socmon.optimistic import UpdateConflict, update_document
+from socmon.optimistic import UpdateConflict, read_document, update_document
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +29,9 @@ Mutator = Callable[[dict[str, Any]], None]
 
 def get_alert(client: Elasticsearch, names: IndexNames, alert_id: str) -> dict[str, Any]:
     """The alert document (with ``id``); raises AlertNotFound."""
-    try:
-        resp = client.get(index=names.alerts, id=alert_id)
-    except NotFoundError:
-        raise AlertNotFound(alert_id) from None
-    doc: dict[str, Any] = dict(resp["_source"])
-    doc["id"] = resp["_id"]
+    doc = read_document(client, names.alerts, alert_id)
+    if doc is None:
+        raise AlertNotFound(alert_id)
     return doc
 
 

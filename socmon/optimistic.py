@@ -12,9 +12,20 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from elasticsearch import ConflictError, Elasticsearch
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 Mutator = Callable[[dict[str, Any]], None]
+
+
+def read_document(client: Elasticsearch, index: str, doc_id: str) -> dict[str, Any] | None:
+    """The document's source with its ``id`` added, or None when it does not exist."""
+    try:
+        resp = client.get(index=index, id=doc_id)
+    except NotFoundError:
+        return None
+    doc: dict[str, Any] = dict(resp["_source"])
+    doc["id"] = resp["_id"]
+    return doc
 
 
 class UpdateConflict(Exception):
