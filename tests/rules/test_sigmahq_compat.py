@@ -12,19 +12,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from bench.sigma_engine import CORPUS
 from rules.engine import StreamingEngine
 from rules.hunt import hunt
 from rules.loader import load_rules
 
 pytestmark = pytest.mark.datasets
 
-CORPUS = [
-    "rules",
-    "rules-emerging-threats",
-    "rules-threat-hunting",
-    "rules-compliance",
-    "rules-placeholder",
-]
 
 # Rules the collectors' Windows parser (collectors/parsers/windows.py) is known not to fire;
 # empty: EventData/UserData are flattened by collectors.parsers.windata for both shapers.
