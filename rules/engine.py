@@ -44,8 +44,8 @@ from rules.eventview import (
     build_text,
     build_text_fields,
 )
-from rules.loader import LoadedRules, Problem, rule_id, rule_source
-from rules.metrics import DETECTIONS, EVENT_ERRORS, EVENTS_MATCHED, RULE_PROBLEMS, RULES_LOADED
+from rules.loader import LoadedRules, Problem, report_problem, rule_id, rule_source
+from rules.metrics import DETECTIONS, EVENT_ERRORS, EVENTS_MATCHED, RULES_LOADED
 from rules.pipelines import socmon_pipeline
 from rules.prefilter import LiteralScanner
 from socmon.ids import doc_id
@@ -429,18 +429,7 @@ class StreamingEngine:
         for rule in sigma_rules:
             cr, probs = compile_rule(rule, pipe, len(compiled))
             for p in probs:
-                if p.fatal:
-                    RULE_PROBLEMS.labels(stage="compile", kind=p.kind).inc()
-                log.warning(
-                    "sigma rule problem",
-                    extra={
-                        "source": p.source,
-                        "rule_id": p.rule_id,
-                        "reason": p.reason,
-                        "kind": p.kind,
-                        "fatal": p.fatal,
-                    },
-                )
+                report_problem(p, stage="compile")
             problems += probs
             if cr is not None:
                 cr.generate = id(rule) not in silent

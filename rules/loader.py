@@ -84,9 +84,10 @@ def rule_source(rule: SigmaRule | SigmaCorrelationRule | SigmaFilter) -> str:
     return str(src.path)
 
 
-def _report(problem: Problem) -> Problem:
+def report_problem(problem: Problem, stage: str = "load") -> Problem:
+    """Count a fatal problem in the metrics (by stage and kind) and log every problem."""
     if problem.fatal:
-        RULE_PROBLEMS.labels(stage="load", kind=problem.kind).inc()
+        RULE_PROBLEMS.labels(stage=stage, kind=problem.kind).inc()
     log.warning(
         "sigma rule problem",
         extra={
@@ -118,15 +119,15 @@ def load_text(text: str, source: str = "<text>") -> LoadedRules:
     try:
         docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
     except yaml.YAMLError as e:
-        out.problems.append(_report(Problem(source, None, f"invalid YAML: {e}", "yaml")))
+        out.problems.append(report_problem(Problem(source, None, f"invalid YAML: {e}", "yaml")))
         return out
     if not docs:
-        out.problems.append(_report(Problem(source, None, "no YAML document", "yaml")))
+        out.problems.append(report_problem(Problem(source, None, "no YAML document", "yaml")))
         return out
     for i, d in enumerate(docs):
         if not isinstance(d, dict):
             reason = f"document {i + 1} is a {type(d).__name__}, not a mapping"
-            out.problems.append(_report(Problem(source, None, reason, "yaml")))
+            out.problems.append(report_problem(Problem(source, None, reason, "yaml")))
     docs = [d for d in docs if isinstance(d, dict)]
     location = SigmaRuleLocation(Path(source)) if not source.startswith("<") else None
     try:
@@ -140,7 +141,7 @@ def load_text(text: str, source: str = "<text>") -> LoadedRules:
     except Exception as e:  # pySigma raises a few non-Sigma errors on odd input
         rid = _raw_id(docs[0]) if docs else None
         reason = f"{type(e).__name__}: {e}"
-        out.problems.append(_report(Problem(source, rid, reason, _error_kind(e))))
+        out.problems.append(report_problem(Problem(source, rid, reason, _error_kind(e))))
         return out
     bad_ids: set[int] = set()
     for r in [*coll.rules, *coll.filters]:
@@ -148,13 +149,13 @@ def load_text(text: str, source: str = "<text>") -> LoadedRules:
             bad_ids.add(id(r))
             for err in r.errors:
                 out.problems.append(
-                    _report(Problem(source, rule_id(r), str(err), _error_kind(err)))
+                    report_problem(Problem(source, rule_id(r), str(err), _error_kind(err)))
                 )
     # Collection-level errors not attached to a rule (e.g. unknown action)
     attached = {id(err) for r in [*coll.rules, *coll.filters] for err in r.errors}
     for err in coll.errors:
         if id(err) not in attached:
-            out.problems.append(_report(Problem(source, None, str(err), _error_kind(err))))
+            out.problems.append(report_problem(Problem(source, None, str(err), _error_kind(err))))
     for r in coll.rules:
         if id(r) in bad_ids:
             continue
@@ -185,7 +186,7 @@ def load_paths(paths: Iterable[Path | str]) -> LoadedRules:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
             out.files += 1
-            out.problems.append(_report(Problem(str(path), None, f"cannot read: {e}", "io")))
+            out.problems.append(report_problem(Problem(str(path), None, f"cannot read: {e}", "io")))
             continue
         out.extend(load_text(text, str(path)))
     return out
@@ -210,7 +211,9 @@ def finish(loaded: LoadedRules) -> LoadedRules:
         rid = rule_id(r)
         if rid in seen:
             reason = f"duplicate rule id (first loaded from {seen[rid]}); this copy is ignored"
-            loaded.problems.append(_report(Problem(rule_source(r), rid, reason, "duplicate")))
+            loaded.problems.append(
+                report_problem(Problem(rule_source(r), rid, reason, "duplicate"))
+            )
             continue
         seen[rid] = rule_source(r)
         unique.append(r)
@@ -227,7 +230,7 @@ def finish(loaded: LoadedRules) -> LoadedRules:
                 except (SigmaError, ValueError, KeyError, TypeError) as e:
                     reason = f"filter {rule_id(f)} cannot be applied: {e}"
                     loaded.problems.append(
-                        _report(Problem(rule_source(f), rule_id(cur), reason, "filter"))
+                        report_problem(Problem(rule_source(f), rule_id(cur), reason, "filter"))
                     )
             filtered.append(cur)
         loaded.rules = filtered
@@ -241,7 +244,7 @@ def finish(loaded: LoadedRules) -> LoadedRules:
             except (SigmaError, ValueError, KeyError) as e:
                 reason = f"cannot resolve referenced rules: {e}"
                 loaded.problems.append(
-                    _report(Problem(rule_source(c), rule_id(c), reason, "correlation"))
+                    report_problem(Problem(rule_source(c), rule_id(c), reason, "correlation"))
                 )
         loaded.correlations = good
     return loaded
