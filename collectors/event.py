@@ -42,8 +42,9 @@ def add_tag(ev: Event, tag: str) -> None:
         tags.append(tag)
 
 
-def put(ev: Event, dotted: str, value: Any) -> None:
-    """Set ``a.b.c`` in a nested dict, creating intermediate dicts."""
+def put(ev: Event, dotted: str, value: Any, *, overwrite: bool = True) -> None:
+    """Set ``a.b.c`` in a nested dict, creating intermediate dicts; with ``overwrite`` False
+    a value already there is kept."""
     parts = dotted.split(".")
     d = ev
     for p in parts[:-1]:
@@ -52,7 +53,10 @@ def put(ev: Event, dotted: str, value: Any) -> None:
             nxt = {}
             d[p] = nxt
         d = nxt
-    d[parts[-1]] = value
+    if overwrite:
+        d[parts[-1]] = value
+    else:
+        d.setdefault(parts[-1], value)
 
 
 def get(ev: Event, dotted: str) -> Any:

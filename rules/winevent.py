@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from collectors.event import put
 from collectors.parsers.windata import event_data
 from rules.pipelines import (
     POWERSHELL_CHANNELS,
@@ -41,18 +42,6 @@ def _categories_by_event() -> dict[tuple[str, int], list[str]]:
                     continue
                 out.setdefault((ch.lower(), code), []).append(cat)
     return out
-
-
-def _set(doc: dict[str, Any], path: str, value: Any) -> None:
-    cur = doc
-    parts = path.split(".")
-    for p in parts[:-1]:
-        nxt = cur.get(p)
-        if not isinstance(nxt, dict):
-            nxt = {}
-            cur[p] = nxt
-        cur = nxt
-    cur.setdefault(parts[-1], value)
 
 
 def _attr(node: Any, name: str) -> Any:
@@ -106,7 +95,7 @@ def record_to_ecs(record: dict[str, Any]) -> dict[str, Any]:
     }
     uid = _attr(system.get("Security"), "UserID")
     if uid:
-        _set(doc, "winlog.user.identifier", uid)
+        put(doc, "winlog.user.identifier", uid, overwrite=False)
     data = event_data(ev)
     doc["winlog"]["event_data"] = data
     fixed = windows_field_mapping()
@@ -123,5 +112,5 @@ def record_to_ecs(record: dict[str, Any]) -> dict[str, Any]:
     for k, v in data.items():
         target = per_event.get(k) or fixed.get(k)
         if target and target not in ("event.code", "winlog.channel"):
-            _set(doc, target, v)
+            put(doc, target, v, overwrite=False)
     return doc
