@@ -14,10 +14,25 @@ if [[ ! -x .venv/bin/python ]]; then
   }
 fi
 stamp=".venv/.socmon-installed"
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+# setup.py builds the native module from rules/_eventview.c: a change to either rebuilds it
+want="$(cat pyproject.toml setup.py rules/_eventview.c | sha256sum | cut -d' ' -f1)"
+native_ok() { .venv/bin/python -c 'import rules._eventview' >/dev/null 2>&1; }
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] \
+  || { ! native_ok && command -v cc >/dev/null 2>&1; }; then
+  if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    # the native module's build needs a C compiler and the interpreter's headers
+    inc="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+    cbuild=()
+    command -v cc >/dev/null 2>&1 || cbuild+=(gcc)
+    [[ -f "$inc/Python.h" ]] || cbuild+=(python3-dev)
+    if (( ${#cbuild[@]} )); then
+      apt-get update -qq && apt-get install -y -qq "${cbuild[@]}" || true
+    fi
+  fi
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e '.[dev]'
+  native_ok || echo "bootstrap: rules/_eventview.c did not build (C compiler or Python" \
+    "headers missing): the Sigma engine runs its slower Python code" >&2
   echo "$want" > "$stamp"
 fi
 # Tools the tests use from the system, installed when missing (Debian).
