@@ -6,6 +6,8 @@
   Windows events (the regression samples' events, read through the collectors' EVTX parser,
   replicated), one core (the process is pinned to one CPU);
 - peak RSS;
+- the same engine with the Python flattening instead of the native module
+  (rules/_eventview.c), on a quarter of the events: ratio native / Python;
 - baseline in the same run: a naive evaluation (every compiled rule on every event, no
   prefilter) on a subset; ratio = engine events/s / naive events/s (medians of repeats).
 
@@ -85,6 +87,7 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
+    from rules import eventview
     from rules.engine import StreamingEngine
     from rules.eventview import EventView
     from rules.loader import load_rules
@@ -121,24 +124,46 @@ def main() -> None:
     events = (base * reps)[: args.events]
     print(f"events: {len(events)} ({len(base)} sample events replicated)")
 
-    runs = []
-    lat: list[float] = []
-    matches = 0
-    for _ in range(args.repeats):
-        lat = []
+    def timed(evs: list[dict[str, Any]]) -> tuple[float, list[float], int]:
+        """Median events/s of the repeats, the last repeat's latencies (ns) and matches."""
+        runs = []
+        lat: list[float] = []
         matches = 0
-        pc = time.perf_counter_ns
-        start = time.perf_counter()
-        for ev in events:
-            a = pc()
-            matches += len(engine.match_rules(ev))
-            lat.append(pc() - a)
-        runs.append(len(events) / (time.perf_counter() - start))
-    eps = statistics.median(runs)
+        for _ in range(args.repeats):
+            lat = []
+            matches = 0
+            pc = time.perf_counter_ns
+            start = time.perf_counter()
+            for ev in evs:
+                a = pc()
+                matches += len(engine.match_rules(ev))
+                lat.append(pc() - a)
+            runs.append(len(evs) / (time.perf_counter() - start))
+        return statistics.median(runs), lat, matches
+
+    for ev in base:  # warm-up: plans and memos are built once per kind of event
+        engine.match_rules(ev)
+    eps, lat, matches = timed(events)
     p50, p99 = pct(lat, 0.50) / 1000, pct(lat, 0.99) / 1000
     print(
         f"engine: {eps:,.0f} events/s (median of {args.repeats}), p50 {p50:.1f} us, "
         f"p99 {p99:.1f} us, {matches} rule matches in the last repeat"
+        + ("" if eventview.NATIVE else " [Python flattening: rules._eventview not built]")
+    )
+
+    # 2b. the same engine with the Python flattening (rules/eventview.py's reference code):
+    # what the native module (rules/_eventview.c) is worth, measured in the same run
+    py_events = events[: max(1, len(events) // 4)]
+    native_fns = eventview.flatten, eventview.values_text
+    eventview.flatten, eventview.values_text = eventview._flatten_py, eventview._values_text_py
+    try:
+        py_eps, py_lat, _ = timed(py_events)
+    finally:
+        eventview.flatten, eventview.values_text = native_fns
+    py_p50 = pct(py_lat, 0.50) / 1000
+    print(
+        f"engine with the Python flattening: {py_eps:,.0f} events/s on {len(py_events)} "
+        f"events, p50 {py_p50:.1f} us (native / Python: {eps / py_eps:.2f}x)"
     )
 
     # 3. naive baseline: every rule on every event, no prefilter (same compiled matchers)
@@ -189,6 +214,10 @@ def main() -> None:
                 "events_per_s": round(eps, 1),
                 "p50_us": round(p50, 2),
                 "p99_us": round(p99, 2),
+                "native_flattening": eventview.NATIVE,
+                "python_flattening_events_per_s": round(py_eps, 1),
+                "python_flattening_p50_us": round(py_p50, 2),
+                "ratio_native_vs_python_flattening": round(eps / py_eps, 2),
                 "naive_events_per_s": round(naive_eps, 1),
                 "ratio_vs_naive": round(ratio, 2),
                 "peak_rss_mb": round(rss_mb, 1),
