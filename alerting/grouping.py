@@ -481,7 +481,7 @@ class AlertManager(AlertWriter):
         w.notify = REOPENED
 
     def _sla(self, severity: str) -> dt.timedelta:
-        return dt.timedelta(seconds=self.settings.sla.get(severity, 4 * 3600.0))
+        return dt.timedelta(seconds=self.settings.sla_seconds(severity))
 
     def _new_doc(self, p: _Prepared, generation: int, now: dt.datetime) -> dict[str, Any]:
         d = p.d
@@ -490,7 +490,7 @@ class AlertManager(AlertWriter):
         tactics = d.attack_tactics
         risk = d.custom.get("risk_score")
         if not isinstance(risk, int | float):
-            risk = self.settings.risk_scores.get(p.severity, 50.0)
+            risk = self.settings.risk_score(p.severity)
         doc: dict[str, Any] = {
             "id": aid,
             "kind": model.KIND_DETECTION,

@@ -186,7 +186,7 @@ class OperationalChecks(AlertWriter):
                 f"{int(rule.threshold)} s.",
             },
             "severity": severity,
-            "risk_score": self.settings.risk_scores.get(severity, 50.0),
+            "risk_score": self.settings.risk_score(severity),
             "organization": {"id": unit or model.NO_UNIT, "name": None},
             "silent_source": {
                 "field": rule.field,
@@ -198,7 +198,7 @@ class OperationalChecks(AlertWriter):
             "group": [{"field": rule.field, "value": value}],
             "generation": gen,
             **self._open_state(
-                now, dt.timedelta(seconds=self.settings.sla.get(severity, 3600)), stamp
+                now, dt.timedelta(seconds=self.settings.sla_seconds(severity)), stamp
             ),
         }
         try:

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from socmon.settings.base import Section
 
@@ -130,6 +130,16 @@ class SilentSourceRule(Section):
     severity: Level = Field("high", description="Severity of the silent-source alert.")
 
 
+def _default_risk_scores() -> dict[str, float]:
+    return {
+        "informational": 10.0,
+        "low": 25.0,
+        "medium": 50.0,
+        "high": 75.0,
+        "critical": 95.0,
+    }
+
+
 def _default_sla() -> dict[str, float]:
     return {
         "critical": 900.0,
@@ -168,18 +178,13 @@ class AlertingSettings(Section):
         default_factory=dict, description="Rule id -> severity (instead of the Sigma level)."
     )
     risk_scores: dict[str, float] = Field(
-        default_factory=lambda: {
-            "informational": 10.0,
-            "low": 25.0,
-            "medium": 50.0,
-            "high": 75.0,
-            "critical": 95.0,
-        },
-        description="Risk score by severity.",
+        default_factory=_default_risk_scores,
+        description="Risk score by severity (levels left out keep their default).",
     )
     sla: dict[str, float] = Field(
         default_factory=_default_sla,
-        description="Seconds an alert may stay open (unacknowledged), by severity.",
+        description="Seconds an alert may stay open (unacknowledged), by severity (levels "
+        "left out keep their default).",
     )
     max_event_refs: int = Field(100, ge=1, description="Event references kept per alert.")
     max_samples: int = Field(5, ge=0, description="Matched events embedded per alert.")
@@ -222,11 +227,21 @@ class AlertingSettings(Section):
 
     @field_validator("sla", "risk_scores")
     @classmethod
-    def _levels(cls, v: dict[str, float]) -> dict[str, float]:
+    def _levels(cls, v: dict[str, float], info: ValidationInfo) -> dict[str, float]:
         bad = [k for k in v if k not in LEVELS]
         if bad:
             raise ValueError(f"unknown severity {bad}; use {list(LEVELS)}")
-        return v
+        # a partial map overrides those levels only: every level always has a value, the
+        # same for every kind of alert (detections, silent sources)
+        defaults = _default_sla() if info.field_name == "sla" else _default_risk_scores()
+        return {**defaults, **v}
+
+    def sla_seconds(self, severity: str) -> float:
+        """Seconds an alert of this severity may stay open."""
+        return self.sla.get(severity, self.sla["medium"])
+
+    def risk_score(self, severity: str) -> float:
+        return self.risk_scores.get(severity, self.risk_scores["medium"])
 
     @model_validator(mode="after")
     def _routes_use_known_channels(self) -> AlertingSettings:

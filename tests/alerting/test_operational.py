@@ -161,3 +161,38 @@ def test_sla_breach_escalates_once_and_clears(es_client, names):
         )
         == 1
     )
+
+
+def test_partial_sla_map_keeps_the_other_levels_for_every_kind_of_alert(es_client, names):
+    """A site that sets only {"critical": 600} keeps the shipped SLA of the other levels, for
+    detection alerts and silent-source alerts alike (they used to fall back to 4 h and 1 h)."""
+    s = AlertingSettings.model_validate(
+        {
+            "sla": {"critical": 600},
+            "risk_scores": {"low": 30},
+            "silent_sources": [
+                {"field": "organization.id", "threshold": 60, "expected": ["unit-q"]}
+            ],
+        }
+    )
+    assert s.sla["critical"] == 600 and s.sla["high"] == 3600 and s.sla["medium"] == 4 * 3600
+    assert s.risk_scores["low"] == 30 and s.risk_scores["high"] == 75
+    now = model.utcnow()
+    m = AlertManager(es_client, names, s, clock=lambda: now)
+    det = lifecycle.get_alert(
+        es_client, names, m.handle(detection([event(1)], level="high")).alert_id
+    )
+    checks = OperationalChecks(es_client, names, s, clock=lambda: now)
+    checks.check_silent_sources()
+    es_client.indices.refresh(index=names.alerts)
+    (silent,) = [
+        h["_source"]
+        for h in es_client.search(index=names.alerts, query={"term": {"kind": "silent_source"}})[
+            "hits"
+        ]["hits"]
+    ]
+    assert det["severity"] == silent["severity"] == "high"
+    for a in (det, silent):
+        due = model.parse_ts(a["sla_due"]) - model.parse_ts(a["history"][0]["at"])
+        assert due == dt.timedelta(hours=1)
+        assert a["risk_score"] == 75
