@@ -31,40 +31,43 @@ clear_caches(void)
     n_paths = 0;
 }
 
+/* d[k] as a new reference; NULL when missing (no error set) or on an error (set). */
+static PyObject *
+lookup(PyObject *d, PyObject *k)
+{
+    PyObject *v = PyDict_GetItemWithError(d, k);
+    Py_XINCREF(v);
+    return v;
+}
+
+/* d[k] = v, stolen reference: v (NULL when v is NULL or the store failed). */
+static PyObject *
+store(PyObject *d, PyObject *k, PyObject *v)
+{
+    if (v != NULL && PyDict_SetItem(d, k, v) < 0)
+        Py_CLEAR(v);
+    return v;
+}
+
 /* The {key -> path} dict of a prefix: a new reference. */
 static PyObject *
 paths_of(PyObject *prefix)
 {
-    PyObject *d = PyDict_GetItemWithError(paths_cache, prefix);
-    if (d != NULL) {
-        Py_INCREF(d);
+    PyObject *d = lookup(paths_cache, prefix);
+    if (d != NULL || PyErr_Occurred())
         return d;
-    }
-    if (PyErr_Occurred())
-        return NULL;
     if (PyDict_GET_SIZE(paths_cache) >= max_paths)
         clear_caches();
-    d = PyDict_New();
-    if (d == NULL)
-        return NULL;
-    if (PyDict_SetItem(paths_cache, prefix, d) < 0) {
-        Py_DECREF(d);
-        return NULL;
-    }
-    return d;
+    return store(paths_cache, prefix, PyDict_New());
 }
 
 /* The dotted path of key ``k`` under ``prefix``: a new reference. */
 static PyObject *
 path_for(PyObject *paths, PyObject *prefix, PyObject *k)
 {
-    PyObject *p = PyDict_GetItemWithError(paths, k);
-    if (p != NULL) {
-        Py_INCREF(p);
+    PyObject *p = lookup(paths, k);
+    if (p != NULL || PyErr_Occurred())
         return p;
-    }
-    if (PyErr_Occurred())
-        return NULL;
     if (!PyUnicode_CheckExact(k)) { /* not cached: only str keys are */
         PyObject *ks = PyObject_Str(k);
         if (ks == NULL)
@@ -83,11 +86,9 @@ path_for(PyObject *paths, PyObject *prefix, PyObject *k)
             PyDict_Clear(val);
         n_paths = 0;
     }
-    if (PyDict_SetItem(paths, k, p) < 0) {
-        Py_DECREF(p);
-        return NULL;
-    }
-    n_paths++;
+    p = store(paths, k, p);
+    if (p != NULL)
+        n_paths++;
     return p;
 }
 
@@ -95,13 +96,9 @@ path_for(PyObject *paths, PyObject *prefix, PyObject *k)
 static PyObject *
 sub_of(PyObject *path)
 {
-    PyObject *t = PyDict_GetItemWithError(subs_cache, path);
-    if (t != NULL) {
-        Py_INCREF(t);
+    PyObject *t = lookup(subs_cache, path);
+    if (t != NULL || PyErr_Occurred())
         return t;
-    }
-    if (PyErr_Occurred())
-        return NULL;
     PyObject *prefix = PyUnicode_Concat(path, dot);
     if (prefix == NULL)
         return NULL;
@@ -117,11 +114,7 @@ sub_of(PyObject *path)
         return NULL;
     if (PyDict_GET_SIZE(subs_cache) >= max_paths)
         PyDict_Clear(subs_cache);
-    if (PyDict_SetItem(subs_cache, path, t) < 0) {
-        Py_DECREF(t);
-        return NULL;
-    }
-    return t;
+    return store(subs_cache, path, t);
 }
 
 /* flat[path] = v, or one more value of the path (a list) when it has one already; the very
@@ -168,13 +161,9 @@ flatten_list(PyObject *v, PyObject *path, PyObject *flat)
     if (lst == NULL) {
         if (PyErr_Occurred())
             return -1;
-        lst = PyList_New(0);
+        lst = store(flat, path, PyList_New(0));
         if (lst == NULL)
             return -1;
-        if (PyDict_SetItem(flat, path, lst) < 0) {
-            Py_DECREF(lst);
-            return -1;
-        }
     }
     else if (!PyList_CheckExact(lst)) {
         PyObject *one = PyList_New(1);
@@ -182,11 +171,9 @@ flatten_list(PyObject *v, PyObject *path, PyObject *flat)
             return -1;
         Py_INCREF(lst);
         PyList_SET_ITEM(one, 0, lst);
-        lst = one;
-        if (PyDict_SetItem(flat, path, lst) < 0) {
-            Py_DECREF(lst);
+        lst = store(flat, path, one);
+        if (lst == NULL)
             return -1;
-        }
     }
     else {
         Py_INCREF(lst);
