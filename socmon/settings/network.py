@@ -83,8 +83,8 @@ class NetworkSettings(Section):
     detection_window: float = Field(
         default=60.0,
         gt=0,
-        description="Seconds of the per-key windows of the derived detections (a key's "
-        "window starts at its first hit).",
+        description="Seconds of the per-key sliding windows of the derived detections (a "
+        "key fires when its threshold is reached within any such span, then is quiet as long).",
     )
     scan_ports_threshold: int = Field(
         default=100,

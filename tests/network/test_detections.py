@@ -183,6 +183,33 @@ def test_syn_flood_and_bruteforce(tmp_path: Path) -> None:
     assert not of(evs, "network.scan")
 
 
+def timed(pkt: Ether, t: float) -> Ether:
+    pkt.time = 1_760_000_000.0 + t
+    pkt._ts_set = True
+    return pkt
+
+
+def test_a_scan_across_a_window_boundary_is_seen(tmp_path: Path) -> None:
+    """One probe at t=0, then 100 ports in t=50..70: no 60-second window starting at the first
+    probe holds 100 ports (the windows before were [0, 60] and [60.2, 120.2]: ~51 and ~50),
+    the 60 seconds before t=70 do."""
+    pkts = [
+        timed(tcp("10.0.0.66", "10.0.0.2", 50000, 9999, "S"), 0.0),
+        timed(tcp("10.0.0.2", "10.0.0.66", 9999, 50000, "RA"), 0.001),
+    ]
+    for i in range(100):
+        t = 50.0 + i * 0.2
+        pkts.append(timed(tcp("10.0.0.66", "10.0.0.2", 50000, 1 + i, "S"), t))
+        pkts.append(timed(tcp("10.0.0.2", "10.0.0.66", 1 + i, 50000, "RA"), t + 0.001))
+    evs = derived(tmp_path, "boundary", pkts)
+    (v,) = of(evs, "network.scan")
+    assert v["scan"]["type"] == "vertical" and v["scan"]["distinct_ports"] == 100
+    assert v["source"]["ip"] == "10.0.0.66" and v["destination"]["ip"] == "10.0.0.2"
+    # the same capture again: the same event (windows run in packet time)
+    again = derived(tmp_path, "boundary2", pkts)
+    assert of(again, "network.scan") == [v]
+
+
 def test_thresholds_are_settings(tmp_path: Path) -> None:
     evs = derived(tmp_path, "scan2", port_scan(), scan_ports_threshold=300, scan_hosts_threshold=61)
     assert not of(evs, "network.scan")
