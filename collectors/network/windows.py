@@ -8,11 +8,12 @@ A key fires when ``threshold`` hits (``distinct``: distinct items) fall within a
 quiet for ``window`` seconds (a scan that goes on gives one event per window, not one per
 ``threshold`` hits), then counts afresh.
 
-Memory is bounded: at most ``threshold`` timestamps (counting) or distinct items per key (a
-key fires when it reaches that many), at most ``SAMPLE`` sampled items, and at most
+Memory is bounded: at most ``threshold`` timestamps (counting) or item states (distinct) per
+key (a key fires when it reaches that many), at most ``SAMPLE`` sampled items, and at most
 ``max_keys`` keys (idle keys dropped first, then the oldest, counted). Hits may arrive out of
 order (flows end when they time out): a hit older than the key's window is counted but cannot
-make it fire.
+make it fire. Per key the state is plain (small) dicts and lists: a busy network has many
+keys with a hit or two.
 """
 
 from __future__ import annotations
@@ -25,17 +26,21 @@ SAMPLE = 64  # items kept per key in counting mode (for the event's sample)
 
 
 class Window:
-    """A key's state; the fired window's ``start`` (its first hit counted), ``count`` (hits)
-    and ``items`` (distinct items, or a sample) go into the derived event."""
+    """A key's state. What the derived event reports when the key fires: ``start`` (the
+    first hit counted), ``count`` (hits of the items counted, or hits in the window) and
+    ``items`` (the distinct items, or a sample, each with its last hit)."""
 
-    __slots__ = ("count", "fired_at", "first", "items", "last", "start", "times")
+    __slots__ = ("count", "fired_at", "items", "last", "start", "state", "times")
 
     def __init__(self) -> None:
-        self.start = 0.0  # set when it fires
-        self.count = 0  # hits within the window (counting) or hits of the items counted
-        self.items: dict[Any, float] = {}  # item -> its last hit (oldest first)
-        self.first: dict[Any, tuple[float, int]] = {}  # item -> (first hit, hits), distinct
-        self.times: list[float] = []  # the last ``threshold`` hits, sorted (counting)
+        self.start = 0.0
+        self.count = 0
+        # counting: a sample of items -> last hit; distinct: filled when the key fires
+        self.items: dict[Any, float] = {}
+        # distinct: item -> (last hit, first hit, hits), the least recently hit first
+        # (re-inserted on each hit)
+        self.state: dict[Any, tuple[float, float, int]] = {}
+        self.times: list[float] = []  # counting: the newest ``threshold`` hits, sorted
         self.last = float("-inf")  # latest hit seen
         self.fired_at: float | None = None
 
@@ -50,78 +55,75 @@ class WindowCounter:
         self.dropped_keys = 0
 
     def add(self, key: Hashable, item: Any, ts: float) -> Window | None:
-        """Count one hit; the window when this hit makes the key fire, else None."""
+        """Count one hit; what to report when this hit makes the key fire, else None."""
         w = self.keys.get(key)
         if w is None:
             if len(self.keys) >= self.max_keys:
                 self._shrink(ts)
             w = self.keys[key] = Window()
-        now = w.last = max(w.last, ts)
+        now = w.last = ts if ts > w.last else w.last
         if w.fired_at is not None:
             if now - w.fired_at <= self.window:
                 return None  # quiet after firing
-            self._reset(w)
+            w.fired_at, w.count, w.items, w.state, w.times = None, 0, {}, {}, []
         if now - ts > self.window:
             return None  # arrived too late to be in the key's window
         return self._add_distinct(w, item, ts, now) if self.distinct else self._add(w, item, ts)
 
     def _add_distinct(self, w: Window, item: Any, ts: float, now: float) -> Window | None:
-        items, first = w.items, w.first
-        horizon = now - self.window
-        seen = items.pop(item, None)
-        items[item] = ts if seen is None or ts > seen else seen  # to the end: most recent last
-        t0, hits = first.get(item, (ts, 0))
-        first[item] = (min(t0, ts), hits + 1)
+        state = w.state
+        st = state.pop(item, None)
+        if st is None:
+            state[item] = (ts, ts, 1)
+        else:
+            last, first, hits = st
+            state[item] = (ts if ts > last else last, ts if ts < first else first, hits + 1)
         w.count += 1
-        while items:  # items not hit within the window leave it, oldest first
-            old = next(iter(items))
-            if items[old] >= horizon:
-                break
-            del items[old]
-            w.count -= first.pop(old)[1]
-        if len(items) < self.threshold:
+        horizon = now - self.window
+        for old in state:  # the least recently hit item leaves when out of the window
+            ost = state[old]
+            if ost[0] < horizon:
+                del state[old]
+                w.count -= ost[2]
+            break  # one per hit (the full pass below catches up when it matters)
+        if len(state) < self.threshold:
             return None
-        # a hit that came late (out of order) may have left an old item behind a newer one
-        stale = [it for it, t in items.items() if t < horizon]
-        for it in stale:
-            del items[it]
-            w.count -= first.pop(it)[1]
-        if len(items) < self.threshold:
+        # items whose last hit left the window (an out-of-order hit may hide one behind a
+        # newer item): out before deciding
+        for it in [it for it, ost in state.items() if ost[0] < horizon]:
+            w.count -= state.pop(it)[2]
+        if len(state) < self.threshold:
             return None
-        w.start = min(first[it][0] for it in items)
-        return self._fire(w, now)
+        w.start = min(ost[1] for ost in state.values())
+        return self._fire(w, now, {it: ost[0] for it, ost in state.items()})
 
     def _add(self, w: Window, item: Any, ts: float) -> Window | None:
         times = w.times
-        bisect.insort(times, ts)
+        if not times or ts >= times[-1]:
+            times.append(ts)
+        else:  # out of order (rare): in place
+            bisect.insort(times, ts)
         if len(times) > self.threshold:
-            del times[0]  # the oldest: the window of the newest ``threshold`` hits is enough
+            del times[0]  # the window of the newest ``threshold`` hits is enough
         if item is not None:
-            w.items.pop(item, None)
-            w.items[item] = ts
-            if len(w.items) > SAMPLE:
-                del w.items[next(iter(w.items))]
+            sample = w.items
+            sample.pop(item, None)
+            sample[item] = ts
+            if len(sample) > SAMPLE:
+                del sample[next(iter(sample))]
         if len(times) < self.threshold or times[-1] - times[0] > self.window:
             return None
         w.start = times[0]
         w.count = len(times)
-        w.items = {k: t for k, t in w.items.items() if t >= w.start}  # the window's sample
-        return self._fire(w, times[-1])
-
-    def _fire(self, w: Window, now: float) -> Window:
-        w.fired_at = now
-        out = Window()  # what the caller reports: a copy, the key's state is reset later
-        out.start, out.count, out.items = w.start, w.count, dict(w.items)
-        out.fired_at = now
-        return out
+        return self._fire(w, times[-1], {k: t for k, t in w.items.items() if t >= w.start})
 
     @staticmethod
-    def _reset(w: Window) -> None:
-        w.fired_at = None
-        w.count = 0
-        w.items = {}
-        w.first = {}
-        w.times = []
+    def _fire(w: Window, now: float, items: dict[Any, float]) -> Window:
+        """The key goes quiet; what the caller reports (the key's state is reset after)."""
+        w.fired_at = now
+        out = Window()
+        out.start, out.count, out.items, out.fired_at = w.start, w.count, items, now
+        return out
 
     def _shrink(self, ts: float) -> None:
         idle = [

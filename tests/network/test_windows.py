@@ -99,6 +99,6 @@ def test_memory_is_bounded() -> None:
         counting.add(key % 5, rnd.randrange(10_000), ts)
     assert len(wc.keys) <= 1000 and wc.dropped_keys > 0
     assert max(len(w.items) for w in wc.keys.values()) <= 50
-    assert max(len(w.first) for w in wc.keys.values()) <= 50
+    assert max(len(w.state) for w in wc.keys.values()) <= 50
     assert max(len(w.times) for w in counting.keys.values()) <= 200
     assert max(len(w.items) for w in counting.keys.values()) <= SAMPLE
