@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch
 
 from collectors.services import build_sources
 from socmon.bulk import BulkWriter
@@ -37,14 +37,25 @@ def _writer(es_client: Elasticsearch, settings: Settings, names: IndexNames) -> 
 
 
 def _count(es: Elasticsearch, names: IndexNames, query: dict | None = None) -> int:
-    es.indices.refresh(index=names.events_pattern, ignore_unavailable=True, allow_no_indices=True)
-    r = es.count(
-        index=names.events_pattern,
-        query=query or {"match_all": {}},
-        ignore_unavailable=True,
-        allow_no_indices=True,
-    )
-    return int(r["count"])
+    """Documents in the events indices. A daily index the collector is creating at this very
+    moment has no started shard yet and answers 503: counted again once it has one."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            es.indices.refresh(
+                index=names.events_pattern, ignore_unavailable=True, allow_no_indices=True
+            )
+            r = es.count(
+                index=names.events_pattern,
+                query=query or {"match_all": {}},
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+            return int(r["count"])
+        except ApiError as e:
+            if e.meta.status != 503 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def _wait_count(
