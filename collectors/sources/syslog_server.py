@@ -1,16 +1,20 @@
 """Syslog listeners: UDP (one datagram = one message), TCP and TLS (RFC 5425) with both
 framings of RFC 6587 (octet counting ``LEN SP MSG`` and newline-delimited, detected per
-message), bounded message size, idle clients closed after ``idle_timeout``.
+message), RELP (rsyslog's reliable forwarding: each message acknowledged once durable,
+``collectors/sources/relp.py``), bounded message size, idle clients closed after
+``idle_timeout``.
 
 The sender address goes to ``log.source.ip``/``log.source.port`` and ``observer.ip``; the
 per-sender message counter (``socmon_collector_syslog_messages_total{sender=...}``) gives the
-rate. Network messages have no replayable position: ids come from listener, sender, receive
-time and a sequence number (unique, not replay-stable; syslog senders do not replay anyway).
+rate. UDP/TCP/TLS messages have no replayable position: ids come from listener, sender, receive
+time and a sequence number (unique, not replay-stable; these senders do not send again). RELP
+senders do send unacknowledged messages again: their ids come from sender and content.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import logging
 import socket
@@ -23,7 +27,8 @@ from collectors.enrich import Enricher
 from collectors.event import clean_ip
 from collectors.lines import LineHandler
 from collectors.metrics import BYTES, SYSLOG_CONNECTIONS, SYSLOG_MESSAGES, report_bad
-from socmon.pipeline import EventSink
+from collectors.sources import relp
+from socmon.pipeline import Ack, EventSink
 from socmon.settings.collectors import CollectorSettings, SyslogSource
 
 log = logging.getLogger(__name__)
@@ -108,18 +113,29 @@ class SyslogServer:
             source=f"{self.cfg.protocol}:{self.port}",
         )
 
-    def _message(self, handler: LineHandler, raw: bytes, addr: tuple[Any, ...]) -> None:
+    def _message(
+        self,
+        handler: LineHandler,
+        raw: bytes,
+        addr: tuple[Any, ...],
+        ack: Ack | None = None,
+        truncated: bool = False,
+    ) -> bool:
+        """Parse and emit one message; False when it was empty (nothing emitted, ``ack`` not
+        taken). ``ack`` (RELP): the message's id comes from its content, not its arrival."""
         ip = clean_ip(str(addr[0])) or str(addr[0])
         port = int(addr[1]) if len(addr) > 1 else None
         SYSLOG_MESSAGES.labels(self.cfg.protocol, ip).inc()
-        truncated = len(raw) > self.cfg.max_message_bytes
-        if truncated:
+        if len(raw) > self.cfg.max_message_bytes:
+            truncated = True
             raw = raw[: self.cfg.max_message_bytes]
         raw = raw.rstrip(b"\r\n\x00")
         if not raw:
-            return
-        seq = next(self._seq)
-        position = f"{time.time_ns()}:{seq}"
+            return False
+        if ack is not None:  # sent again after a reconnect: the same id
+            position = hashlib.blake2b(raw, digest_size=16).hexdigest()
+        else:
+            position = f"{time.time_ns()}:{next(self._seq)}"
         extra = {
             "log": {
                 "source": {
@@ -134,11 +150,12 @@ class SyslogServer:
             raw,
             f"syslog:{self.cfg.protocol}:{self.port}:{ip}",
             position,
-            None,
+            ack,
             sender=ip,
             truncated=truncated,
             extra=extra,
         )
+        return True
 
     def _udp_loop(self) -> None:
         assert self._sock is not None
@@ -203,7 +220,10 @@ class SyslogServer:
                 except (ssl.SSLError, OSError) as e:
                     report_bad("tls_handshake", "syslog", self.name, addr[0], str(e))
                     return
-            self._read_stream(conn, addr)
+            if proto == "relp":
+                self._read_relp(conn, addr)
+            else:
+                self._read_stream(conn, addr)
         finally:
             SYSLOG_CONNECTIONS.labels(proto).dec()
             with self._lock:
@@ -244,6 +264,59 @@ class SyslogServer:
             buf, skip = self._frames(handler, buf, addr, limit)
         if buf.strip():
             self._message(handler, buf, addr)
+
+    def _read_relp(self, conn: socket.socket, addr: tuple[Any, ...]) -> None:
+        """One RELP session (collectors/sources/relp.py): each message acknowledged once the
+        pipeline says it is durable."""
+        ip = clean_ip(str(addr[0])) or str(addr[0])
+        handler = self._handler(ip)
+        reader = relp.FrameReader(self.cfg.max_message_bytes)
+        replies = relp.Replies(
+            conn, lambda why: report_bad("relp_send", "syslog", self.name, ip, why)
+        )
+        opened = False
+        try:
+            while not self._stop.is_set():
+                try:
+                    data = conn.recv(65536)
+                except TimeoutError:
+                    report_bad(
+                        "idle_client",
+                        "syslog",
+                        self.name,
+                        ip,
+                        f"no data for {self.cfg.idle_timeout}s; closing",
+                    )
+                    return
+                except OSError:
+                    return
+                if not data:
+                    return
+                BYTES.labels("syslog").inc(len(data))
+                try:
+                    for f in reader.feed(data):
+                        if f.command == "syslog" and opened:
+                            ack = replies.ack(f.txnr)
+                            if not self._message(handler, f.data, addr, ack, f.truncated):
+                                ack()  # empty: nothing to store, nothing to send again
+                        elif f.command == "open":
+                            opened = True
+                            replies.send(relp.response(f.txnr, offers=relp.OFFERS))
+                        elif f.command == "close":
+                            replies.wait_acked(self.cfg.idle_timeout)
+                            replies.send(relp.frame(f.txnr, "rsp"))  # as librelp: empty
+                            return
+                        elif f.command == "syslog":
+                            raise relp.RelpError(f"frame {f.txnr}: syslog before open")
+                        else:
+                            replies.send(
+                                relp.response(f.txnr, 500, f"command {f.command} not supported")
+                            )
+                except relp.RelpError as e:
+                    report_bad("relp_frame", "syslog", self.name, ip, str(e))
+                    return
+        finally:
+            replies.close()
 
     def _frames(
         self, handler: LineHandler, buf: bytes, addr: tuple[Any, ...], limit: int

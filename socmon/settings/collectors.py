@@ -78,7 +78,11 @@ class FileSource(Section):
 
 
 class SyslogSource(Section):
-    protocol: Literal["udp", "tcp", "tls"] = Field("udp", description="Transport.")
+    protocol: Literal["udp", "tcp", "tls", "relp"] = Field(
+        "udp",
+        description="Transport: udp, tcp, tls (RFC 5425), or relp (rsyslog's omrelp: each "
+        "message acknowledged once stored, so none is lost when socmon stops).",
+    )
     bind: str = Field("0.0.0.0", description="Listen address.")
     port: int = Field(5514, ge=0, le=65535, description="Listen port (0: any free port).")
     cert_file: Path | None = Field(None, description="TLS: server certificate (PEM).")

@@ -34,4 +34,4 @@ def test_compose_settings_file_is_valid_socmon_settings() -> None:
 def test_example_configuration_is_valid() -> None:
     s = load_settings(PROJECT_ROOT / "deploy" / "socmon.example.yaml")
     assert s.collectors.organization_units[0].id == "so-tc"
-    assert {x.protocol for x in s.collectors.syslog} == {"udp", "tcp"}
+    assert {x.protocol for x in s.collectors.syslog} == {"udp", "tcp", "relp"}
