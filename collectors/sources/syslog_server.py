@@ -231,6 +231,26 @@ class SyslogServer:
             with contextlib.suppress(OSError):
                 conn.close()
 
+    def _recv(self, conn: socket.socket, ip: str, got_any: bool = True) -> bytes | None:
+        """The next bytes from a client; b"" when it closed, None when it broke or stayed
+        idle for ``idle_timeout`` (reported)."""
+        try:
+            data = conn.recv(65536)
+        except TimeoutError:
+            report_bad(
+                "idle_client",
+                "syslog",
+                self.name,
+                ip,
+                f"no data for {self.cfg.idle_timeout}s; closing"
+                + ("" if got_any else " (client never sent anything)"),
+            )
+            return None
+        except (OSError, ssl.SSLError):
+            return None
+        BYTES.labels("syslog").inc(len(data))
+        return data
+
     def _read_stream(self, conn: socket.socket, addr: tuple[Any, ...]) -> None:
         handler = self._handler(str(addr[0]))
         limit = self.cfg.max_message_bytes
@@ -238,24 +258,12 @@ class SyslogServer:
         skip = 0  # bytes of an over-long octet-counted frame still to discard
         got_any = False
         while not self._stop.is_set():
-            try:
-                data = conn.recv(65536)
-            except TimeoutError:
-                report_bad(
-                    "idle_client",
-                    "syslog",
-                    self.name,
-                    addr[0],
-                    f"no data for {self.cfg.idle_timeout}s; closing"
-                    + ("" if got_any else " (client never sent anything)"),
-                )
-                return
-            except (OSError, ssl.SSLError):
+            data = self._recv(conn, str(addr[0]), got_any)
+            if data is None:
                 return
             if not data:
                 break
             got_any = True
-            BYTES.labels("syslog").inc(len(data))
             if skip:
                 dropped = min(skip, len(data))
                 skip -= dropped
@@ -277,22 +285,9 @@ class SyslogServer:
         opened = False
         try:
             while not self._stop.is_set():
-                try:
-                    data = conn.recv(65536)
-                except TimeoutError:
-                    report_bad(
-                        "idle_client",
-                        "syslog",
-                        self.name,
-                        ip,
-                        f"no data for {self.cfg.idle_timeout}s; closing",
-                    )
-                    return
-                except OSError:
-                    return
+                data = self._recv(conn, ip)
                 if not data:
                     return
-                BYTES.labels("syslog").inc(len(data))
                 try:
                     for f in reader.feed(data):
                         if f.command == "syslog" and opened:

@@ -215,8 +215,10 @@ def _collect_config(
     source: dict[str, object],
     batch_size: int,
     flush_interval: float,
+    collectors: dict[str, object] | None = None,
 ) -> Path:
-    """A `socmon collect` configuration with one file source, written under ``tmp_path``."""
+    """A `socmon collect` configuration with one file source (or the given ``collectors``
+    section), written under ``tmp_path``."""
     config = tmp_path / "socmon.yml"
     config.write_text(
         yaml.safe_dump(
@@ -229,7 +231,8 @@ def _collect_config(
                     "flush_interval": flush_interval,
                 },
                 "log": {"level": "WARNING"},
-                "collectors": {
+                "collectors": collectors
+                or {
                     "files": [
                         {"format": "syslog", "start_at": "beginning", "poll_interval": 0.05}
                         | source

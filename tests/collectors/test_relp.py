@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from elasticsearch.helpers import scan
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -30,7 +29,7 @@ from collectors.sources.syslog_server import SyslogServer
 from socmon.pipeline import Ack
 from socmon.settings import PROJECT_ROOT, load_settings
 from socmon.settings.collectors import SyslogSource
-from tests.collectors.test_es import _collect, _count, _stop
+from tests.collectors.test_es import _collect, _collect_config, _count, _stop
 from tests.conftest import REQUIRE_DATASETS
 
 # ---------------------------------------------------------------- frames
@@ -337,21 +336,9 @@ def test_rsyslog_to_socmon_kill_9_then_restart_exactly_once(
 ) -> None:
     n = 20_000
     port = _free_port()
-    config = tmp_path / "socmon.yml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "es": {"url": es_url, "index_prefix": index_prefix},
-                "var_dir": str(tmp_path / "var"),
-                "storage": {
-                    "spool_dir": str(tmp_path / "spool"),
-                    "batch_size": 200,
-                    "flush_interval": 0.2,
-                },
-                "log": {"level": "WARNING"},
-                "collectors": {"syslog": [{"protocol": "relp", "bind": "127.0.0.1", "port": port}]},
-            }
-        )
+    relp_listener = {"protocol": "relp", "bind": "127.0.0.1", "port": port}
+    config = _collect_config(
+        tmp_path, es_url, index_prefix, {}, 200, 0.2, collectors={"syslog": [relp_listener]}
     )
     work = tmp_path / "rsyslog"
     work.mkdir()
