@@ -152,22 +152,23 @@ def response(txnr: int, code: int = 200, text: str = "OK", offers: bytes = b"") 
 
 
 class Replies:
-    """Responses of one connection, written by their own thread: the pipeline acknowledges
-    from its writer thread, which must never wait on a slow client."""
+    """Responses of one connection. The pipeline acknowledges from its writer thread, which
+    must never wait on a client, and a TLS connection must be used by one thread only: so
+    responses are queued here and a byte on ``wakeup`` tells the connection's thread to send
+    them (``flush``)."""
 
-    def __init__(self, conn: socket.socket, on_error: Callable[[str], None]) -> None:
-        self._conn = conn
+    def __init__(self) -> None:
         self._pending = 0  # messages handed to the pipeline, not yet durable
         self._idle = threading.Condition()
-        self._q: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._on_error = on_error
-        self.closed = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="relp-replies", daemon=True)
-        self._thread.start()
+        self._q: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self.wakeup, self._poke = socket.socketpair()
+        self.wakeup.setblocking(False)
+        self._poke.setblocking(False)
 
     def send(self, data: bytes) -> None:
-        if not self.closed.is_set():
-            self._q.put(data)
+        self._q.put(data)
+        with contextlib.suppress(OSError):  # full (a wake-up is pending anyway) or closed
+            self._poke.send(b"\0")
 
     def ack(self, txnr: int) -> Callable[[], None]:
         """The callback that acknowledges message ``txnr`` (called once, when durable)."""
@@ -188,33 +189,19 @@ class Replies:
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Send what is queued (what became durable in time), then stop."""
-        self._q.put(None)
-        self._thread.join(timeout)
-        self.closed.set()
+    def flush(self, conn: socket.socket) -> None:
+        """Send every queued response (OSError: the client is gone; it sends again what it
+        has no response for)."""
+        with contextlib.suppress(OSError):
+            while self.wakeup.recv(4096):
+                pass
+        parts = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                parts.append(self._q.get_nowait())
+        if parts:
+            conn.sendall(b"".join(parts))
 
-    def _run(self) -> None:
-        while True:
-            item = self._q.get()
-            if item is None:
-                return
-            parts = [item]
-            with contextlib.suppress(queue.Empty):
-                while len(parts) < 1024:  # a batch per write
-                    nxt = self._q.get_nowait()
-                    if nxt is None:
-                        self._write(parts)
-                        return
-                    parts.append(nxt)
-            if not self._write(parts):
-                self.closed.set()
-                return
-
-    def _write(self, parts: list[bytes]) -> bool:
-        try:
-            self._conn.sendall(b"".join(parts))
-            return True
-        except OSError as e:  # the client went away: it sends these messages again
-            self._on_error(str(e))
-            return False
+    def close(self) -> None:
+        for s in (self.wakeup, self._poke):
+            s.close()

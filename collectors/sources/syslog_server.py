@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import itertools
 import logging
+import select
 import socket
 import ssl
 import threading
@@ -75,7 +76,7 @@ class SyslogServer:
         else:
             s.listen(128)
             target = self._accept_loop
-            if cfg.protocol == "tls":
+            if cfg.protocol == "tls" or (cfg.protocol == "relp" and cfg.cert_file):
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
                 ctx.minimum_version = ssl.TLSVersion.TLSv1_2
                 ctx.load_cert_chain(str(cfg.cert_file), str(cfg.key_file))
@@ -237,19 +238,22 @@ class SyslogServer:
         try:
             data = conn.recv(65536)
         except TimeoutError:
-            report_bad(
-                "idle_client",
-                "syslog",
-                self.name,
-                ip,
-                f"no data for {self.cfg.idle_timeout}s; closing"
-                + ("" if got_any else " (client never sent anything)"),
-            )
+            self._recv_idle(ip, got_any)
             return None
         except (OSError, ssl.SSLError):
             return None
         BYTES.labels("syslog").inc(len(data))
         return data
+
+    def _recv_idle(self, ip: str, got_any: bool) -> None:
+        report_bad(
+            "idle_client",
+            "syslog",
+            self.name,
+            ip,
+            f"no data for {self.cfg.idle_timeout}s; closing"
+            + ("" if got_any else " (client never sent anything)"),
+        )
 
     def _read_stream(self, conn: socket.socket, addr: tuple[Any, ...]) -> None:
         handler = self._handler(str(addr[0]))
@@ -275,42 +279,58 @@ class SyslogServer:
 
     def _read_relp(self, conn: socket.socket, addr: tuple[Any, ...]) -> None:
         """One RELP session (collectors/sources/relp.py): each message acknowledged once the
-        pipeline says it is durable."""
+        pipeline says it is durable. One thread does all the connection's I/O (a TLS
+        connection cannot be shared): it waits for data from the client or a wake-up from
+        the acknowledgements, whichever comes first."""
         ip = clean_ip(str(addr[0])) or str(addr[0])
         handler = self._handler(ip)
         reader = relp.FrameReader(self.cfg.max_message_bytes)
-        replies = relp.Replies(
-            conn, lambda why: report_bad("relp_send", "syslog", self.name, ip, why)
-        )
+        replies = relp.Replies()
+        idle = self.cfg.idle_timeout
+        last = time.monotonic()
         opened = False
         try:
             while not self._stop.is_set():
+                buffered = isinstance(conn, ssl.SSLSocket) and conn.pending() > 0
+                if not buffered:
+                    wait = min(0.5, max(0.0, last + idle - time.monotonic()))
+                    ready, _, _ = select.select([conn, replies.wakeup], [], [], wait)
+                    if replies.wakeup in ready:
+                        replies.flush(conn)
+                    if conn not in ready:
+                        if time.monotonic() - last >= idle:
+                            self._recv_idle(ip, True)
+                            return
+                        continue
                 data = self._recv(conn, ip)
                 if not data:
                     return
-                try:
-                    for f in reader.feed(data):
-                        if f.command == "syslog" and opened:
-                            ack = replies.ack(f.txnr)
-                            if not self._message(handler, f.data, addr, ack, f.truncated):
-                                ack()  # empty: nothing to store, nothing to send again
-                        elif f.command == "open":
-                            opened = True
-                            replies.send(relp.response(f.txnr, offers=relp.OFFERS))
-                        elif f.command == "close":
-                            replies.wait_acked(self.cfg.idle_timeout)
-                            replies.send(relp.frame(f.txnr, "rsp"))  # as librelp: empty
-                            return
-                        elif f.command == "syslog":
-                            raise relp.RelpError(f"frame {f.txnr}: syslog before open")
-                        else:
-                            replies.send(
-                                relp.response(f.txnr, 500, f"command {f.command} not supported")
-                            )
-                except relp.RelpError as e:
-                    report_bad("relp_frame", "syslog", self.name, ip, str(e))
-                    return
+                last = time.monotonic()
+                for f in reader.feed(data):
+                    if f.command == "syslog" and opened:
+                        ack = replies.ack(f.txnr)
+                        if not self._message(handler, f.data, addr, ack, f.truncated):
+                            ack()  # empty: nothing to store, nothing to send again
+                    elif f.command == "open":
+                        opened = True
+                        replies.send(relp.response(f.txnr, offers=relp.OFFERS))
+                    elif f.command == "close":
+                        replies.wait_acked(idle)
+                        replies.send(relp.frame(f.txnr, "rsp"))  # as librelp: empty
+                        return
+                    elif f.command == "syslog":
+                        raise relp.RelpError(f"frame {f.txnr}: syslog before open")
+                    else:
+                        replies.send(
+                            relp.response(f.txnr, 500, f"command {f.command} not supported")
+                        )
+        except relp.RelpError as e:
+            report_bad("relp_frame", "syslog", self.name, ip, str(e))
+        except OSError:
+            pass  # the client is gone: it sends again what it has no response for
         finally:
+            with contextlib.suppress(OSError):
+                replies.flush(conn)  # what became durable in time
             replies.close()
 
     def _frames(

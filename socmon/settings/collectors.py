@@ -81,11 +81,14 @@ class SyslogSource(Section):
     protocol: Literal["udp", "tcp", "tls", "relp"] = Field(
         "udp",
         description="Transport: udp, tcp, tls (RFC 5425), or relp (rsyslog's omrelp: each "
-        "message acknowledged once stored, so none is lost when socmon stops).",
+        "message acknowledged once stored, so none is lost when socmon stops; over TLS when "
+        "cert_file and key_file are set).",
     )
     bind: str = Field("0.0.0.0", description="Listen address.")
     port: int = Field(5514, ge=0, le=65535, description="Listen port (0: any free port).")
-    cert_file: Path | None = Field(None, description="TLS: server certificate (PEM).")
+    cert_file: Path | None = Field(
+        None, description="TLS (protocol tls, or relp over TLS): server certificate (PEM)."
+    )
     key_file: Path | None = Field(None, description="TLS: private key (PEM).")
     ca_file: Path | None = Field(
         None, description="TLS: CA bundle to require and verify client certificates."
@@ -102,6 +105,8 @@ class SyslogSource(Section):
     def _tls_has_cert(self) -> SyslogSource:
         if self.protocol == "tls" and (self.cert_file is None or self.key_file is None):
             raise ValueError("protocol tls needs cert_file and key_file")
+        if self.protocol == "relp" and (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("relp over TLS needs both cert_file and key_file")
         return self
 
 

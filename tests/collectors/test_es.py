@@ -92,33 +92,6 @@ def test_suricata_signature_counts_in_es(es_client, names, settings, datasets: P
     assert got == dict(expected)
 
 
-@pytest.fixture
-def tls_files(tmp_path: Path) -> tuple[Path, Path]:
-    """A self-signed certificate made with the openssl command line."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
-
-
 def test_file_and_syslog_searchable_within_2s(
     es_client, names, settings, tmp_path, tls_files
 ) -> None:

@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -229,6 +230,49 @@ def test_protocol_errors_are_counted_and_close_the_connection(
     assert "_truncated" in ev["tags"]
 
 
+def test_relp_over_tls(tls_files: tuple[Path, Path]) -> None:
+    cert, key = tls_files
+    s = load_settings()
+    sink = HeldSink()
+    srv = SyslogServer(
+        SyslogSource(protocol="relp", bind="127.0.0.1", port=0, cert_file=cert, key_file=key),
+        s.collectors,
+        sink,
+        Enricher(s.collectors),
+    )
+    srv.start()
+    ctx = ssl.create_default_context(cafile=str(cert))
+    ctx.check_hostname = False
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", srv.port)) as raw,
+            ctx.wrap_socket(raw, server_hostname="localhost") as c,
+        ):
+            c.sendall(relp.frame(1, "open", b"commands=syslog"))
+            assert _read_until(c, 1)[0].data.startswith(b"200 OK")
+            c.sendall(
+                b"".join(relp.frame(2 + i, "syslog", b"<13>h app: t%d" % i) for i in range(20))
+            )
+            deadline = time.monotonic() + 5
+            while len(sink.events) < 20 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            sink.release()
+            assert sorted(f.txnr for f in _read_until(c, 20)) == list(range(2, 22))
+        handshakes = BAD_INPUT.labels("tls_handshake", "syslog")._value.get()
+        with socket.create_connection(("127.0.0.1", srv.port)) as plain:  # TLS only
+            plain.sendall(relp.frame(1, "open", b"commands=syslog"))
+            plain.settimeout(5)
+            got = b""
+            with contextlib.suppress(ConnectionResetError):
+                while data := plain.recv(100):  # at most a TLS alert, then closed
+                    got += data
+            assert b"rsp" not in got
+        assert BAD_INPUT.labels("tls_handshake", "syslog")._value.get() == handshakes + 1
+    finally:
+        srv.stop()
+    assert [e["message"] for _, e in sink.events] == [f"t{i}" for i in range(20)]
+
+
 # ---------------------------------------------------------------- real rsyslog, real node
 
 
@@ -251,7 +295,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_rsyslog(d: Path, work: Path, source: Path, port: int) -> subprocess.Popen[bytes]:
+def _start_rsyslog(
+    d: Path, work: Path, source: Path, port: int, tls: str = ""
+) -> subprocess.Popen[bytes]:
     conf = work / "rsyslog.conf"
     conf.write_text(
         f"""
@@ -259,7 +305,7 @@ global(workDirectory="{work}")
 module(load="imfile")
 module(load="omrelp")
 input(type="imfile" File="{source}" Tag="app:" Facility="local0")
-action(type="omrelp" target="127.0.0.1" port="{port}" template="RSYSLOG_ForwardFormat"
+action(type="omrelp" target="127.0.0.1" port="{port}" template="RSYSLOG_ForwardFormat" {tls}
        action.resumeRetryCount="-1" action.resumeInterval="1" queue.type="LinkedList")
 """
     )
@@ -391,3 +437,49 @@ def test_rsyslog_to_socmon_kill_9_then_restart_exactly_once(
         except subprocess.TimeoutExpired:
             rs.kill()
         tap.close()
+
+
+def test_rsyslog_relp_over_mutual_tls(
+    rsyslogd: Path, tls_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """rsyslog checks socmon's certificate by name, socmon requires rsyslog's (ca_file)."""
+    cert, key = tls_files
+    s = load_settings()
+    sink = HeldSink()
+    srv = SyslogServer(
+        SyslogSource(
+            protocol="relp", bind="127.0.0.1", port=0, cert_file=cert, key_file=key, ca_file=cert
+        ),
+        s.collectors,
+        sink,
+        Enricher(s.collectors),
+    )
+    srv.start()
+    work = tmp_path / "rsyslog"
+    work.mkdir()
+    source = tmp_path / "app.log"
+    source.touch()
+    tls = (
+        f'tls="on" tls.caCert="{cert}" tls.myCert="{cert}" tls.myPrivKey="{key}" '
+        'tls.authMode="name" tls.permittedPeer=["localhost"]'
+    )
+    rs = _start_rsyslog(rsyslogd, work, source, srv.port, tls)
+    n = 2000
+    try:
+        time.sleep(1.0)
+        with open(source, "a") as f:
+            f.writelines(f"tls line {i:05d}\n" for i in range(n))
+        deadline = time.monotonic() + 30
+        while len(sink.events) < n and time.monotonic() < deadline:
+            sink.release()
+            assert rs.poll() is None, rs.stderr.read().decode() if rs.stderr else ""
+            time.sleep(0.1)
+        sink.release()
+    finally:
+        rs.terminate()
+        try:
+            rs.wait(10)
+        except subprocess.TimeoutExpired:
+            rs.kill()
+        srv.stop()
+    assert sorted(e["message"] for _, e in sink.events) == [f"tls line {i:05d}" for i in range(n)]
