@@ -29,6 +29,12 @@ def test_compose_file_is_valid_and_matches_the_pinned_version() -> None:
 def test_compose_settings_file_is_valid_socmon_settings() -> None:
     s = load_settings(COMPOSE / "socmon.yaml")
     assert s.storage.retention_days == 90
+    # every listener is published by the compose file (container port, protocol)
+    doc = yaml.safe_load((COMPOSE / "compose.yaml").read_text())
+    published = {tuple(p.split(":")[-1].split("/")) for p in doc["services"]["socmon"]["ports"]}
+    for lst in s.collectors.syslog:
+        proto = "udp" if lst.protocol == "udp" else "tcp"
+        assert (str(lst.port), proto) in published, lst
 
 
 def test_example_configuration_is_valid() -> None:
