@@ -164,11 +164,14 @@ class Replies:
         self.wakeup, self._poke = socket.socketpair()
         self.wakeup.setblocking(False)
         self._poke.setblocking(False)
+        self._poked = False  # a wake-up is on its way: later responses ride along
 
     def send(self, data: bytes) -> None:
-        self._q.put(data)
-        with contextlib.suppress(OSError):  # full (a wake-up is pending anyway) or closed
-            self._poke.send(b"\0")
+        self._q.put(data)  # first queued, then the flag read (``flush`` does the reverse)
+        if not self._poked:
+            self._poked = True
+            with contextlib.suppress(OSError):  # full (a wake-up is pending anyway) or closed
+                self._poke.send(b"\0")
 
     def ack(self, txnr: int) -> Callable[[], None]:
         """The callback that acknowledges message ``txnr`` (called once, when durable)."""
@@ -192,6 +195,7 @@ class Replies:
     def flush(self, conn: socket.socket) -> None:
         """Send every queued response (OSError: the client is gone; it sends again what it
         has no response for)."""
+        self._poked = False
         with contextlib.suppress(OSError):
             while self.wakeup.recv(4096):
                 pass

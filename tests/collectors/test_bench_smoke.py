@@ -19,3 +19,17 @@ def test_bench_collect_quick() -> None:
     )
     last = json.loads(r.stdout.strip().splitlines()[-1])
     assert last["syslog_parser_lines_per_s"] > 0 and last["nginx_handler_lines_per_s"] > 0
+
+
+def test_bench_relp_small() -> None:
+    r = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "bench" / "relp.py"), "--messages", "2000"]
+        + ["--repeats", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    last = json.loads(r.stdout.strip().splitlines()[-1])
+    assert last["bench"] == "relp" and last["relp_messages_per_s"] > 0
+    assert last["tcp_messages_per_s"] > 0
