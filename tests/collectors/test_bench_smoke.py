@@ -22,9 +22,9 @@ def test_bench_collect_quick() -> None:
 
 
 def test_bench_relp_small() -> None:
+    script = str(PROJECT_ROOT / "bench" / "relp.py")
     r = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "bench" / "relp.py"), "--messages", "2000"]
-        + ["--repeats", "1"],
+        [sys.executable, script, "--messages", "2000", "--repeats", "1"],
         capture_output=True,
         text=True,
         timeout=120,
