@@ -431,11 +431,7 @@ def test_rsyslog_to_socmon_kill_9_then_restart_exactly_once(
         print(f"killed at {mid} of {n}; {len(never_sent)} never sent by rsyslog")
     finally:
         _stop(p)
-        rs.terminate()
-        try:
-            rs.wait(10)
-        except subprocess.TimeoutExpired:
-            rs.kill()
+        _stop(rs)
         tap.close()
 
 
@@ -476,10 +472,6 @@ def test_rsyslog_relp_over_mutual_tls(
             time.sleep(0.1)
         sink.release()
     finally:
-        rs.terminate()
-        try:
-            rs.wait(10)
-        except subprocess.TimeoutExpired:
-            rs.kill()
+        _stop(rs)
         srv.stop()
     assert sorted(e["message"] for _, e in sink.events) == [f"tls line {i:05d}" for i in range(n)]
