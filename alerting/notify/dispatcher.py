@@ -160,7 +160,8 @@ class Notifier:
         return len(pending)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Send held digests, wait up to ``timeout`` for deliveries, dead-letter the rest."""
+        """Send held digests, wait up to ``timeout`` for deliveries; what is still undelivered
+        stays in the outbox for the next start (without Elasticsearch: dead-lettered)."""
         if not self._threads:
             return
         self.flush(timeout / 2)
@@ -170,8 +171,16 @@ class Notifier:
         with self._cond:
             self._cond.notify_all()
             left, self._heap = self._heap, []
-        for d in left:
-            self._dead_letter(d, "shutdown before delivery")
+        if self.outbox is not None:
+            if left:
+                log.warning(
+                    "notifications not delivered before the stop: kept in the outbox, sent "
+                    "after the next start",
+                    extra={"deliveries": len(left)},
+                )
+        else:
+            for d in left:
+                self._dead_letter(d, "shutdown before delivery")
         for t in self._threads:
             t.join(timeout=5)
         self._threads = []

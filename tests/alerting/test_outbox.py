@@ -48,3 +48,29 @@ def test_pending_notifications_survive_a_kill(es_client, names):
     for req, body in zip(rx.accepted, bodies, strict=True):
         assert req["headers"]["X-Socmon-Delivery"] == body["delivery_id"]
     assert _pending(es_client, names) == 0  # delivered: the outbox is empty
+
+
+def test_a_clean_stop_keeps_undelivered_notifications_for_the_next_start(es_client, names):
+    """A stop while the receiver is down dead-lettered the pending notifications before; now
+    they stay in the outbox and the next start delivers them."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/in"
+    s = _settings({"hook": {"type": "webhook", "url": url}}, retry_max_attempts=1000)
+    first = Notifier(s, es_client, names)
+    first.start()
+    for i in range(3):
+        first.submit(_note(i))
+    deadline = time.time() + 10
+    while first.counts["failed"] < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    first.stop(timeout=0.5)
+    assert first.counts["dead_lettered"] == 0 and first.counts["sent"] == 0
+    assert _pending(es_client, names) == 3
+    with HttpReceiver(port=port) as rx:
+        second = Notifier(s, es_client, names)
+        second.start()
+        assert second.flush(20)
+        second.stop()
+        bodies = rx.json_bodies()
+    assert sorted(b["alert"]["id"] for b in bodies) == [f"alert-{i}" for i in range(3)]
+    assert _pending(es_client, names) == 0
