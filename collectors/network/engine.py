@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import logging
 import socket
 import struct
@@ -46,6 +47,7 @@ from collectors.network.windows import WindowCounter
 from socmon.settings.network import NetworkSettings
 
 log = logging.getLogger(__name__)
+MAX_DNS_QUERIES = 65_536  # DNS queries waiting for an answer, at most
 
 _IP4 = struct.Struct("!BxHxxHxBxxII")  # vihl, total length, frag word, proto, src, dst
 _TCP = struct.Struct("!HH8xBB")  # sport, dport, data offset byte, flags
@@ -115,6 +117,9 @@ class PacketProcessor:
         self.synflood = WindowCounter(w, settings.synflood_threshold, distinct=False)
         self.brute = WindowCounter(w, settings.bruteforce_threshold, distinct=False)
         self.dns_tunnel = WindowCounter(w, settings.dns_tunnel_queries_threshold, distinct=False)
+        # DNS queries waiting for their answer: (community id, DNS id) -> query time; an answer
+        # gets event.start/end/duration (the round-trip time). Bounded: oldest dropped first.
+        self._dns_queries: dict[tuple[str, str], float] = {}
         self.brute_ports = set(settings.bruteforce_ports)
 
     # ------------------------------------------------------------------ bad input
@@ -666,9 +671,27 @@ class PacketProcessor:
             return
         dns = fields["dns"]
         ev["dns"] = dns
+        self._dns_pair(ev, dns, ts)
         q = dns.get("question")
         if dns["type"] == "query" and q:
             self._dns_tunnel_check(ev, q, ts, sip)
+
+    def _dns_pair(self, ev: dict[str, Any], dns: dict[str, Any], ts: float) -> None:
+        """Remember a query; give its answer (same flow, same DNS id) the round-trip time."""
+        key = (ev["network"]["community_id"], dns["id"])
+        pending = self._dns_queries
+        if dns["type"] == "query":
+            if key not in pending:  # a retransmission keeps the first query's time
+                if len(pending) >= MAX_DNS_QUERIES:
+                    for old in list(itertools.islice(pending, MAX_DNS_QUERIES // 10)):
+                        del pending[old]
+                pending[key] = ts
+            return
+        sent = pending.pop(key, None)
+        if sent is not None and ts >= sent:
+            ev["event"]["start"] = _iso(sent)
+            ev["event"]["end"] = _iso(ts)
+            ev["event"]["duration"] = round((ts - sent) * 1e9)  # ECS: nanoseconds
 
     def _dns_tunnel_check(self, ev: dict[str, Any], q: dict[str, Any], ts: float, sip: str) -> None:
         s = self.s
