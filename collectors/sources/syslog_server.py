@@ -33,6 +33,7 @@ from socmon.pipeline import Ack, EventSink
 from socmon.settings.collectors import CollectorSettings, SyslogSource
 
 log = logging.getLogger(__name__)
+RELP_STOP_SECONDS = 2.0  # on stop, how long RELP sessions wait for pending acknowledgements
 
 
 class SyslogServer:
@@ -53,6 +54,7 @@ class SyslogServer:
         self._threads: list[threading.Thread] = []
         self._seq = itertools.count()
         self._conns: set[socket.socket] = set()
+        self._clients: set[threading.Thread] = set()
         self._lock = threading.Lock()
         self._ssl: ssl.SSLContext | None = None
         self.port = cfg.port
@@ -95,6 +97,12 @@ class SyslogServer:
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.close()
+        if self.cfg.protocol == "relp":
+            # RELP sessions end themselves: what became durable is acknowledged, then the
+            # sender is told (serverclose) rather than finding a broken connection mid-send
+            deadline = time.monotonic() + RELP_STOP_SECONDS + 1.0
+            for t in list(self._clients):
+                t.join(timeout=max(0.0, deadline - time.monotonic()))
         with self._lock:
             for c in list(self._conns):
                 with contextlib.suppress(OSError):
@@ -208,6 +216,9 @@ class SyslogServer:
             t = threading.Thread(
                 target=self._serve, args=(conn, addr), daemon=True, name=f"{self.name}-client"
             )
+            with self._lock:
+                self._clients = {c for c in self._clients if c.is_alive()}
+                self._clients.add(t)
             t.start()
 
     def _serve(self, conn: socket.socket, addr: tuple[Any, ...]) -> None:
@@ -324,6 +335,9 @@ class SyslogServer:
                         replies.send(
                             relp.response(f.txnr, 500, f"command {f.command} not supported")
                         )
+            # stopping: acknowledge what becomes durable in time, then tell the sender
+            replies.wait_acked(RELP_STOP_SECONDS)
+            replies.send(relp.frame(0, "serverclose"))
         except relp.RelpError as e:
             report_bad("relp_frame", "syslog", self.name, ip, str(e))
         except OSError:
