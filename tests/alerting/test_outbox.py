@@ -16,17 +16,24 @@ def _pending(es_client, names) -> int:
     return int(es_client.count(index=names.state, query={"term": {"kind": KIND}})["count"])
 
 
-def test_pending_notifications_survive_a_kill(es_client, names):
+def _retrying(es_client, names, n: int):
+    """A notifier with ``n`` notifications retrying against a receiver that is down; its
+    settings and the receiver's port (to bring it up later)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/in"
     s = _settings({"hook": {"type": "webhook", "url": url}}, retry_max_attempts=1000)
     first = Notifier(s, es_client, names)
     first.start()
-    for i in range(5):
+    for i in range(n):
         first.submit(_note(i))
     deadline = time.time() + 10
-    while first.counts["failed"] < 5 and time.time() < deadline:
+    while first.counts["failed"] < n and time.time() < deadline:
         time.sleep(0.05)
+    return first, s, port
+
+
+def test_pending_notifications_survive_a_kill(es_client, names):
+    first, s, port = _retrying(es_client, names, 5)
     assert first.counts["failed"] >= 5 and first.counts["sent"] == 0  # receiver down: retrying
     assert _pending(es_client, names) == 5
     # The kill: threads die, nothing is flushed, sent or dead-lettered (no stop()).
@@ -53,16 +60,7 @@ def test_pending_notifications_survive_a_kill(es_client, names):
 def test_a_clean_stop_keeps_undelivered_notifications_for_the_next_start(es_client, names):
     """A stop while the receiver is down dead-lettered the pending notifications before; now
     they stay in the outbox and the next start delivers them."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/in"
-    s = _settings({"hook": {"type": "webhook", "url": url}}, retry_max_attempts=1000)
-    first = Notifier(s, es_client, names)
-    first.start()
-    for i in range(3):
-        first.submit(_note(i))
-    deadline = time.time() + 10
-    while first.counts["failed"] < 3 and time.time() < deadline:
-        time.sleep(0.05)
+    first, s, port = _retrying(es_client, names, 3)
     first.stop(timeout=0.5)
     assert first.counts["dead_lettered"] == 0 and first.counts["sent"] == 0
     assert _pending(es_client, names) == 3
