@@ -395,7 +395,6 @@ class StreamingEngine:
         self._plans: dict[Any, tuple[_Plan, dict[Any, bool]]] = {}
         self._plans_by_rules: dict[frozenset[int], _Plan] = {}
         self._by_index = {r.index: r for r in rules}
-        self.scan_fields: frozenset[str] = frozenset().union(*(r.fields for r in rules))
         RULES_LOADED.set(len(rules))
 
     # ------------------------------------------------------------------ building
@@ -483,7 +482,7 @@ class StreamingEngine:
         eligible = list(self._always)
         eligible += [r for r, words in self._route_words if not words.isdisjoint(present)]
         # the routing conditions, decided on the routing fields alone
-        view = EventView({f: flat[f] for f in ROUTING_FIELDS if f in flat}, text=False)
+        view = EventView({f: flat[f] for f in ROUTING_FIELDS if f in flat})
         view.memo = memo
         eligible = [r for r in eligible if _routes_to(r, view)]
         ids = frozenset(r.index for r in eligible)
@@ -504,7 +503,7 @@ class StreamingEngine:
     def match_rules(self, event: dict[str, Any]) -> list[CompiledRule]:
         """Every rule (including correlation-only base rules) that matches the event."""
         try:
-            view = EventView(event, text=False)
+            view = EventView(event)
             plan, view.memo = self.route(view.flat)
             cands = plan.candidates(view, self._by_index)
         except (RecursionError, TypeError, AttributeError) as e:

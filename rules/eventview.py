@@ -33,14 +33,6 @@ SKIP_FIELDS = frozenset({"event.original"})
 _MISSING = object()
 
 
-class _AllFields:
-    def __contains__(self, path: object) -> bool:
-        return path not in SKIP_FIELDS
-
-
-_ALL: Any = _AllFields()
-
-
 def _scalar_str(v: Any) -> str:
     if isinstance(v, str):
         return v
@@ -120,19 +112,12 @@ class EventView:
         "memo",
         "raw",
         "str",
-        "text",
     )
 
-    def __init__(
-        self, event: dict[str, Any], scan: frozenset[str] | None = None, text: bool = True
-    ) -> None:
-        """``scan``: the fields whose values go into the prefilter text (the fields rules
-        look at); None: every field but SKIP_FIELDS. ``text`` False: no prefilter text (the
-        engine builds it with ``build_text`` once it knows the event's logsource)."""
+    def __init__(self, event: dict[str, Any]) -> None:
         self.event = event
         flat = flatten(event)
         self.flat = flat
-        self.text: str = build_text(flat, scan if scan is not None else _ALL) if text else ""
         self.raw = _Raw(flat)
         self.str = _Str(self.raw)
         self.low = _Low(self.str)
@@ -143,37 +128,21 @@ class EventView:
         self._all_low_text: str | None = None
 
     def all_str(self) -> list[str]:
-        """Every value as a string (keyword searches), except SKIP_FIELDS."""
+        """Every value as a string (keyword searches), except SKIP_FIELDS: the values of
+        ``all_text``, one string each."""
         out = self._all_str
         if out is None:
-            flat = self.flat
-            vals = flat.values()
-            out = [v for v in vals if type(v) is str]  # the common case, in one loop
-            if len(out) != len(flat):  # lists, numbers, booleans, nulls
-                for v in vals:
-                    t = type(v)
-                    if t is str or v is None:
-                        continue
-                    if t is int:
-                        out.append(str(v))
-                    elif t is list:
-                        for x in v:
-                            if type(x) is str:
-                                out.append(x)
-                            elif x is not None:
-                                out.append(_scalar_str(x))
-                    else:
-                        out.append(_scalar_str(v))
-            for f in SKIP_FIELDS:
-                skip = flat.get(f)
-                if skip is None:
+            out = []
+            for path, v in self.flat.items():
+                if v is None or path in SKIP_FIELDS:
                     continue
-                if type(skip) is str:
-                    out.remove(skip)  # this value or an equal one: the same strings remain
-                else:  # a list: its values, as strings, one each
-                    for x in skip if type(skip) is list else [skip]:
-                        if x is not None:
-                            out.remove(x if type(x) is str else _scalar_str(x))
+                t = type(v)
+                if t is str:
+                    out.append(v)
+                elif t is list:
+                    out += [x if type(x) is str else _scalar_str(x) for x in v if x is not None]
+                else:
+                    out.append(_scalar_str(v))
             self._all_str = out
         return out
 
