@@ -101,13 +101,11 @@ def main() -> None:
     # Hyperscan databases, one per scanner
     flags = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
     dbs: dict[int, Any] = {}
-    db_words: dict[int, list[str]] = {}
-    t0 = time.perf_counter()
-    for sc, _ in captured:
-        if id(sc) in dbs:
-            continue
+
+    def literal_db(words: list[str]) -> Any:
+        """A block-mode database of ``words`` as caseless literals, ids = positions."""
         db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        pats = [w.encode() for w in sc.words]
+        pats = [w.encode() for w in words]
         db.compile(
             expressions=pats,
             ids=list(range(len(pats))),
@@ -115,8 +113,12 @@ def main() -> None:
             flags=flags,
             literal=True,
         )
-        dbs[id(sc)] = db
-        db_words[id(db)] = sc.words
+        return db
+
+    t0 = time.perf_counter()
+    for sc, _ in captured:
+        if id(sc) not in dbs:
+            dbs[id(sc)] = literal_db(sc.words)
     compile_s = time.perf_counter() - t0
     sizes = sorted(len(sc.words) for sc in {id(s): s for s, _ in captured}.values())
 
@@ -180,15 +182,7 @@ def main() -> None:
     for sc, _ in captured:
         if id(sc) in ext:
             continue
-        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        pats = [w.encode() for w in sc.words] + [c.encode() for c in CONFUSABLE]
-        db.compile(
-            expressions=pats,
-            ids=list(range(len(pats))),
-            elements=len(pats),
-            flags=flags,
-            literal=True,
-        )
+        db = literal_db([*sc.words, *CONFUSABLE])
         simple = not any(c in CASED for w in sc.words for c in w if not c.isascii())
         ext[id(sc)] = (db, len(sc.words), simple)
 
