@@ -515,10 +515,7 @@ def _group_regex(children: list[Compiled]) -> list[Compiled]:
             out.extend(cs)
             continue
         fn = _any_value(fld, _searcher(rx))
-        anchors: frozenset[str] | None = frozenset()
-        for c in cs:
-            anchors = None if c.anchors is None or anchors is None else anchors | c.anchors
-        out.append(Compiled(fn, anchors, sum(c.cost for c in cs), work=8.0 + len(cs)))
+        out.append(Compiled(fn, _or_anchors(cs), sum(c.cost for c in cs), work=8.0 + len(cs)))
     return out
 
 
@@ -625,6 +622,14 @@ def _leaf(fld: str | None, value: Any, warnings: list[str]) -> Compiled:
 # ---------------------------------------------------------------- boolean nodes
 
 
+def _or_anchors(children: list[Compiled]) -> frozenset[str] | None:
+    """The anchors of an OR: one of its children's must occur (their union), or None when a
+    child has none (it can match without any literal)."""
+    if any(c.anchors is None for c in children):
+        return None
+    return frozenset().union(*(c.anchors for c in children if c.anchors is not None))
+
+
 def _group_or(children: list[Compiled]) -> list[Compiled]:
     """Fuse simple string leaves on the same field into one test per kind (set lookup,
     str.startswith/endswith with a tuple)."""
@@ -641,10 +646,7 @@ def _group_or(children: list[Compiled]) -> list[Compiled]:
     if len(kw) > 1:
         rest = [c for c in rest if not (c.kind == "keyword" and not c.cased)]
         grouped = _keywords_fn(tuple(c.lit for c in kw))
-        kw_anchors: frozenset[str] | None = frozenset()
-        for c in kw:
-            kw_anchors = None if c.anchors is None or kw_anchors is None else kw_anchors | c.anchors
-        grouped.anchors, grouped.cost = kw_anchors, sum(c.cost for c in kw)
+        grouped.anchors, grouped.cost = _or_anchors(kw), sum(c.cost for c in kw)
         rest.append(grouped)
     out = list(rest)
     for (fld, cased), cs in groups.items():
@@ -655,11 +657,8 @@ def _group_or(children: list[Compiled]) -> list[Compiled]:
         pre = tuple(c.lit for c in cs if c.kind == "prefix")
         suf = tuple(c.lit for c in cs if c.kind == "suffix")
         con = tuple(c.lit for c in cs if c.kind == "contains")
-        anchors: frozenset[str] | None = frozenset()
-        cost = 0.0
-        for c in cs:
-            anchors = None if c.anchors is None or anchors is None else anchors | c.anchors
-            cost += c.cost
+        anchors = _or_anchors(cs)
+        cost = sum(c.cost for c in cs)
         work = 1.0 + (2.0 if len(con) > 3 else 0.5 * len(con)) + 0.2 * (len(pre) + len(suf))
         g = Compiled(_multi_fn(fld, cased, exact, pre, suf, con), anchors, cost, work=work)
         if fld in ROUTING_FIELDS:
@@ -757,11 +756,8 @@ def _or(children: list[Compiled]) -> Compiled:
         c = children[0]
         c.warnings = warnings
         return c
-    anchors: frozenset[str] | None = frozenset()
-    cost = 0.0
-    for c in children:
-        anchors = None if c.anchors is None or anchors is None else anchors | c.anchors
-        cost += c.cost
+    anchors = _or_anchors(children)
+    cost = sum(c.cost for c in children)
     children.sort(key=lambda c: c.work)
     fns = tuple(c.fn for c in children)
 
