@@ -8,7 +8,7 @@ test:  ## the whole test suite against a real Elasticsearch (what CI runs)
 	bash deploy/test.sh
 
 lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy socmon collectors rules alerting api
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy socmon
 
 es-up:
 	.venv/bin/socmon es up

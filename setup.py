@@ -11,6 +11,6 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension("rules._eventview", ["rules/_eventview.c"], optional=True),
+        Extension("socmon.rules._eventview", ["rules/_eventview.c"], optional=True),
     ]
 )

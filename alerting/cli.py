@@ -87,7 +87,7 @@ def list_cmd(
 @click.pass_context
 def show(ctx: click.Context, alert_id: str) -> None:
     """Show one alert (JSON)."""
-    from alerting import lifecycle
+    from socmon.alerting import lifecycle
 
     _settings, client, names = _env(ctx)
     try:
@@ -97,7 +97,7 @@ def show(ctx: click.Context, alert_id: str) -> None:
 
 
 def _status(ctx: click.Context, alert_id: str, to: str, actor: str, note: str | None) -> None:
-    from alerting import lifecycle
+    from socmon.alerting import lifecycle
 
     _settings, client, names = _env(ctx)
     try:
@@ -156,7 +156,7 @@ def status_cmd(ctx: click.Context, alert_id: str, to: str, actor: str, note: str
 @click.pass_context
 def assign(ctx: click.Context, alert_id: str, assignee: str, actor: str) -> None:
     """Assign an alert to someone ('-' clears)."""
-    from alerting import lifecycle
+    from socmon.alerting import lifecycle
 
     _settings, client, names = _env(ctx)
     try:
@@ -170,7 +170,7 @@ def assign(ctx: click.Context, alert_id: str, assignee: str, actor: str) -> None
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Run the silent-source and SLA checks once and print what they raised."""
-    from alerting.operational import OperationalChecks
+    from socmon.alerting.operational import OperationalChecks
 
     settings, client, names = _env(ctx)
     checks = OperationalChecks(client, names, settings.alerting)
@@ -204,7 +204,7 @@ def _load_spec(source: str) -> dict[str, Any]:
 @click.pass_context
 def exc_list(ctx: click.Context, active: bool) -> None:
     """List exceptions (JSON)."""
-    from alerting import exceptions as exc
+    from socmon.alerting import exceptions as exc
 
     _settings, client, names = _env(ctx)
     _out(exc.list_exceptions(client, names, include_expired=not active))
@@ -215,7 +215,7 @@ def exc_list(ctx: click.Context, active: bool) -> None:
 @click.pass_context
 def exc_preview(ctx: click.Context, spec: str) -> None:
     """How many past alerts SPEC (file, '-' or inline JSON) would have suppressed."""
-    from alerting import exceptions as exc
+    from socmon.alerting import exceptions as exc
 
     _settings, client, names = _env(ctx)
     try:
@@ -231,7 +231,7 @@ def exc_preview(ctx: click.Context, spec: str) -> None:
 @click.pass_context
 def exc_add(ctx: click.Context, spec: str, actor: str, yes: bool) -> None:
     """Save an exception (shows its preview and asks first unless --yes)."""
-    from alerting import exceptions as exc
+    from socmon.alerting import exceptions as exc
 
     _settings, client, names = _env(ctx)
     data = _load_spec(spec)
@@ -255,7 +255,7 @@ def exc_add(ctx: click.Context, spec: str, actor: str, yes: bool) -> None:
 @click.pass_context
 def exc_delete(ctx: click.Context, exception_id: str) -> None:
     """Delete an exception."""
-    from alerting import exceptions as exc
+    from socmon.alerting import exceptions as exc
 
     _settings, client, names = _env(ctx)
     try:
@@ -274,10 +274,10 @@ def exc_delete(ctx: click.Context, exception_id: str) -> None:
 @click.pass_context
 def notify_test(ctx: click.Context, channel_names: tuple[str, ...], lang: str | None) -> None:
     """Send a test message through each configured channel, once, and report the result."""
-    from alerting import model
-    from alerting.notify import channels
-    from alerting.notify.message import Notification
-    from alerting.notify.templates import Renderer
+    from socmon.alerting import model
+    from socmon.alerting.notify import channels
+    from socmon.alerting.notify.message import Notification
+    from socmon.alerting.notify.templates import Renderer
 
     settings = settings_from(ctx).alerting
     chosen = list(channel_names) or list(settings.channels)

@@ -23,11 +23,11 @@ from typing import Any, Literal
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from alerting import model
-from alerting.errors import ConcurrentUpdate, ExceptionNotFound, InvalidException
-from rules.detection import Detection
+from socmon.alerting import model
+from socmon.alerting.errors import ConcurrentUpdate, ExceptionNotFound, InvalidException
 from socmon.indices import IndexNames
 from socmon.optimistic import UpdateConflict, read_document, update_document
+from socmon.rules.detection import Detection
 
 log = logging.getLogger(__name__)
 

@@ -33,12 +33,12 @@ from typing import Any
 import orjson
 from elasticsearch import ConflictError, NotFoundError
 
-from alerting import exceptions as exc_mod
-from alerting import metrics, model
-from alerting.notify.message import NEW, REOPENED
-from alerting.writer import SYSTEM, AlertWriter
-from rules.detection import Detection, MatchedEvent
+from socmon.alerting import exceptions as exc_mod
+from socmon.alerting import metrics, model
+from socmon.alerting.notify.message import NEW, REOPENED
+from socmon.alerting.writer import SYSTEM, AlertWriter
 from socmon.ids import doc_id
+from socmon.rules.detection import Detection, MatchedEvent
 
 log = logging.getLogger(__name__)
 
@@ -473,7 +473,7 @@ class AlertManager(AlertWriter):
         return "new"
 
     def _reopen(self, w: _Working, now: dt.datetime) -> None:
-        from alerting.lifecycle import apply_status
+        from socmon.alerting.lifecycle import apply_status
 
         apply_status(w.doc, model.OPEN, SYSTEM, "matched again", now)
         w.doc["sla_due"] = model.iso(now + self._sla(w.doc.get("severity", "medium")))

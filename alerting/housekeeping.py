@@ -13,7 +13,7 @@ import logging
 
 from elasticsearch import Elasticsearch, NotFoundError
 
-from alerting import model
+from socmon.alerting import model
 from socmon.indices import IndexNames
 
 log = logging.getLogger(__name__)

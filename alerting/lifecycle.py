@@ -15,8 +15,8 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
 
-from alerting import model
-from alerting.errors import AlertNotFound, ConcurrentUpdate, InvalidTransition
+from socmon.alerting import model
+from socmon.alerting.errors import AlertNotFound, ConcurrentUpdate, InvalidTransition
 from socmon.indices import IndexNames
 from socmon.optimistic import UpdateConflict, read_document, update_document
 
@@ -159,6 +159,6 @@ def add_note(
 
 
 def _count_transition(before: dict[str, Any], after: dict[str, Any]) -> None:
-    from alerting.metrics import TRANSITIONS
+    from socmon.alerting.metrics import TRANSITIONS
 
     TRANSITIONS.labels(before.get("status", ""), after.get("status", "")).inc()

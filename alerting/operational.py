@@ -22,10 +22,10 @@ from typing import Any
 
 from elasticsearch import ConflictError, NotFoundError
 
-from alerting import lifecycle, metrics, model
-from alerting.errors import AlertNotFound
-from alerting.notify.message import RECOVERED, SILENT, SLA_BREACH
-from alerting.writer import SYSTEM, AlertWriter
+from socmon.alerting import lifecycle, metrics, model
+from socmon.alerting.errors import AlertNotFound
+from socmon.alerting.notify.message import RECOVERED, SILENT, SLA_BREACH
+from socmon.alerting.writer import SYSTEM, AlertWriter
 from socmon.settings.alerting import SilentSourceRule
 
 log = logging.getLogger(__name__)

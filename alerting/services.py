@@ -15,12 +15,12 @@ import threading
 import time
 from typing import Any
 
-from alerting import metrics
-from alerting.grouping import AlertManager
-from alerting.housekeeping import prune_state
-from alerting.notify.dispatcher import Notifier
-from alerting.operational import OperationalChecks
-from rules.detection import Detection
+from socmon.alerting import metrics
+from socmon.alerting.grouping import AlertManager
+from socmon.alerting.housekeeping import prune_state
+from socmon.alerting.notify.dispatcher import Notifier
+from socmon.alerting.operational import OperationalChecks
+from socmon.rules.detection import Detection
 from socmon.settings.alerting import AlertingSettings
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from alerting import model
-from alerting.notify.message import Notification
+from socmon.alerting import model
+from socmon.alerting.notify.message import Notification
 from socmon.indices import IndexNames
 from socmon.settings.alerting import AlertingSettings
 

@@ -16,10 +16,10 @@ from fastapi import APIRouter, FastAPI, routing
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
-from api import problems
-from api.auth import RateLimiter, declared_role
-from api.context import ApiContext
-from api.middleware import BodyLimit, Metrics
+from socmon.api import problems
+from socmon.api.auth import RateLimiter, declared_role
+from socmon.api.context import ApiContext
+from socmon.api.middleware import BodyLimit, Metrics
 from socmon.es import make_client
 from socmon.indices import IndexNames
 from socmon.settings import Settings
@@ -115,7 +115,7 @@ def _document_problems(app: FastAPI) -> None:
 
 
 def routers() -> list[APIRouter]:
-    from api.routes import (
+    from socmon.api.routes import (
         admin,
         alerts,
         events,

@@ -9,8 +9,8 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from api.auth import Principal
-from api.context import ApiContext
+from socmon.api.auth import Principal
+from socmon.api.context import ApiContext
 from socmon.metrics import REGISTRY
 
 log = logging.getLogger(__name__)

@@ -22,9 +22,9 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import Counter
 
-from api.context import ApiContext, get_ctx
-from api.keys import PREFIX, PROVINCE, ROLES, verify_key
-from api.problems import ProblemError
+from socmon.api.context import ApiContext, get_ctx
+from socmon.api.keys import PREFIX, PROVINCE, ROLES, verify_key
+from socmon.api.problems import ProblemError
 from socmon.metrics import REGISTRY
 
 log = logging.getLogger(__name__)

@@ -42,7 +42,7 @@ def keys() -> None:
 @click.pass_context
 def create(ctx: click.Context, name: str, role: str, units: tuple[str, ...], as_json: bool) -> None:
     """Create an API key and print it (it cannot be shown again)."""
-    from api.keys import create_key
+    from socmon.api.keys import create_key
 
     client, names = _client_names(ctx)
     key, rec = create_key(client, names, name, role, list(units), f"cli:{getpass.getuser()}")
@@ -62,7 +62,7 @@ def create(ctx: click.Context, name: str, role: str, units: tuple[str, ...], as_
 @click.pass_context
 def list_cmd(ctx: click.Context, as_json: bool) -> None:
     """List keys (ids, names, roles, units, revoked); never the keys themselves."""
-    from api.keys import list_keys
+    from socmon.api.keys import list_keys
 
     client, names = _client_names(ctx)
     for rec in list_keys(client, names):
@@ -82,7 +82,7 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def revoke(ctx: click.Context, key_id: str) -> None:
     """Revoke a key by its id (takes effect within api.key_cache_seconds)."""
-    from api.keys import revoke_key
+    from socmon.api.keys import revoke_key
 
     client, names = _client_names(ctx)
     if revoke_key(client, names, key_id, f"cli:{getpass.getuser()}") is None:
@@ -96,7 +96,7 @@ def revoke(ctx: click.Context, key_id: str) -> None:
 @click.pass_context
 def serve(ctx: click.Context, bind: str | None, port: int | None) -> None:
     """Serve the HTTP API alone (without collectors or detection) with uvicorn."""
-    from api.server import make_server
+    from socmon.api.server import make_server
     from socmon.indices import IndexNames, apply_templates
 
     s = settings_from(ctx)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from rules.engine import StreamingEngine
-from rules.loader import load_text
+from socmon.rules.engine import StreamingEngine
+from socmon.rules.loader import load_text
 
 
 def compile_problems(rule_yaml: str) -> list[str]:

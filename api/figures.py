@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from alerting import model
-from api.auth import Principal, unit_filter
-from api.context import ApiContext
-from api.problems import ProblemError
-from api.routes.common import iso, range_clause, search
+from socmon.alerting import model
+from socmon.api.auth import Principal, unit_filter
+from socmon.api.context import ApiContext
+from socmon.api.problems import ProblemError
+from socmon.api.routes.common import iso, range_clause, search
 
 MTT_SAMPLE = 10_000
 MAX_BUCKETS = 2000

@@ -17,7 +17,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
 
-from api.context import apikeys_index
+from socmon.api.context import apikeys_index
 from socmon.indices import IndexNames
 
 ROLES = ("viewer", "analyst", "admin")

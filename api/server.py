@@ -9,7 +9,7 @@ from collections.abc import Callable
 import uvicorn
 from elasticsearch import Elasticsearch
 
-from api.app import build
+from socmon.api.app import build
 from socmon.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from api.server import ApiService, make_server
+from socmon.api.server import ApiService, make_server
 from socmon.runner import RunContext, Service
 
 

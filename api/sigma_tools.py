@@ -37,7 +37,7 @@ class Checked:
 
 def _pipeline() -> Any:
     try:
-        from rules.pipelines import socmon_pipeline
+        from socmon.rules.pipelines import socmon_pipeline
     except ImportError:  # the rules layer without its pipeline: plain field names
         return None
     return socmon_pipeline()
@@ -184,7 +184,7 @@ def check(text: str) -> Checked:
         out.problems.append(_problem(text, f"cannot convert: {e}", type(e).__name__))
     if out.problems:
         return out
-    from api.engine_bridge import compile_problems
+    from socmon.api.engine_bridge import compile_problems
 
     for reason in compile_problems(text):
         out.problems.append(_problem(text, reason, "engine"))

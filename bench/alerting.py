@@ -29,9 +29,9 @@ from elasticsearch import Elasticsearch, helpers
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from alerting.grouping import AlertManager  # noqa: E402
-from rules.detection import Detection, MatchedEvent  # noqa: E402
+from socmon.alerting.grouping import AlertManager  # noqa: E402
 from socmon.indices import IndexNames, apply_templates  # noqa: E402
+from socmon.rules.detection import Detection, MatchedEvent  # noqa: E402
 from socmon.settings.alerting import AlertingSettings  # noqa: E402
 
 

@@ -36,7 +36,7 @@ from elasticsearch import Elasticsearch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.keys import create_key  # noqa: E402
+from socmon.api.keys import create_key  # noqa: E402
 from socmon.bulk import BulkWriter  # noqa: E402
 from socmon.indices import IndexNames, apply_templates  # noqa: E402
 from socmon.settings import StorageSettings  # noqa: E402

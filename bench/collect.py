@@ -23,10 +23,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from collectors.enrich import Enricher
-from collectors.lines import LineHandler
-from collectors.parsers.registry import make
-from collectors.timeparse import TimeParser
+from socmon.collectors.enrich import Enricher
+from socmon.collectors.lines import LineHandler
+from socmon.collectors.parsers.registry import make
+from socmon.collectors.timeparse import TimeParser
 from socmon.pipeline import Ack, Event
 from socmon.settings import PROJECT_ROOT
 from socmon.settings.collectors import CollectorSettings
@@ -119,7 +119,7 @@ def parse_only(fmt: str, lines: list[bytes], repeats: int) -> tuple[float, float
 
 
 def _evtx_tailer(files: list[Path], tmp: Path) -> tuple[Any, NullSink]:
-    from collectors.sources.evtx_files import EvtxTailer
+    from socmon.collectors.sources.evtx_files import EvtxTailer
     from socmon.settings.collectors import EvtxSource
 
     cs = CollectorSettings()
@@ -185,7 +185,7 @@ def evtx_in_memory_rate(repeats: int, limit: int | None, target: int) -> tuple[f
     (its 202 files hold ~1 record each, so opening files dominates the figure above)."""
     import evtx
 
-    from collectors.parsers.windows import WindowsRecordParser
+    from socmon.collectors.parsers.windows import WindowsRecordParser
 
     files = regression_evtx(limit)
     one = [

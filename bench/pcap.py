@@ -155,7 +155,7 @@ def cached(name: str, gen, *args) -> Path:  # type: ignore[no-untyped-def]
 
 def run_socmon(path: Path) -> tuple[float, int, float]:
     """(CPU seconds, events, wall seconds)."""
-    from collectors.network.reader import read_pcap_events
+    from socmon.collectors.network.reader import read_pcap_events
     from socmon.settings.network import NetworkSettings
 
     settings = NetworkSettings(flow_max=2_000_000)
@@ -167,7 +167,7 @@ def run_socmon(path: Path) -> tuple[float, int, float]:
 
 
 def count_packets(path: Path) -> int:
-    from collectors.network.pcapfile import iter_packets, open_capture
+    from socmon.collectors.network.pcapfile import iter_packets, open_capture
 
     with open_capture(path) as f:
         return sum(1 for _ in iter_packets(f, {}))

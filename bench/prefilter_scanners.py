@@ -72,9 +72,9 @@ def main() -> None:
         sys.exit(2)
 
     from bench.sigma_engine import CORPUS, datasets, sample_events
-    from rules.engine import StreamingEngine
-    from rules.loader import load_rules
-    from rules.prefilter import LiteralScanner
+    from socmon.rules.engine import StreamingEngine
+    from socmon.rules.loader import load_rules
+    from socmon.rules.prefilter import LiteralScanner
 
     sigmahq = datasets() / "sigmahq"
     dirs = [sigmahq / d for d in CORPUS]

@@ -35,9 +35,9 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
-    from collectors.enrich import Enricher
-    from collectors.sources import relp
-    from collectors.sources.syslog_server import SyslogServer
+    from socmon.collectors.enrich import Enricher
+    from socmon.collectors.sources import relp
+    from socmon.collectors.sources.syslog_server import SyslogServer
     from socmon.pipeline import ListSink
     from socmon.settings import load_settings
     from socmon.settings.collectors import SyslogSource

@@ -47,13 +47,13 @@ def datasets() -> Path:
 
 def sample_events(sigmahq: Path) -> list[dict[str, Any]]:
     """Every event of the regression samples, parsed as `socmon hunt` / `socmon run` would."""
-    from rules.hunt import HuntResult, _direct_events
+    from socmon.rules.hunt import HuntResult, _direct_events
 
     events: list[dict[str, Any]] = []
     evtx_files = sorted((sigmahq / "regression_data").rglob("*.evtx"))
     try:
-        from collectors.reader import read_file
-        from rules.hunt import _handler_factory
+        from socmon.collectors.reader import read_file
+        from socmon.rules.hunt import _handler_factory
 
         class Collect:
             def emit(self, doc_id: str, event: dict[str, Any], ack: Any = None) -> None:
@@ -87,10 +87,10 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
-    from rules import eventview
-    from rules.engine import StreamingEngine
-    from rules.eventview import EventView
-    from rules.loader import load_rules
+    from socmon.rules import eventview
+    from socmon.rules.engine import StreamingEngine
+    from socmon.rules.eventview import EventView
+    from socmon.rules.loader import load_rules
 
     sigmahq = datasets() / "sigmahq"
     if not sigmahq.is_dir():

@@ -70,11 +70,11 @@ def parse(
 ) -> None:
     """Parse PATH... (files, .gz, .zip, .evtx, pcap, or - for stdin) and print the ECS events
     as JSON lines on stdout. No Elasticsearch needed."""
-    from collectors.enrich import Enricher
-    from collectors.lines import LineHandler
-    from collectors.reader import NetworkUnavailable, read_file
-    from collectors.sources.stdin import StdinReader
-    from collectors.timeparse import TimeParser
+    from socmon.collectors.enrich import Enricher
+    from socmon.collectors.lines import LineHandler
+    from socmon.collectors.reader import NetworkUnavailable, read_file
+    from socmon.collectors.sources.stdin import StdinReader
+    from socmon.collectors.timeparse import TimeParser
 
     settings = settings_from(ctx).collectors
     ref = dt.datetime.fromisoformat(reference_time) if reference_time else None
@@ -124,11 +124,11 @@ def collect(ctx: click.Context, use_stdin: bool, stdin_format: str | None) -> No
     """Run the configured collectors (files, syslog, EVTX, stdin) into Elasticsearch until
     SIGTERM/SIGINT (or end of stdin when only stdin is read). Checkpoints advance only when
     events are durable, so a restart after kill -9 re-reads nothing twice."""
-    from collectors.enrich import Enricher
-    from collectors.lines import LineHandler
-    from collectors.services import build_sources
-    from collectors.sources.stdin import StdinReader
     from socmon.cli_es import ensure_elasticsearch
+    from socmon.collectors.enrich import Enricher
+    from socmon.collectors.lines import LineHandler
+    from socmon.collectors.services import build_sources
+    from socmon.collectors.sources.stdin import StdinReader
     from socmon.indices import apply_templates
     from socmon.runner import build_context
 

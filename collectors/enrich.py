@@ -13,7 +13,7 @@ import socket
 from functools import lru_cache
 from typing import Any
 
-from collectors.timeparse import now_iso
+from socmon.collectors.timeparse import now_iso
 from socmon.pipeline import Event
 from socmon.settings.collectors import CollectorSettings
 

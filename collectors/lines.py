@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import logging
 
-from collectors.enrich import Enricher, SourceEnricher
-from collectors.event import PARSE_FAILURE, add_tag, failure
-from collectors.metrics import EVENTS, report_bad
-from collectors.parsers.registry import Parser, detect_line, make
-from collectors.timeparse import TimeParser
+from socmon.collectors.enrich import Enricher, SourceEnricher
+from socmon.collectors.event import PARSE_FAILURE, add_tag, failure
+from socmon.collectors.metrics import EVENTS, report_bad
+from socmon.collectors.parsers.registry import Parser, detect_line, make
+from socmon.collectors.timeparse import TimeParser
 from socmon.ids import IdPrefix
 from socmon.pipeline import Ack, Event, EventSink
 from socmon.settings.collectors import CollectorSettings

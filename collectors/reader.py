@@ -18,12 +18,12 @@ from typing import IO, Any
 
 import orjson
 
-from collectors.event import failure
-from collectors.lines import LineHandler
-from collectors.metrics import report_bad
-from collectors.parsers.jsonfmt import JsonBase, TooDeep, depth_ok, loads
-from collectors.parsers.registry import detect
-from collectors.parsers.windows import WindowsRecordParser
+from socmon.collectors.event import failure
+from socmon.collectors.lines import LineHandler
+from socmon.collectors.metrics import report_bad
+from socmon.collectors.parsers.jsonfmt import JsonBase, TooDeep, depth_ok, loads
+from socmon.collectors.parsers.registry import detect
+from socmon.collectors.parsers.windows import WindowsRecordParser
 from socmon.pipeline import Ack
 
 log = logging.getLogger(__name__)
@@ -243,7 +243,7 @@ def read_evtx(
 def read_pcap(path: Path, handler_for: Any) -> int:
     """Packets -> events through the network collector (its ids are kept)."""
     try:
-        from collectors.network.reader import read_pcap_events
+        from socmon.collectors.network.reader import read_pcap_events
     except ImportError as e:
         raise NetworkUnavailable(
             "pcap needs the network collector (collectors.network), which is not available "

@@ -9,10 +9,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from collectors.enrich import Enricher
-from collectors.sources.evtx_files import EvtxTailer
-from collectors.sources.files import FileTailer
-from collectors.sources.syslog_server import SyslogServer
+from socmon.collectors.enrich import Enricher
+from socmon.collectors.sources.evtx_files import EvtxTailer
+from socmon.collectors.sources.files import FileTailer
+from socmon.collectors.sources.syslog_server import SyslogServer
 from socmon.pipeline import EventSink
 from socmon.settings import Settings
 
@@ -76,7 +76,7 @@ def build_sources(settings: Settings, sink: EventSink, flush: Any = None) -> lis
 def build(ctx: Any) -> list[Any]:
     """Services for `socmon run` (socmon.runner.RunContext)."""
     # The network collector (live capture, pcap directories): its own settings section.
-    from collectors.network.services import build as build_network
+    from socmon.collectors.network.services import build as build_network
 
     network = build_network(ctx)
     if not ctx.settings.collectors.enabled:

@@ -16,7 +16,7 @@ fi
 stamp=".venv/.socmon-installed"
 # setup.py builds the native module from rules/_eventview.c: a change to either rebuilds it
 want="$(cat pyproject.toml setup.py rules/_eventview.c | sha256sum | cut -d' ' -f1)"
-native_ok() { .venv/bin/python -c 'import rules._eventview' >/dev/null 2>&1; }
+native_ok() { .venv/bin/python -c 'import socmon.rules._eventview' >/dev/null 2>&1; }
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] \
   || { ! native_ok && command -v cc >/dev/null 2>&1; }; then
   if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then

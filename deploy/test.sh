@@ -14,6 +14,6 @@ echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 echo "== mypy"
-.venv/bin/mypy socmon collectors rules alerting api
+.venv/bin/mypy socmon
 echo "== pytest"
 .venv/bin/python -m pytest "$@"

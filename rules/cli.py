@@ -23,8 +23,8 @@ def check(paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
     """Load and compile the Sigma rules under PATH... (files or directories) for streaming
     detection; print each problem with file, rule id and reason and a summary. Exit status 1
     when any rule is invalid."""
-    from rules.engine import StreamingEngine
-    from rules.loader import load_rules
+    from socmon.rules.engine import StreamingEngine
+    from socmon.rules.loader import load_rules
 
     loaded = load_rules(paths)
     n_sigma = len(loaded.rules)
@@ -94,11 +94,11 @@ def hunt(
 ) -> None:
     """Run Sigma rules (correlations included) over INPUT... (log files, EVTX, JSON, pcaps):
     one JSON line per detection, then a summary table. No Elasticsearch needed."""
-    from rules.engine import StreamingEngine
-    from rules.evaluate import attach_correlator
-    from rules.hunt import detection_json
-    from rules.hunt import hunt as run_hunt
-    from rules.loader import load_rules
+    from socmon.rules.engine import StreamingEngine
+    from socmon.rules.evaluate import attach_correlator
+    from socmon.rules.hunt import detection_json
+    from socmon.rules.hunt import hunt as run_hunt
+    from socmon.rules.loader import load_rules
 
     loaded = load_rules(rule_paths)
     engine = StreamingEngine.from_rules(loaded)
@@ -109,7 +109,7 @@ def hunt(
     out = sys.stdout.buffer
 
     def emit(d: object) -> None:
-        from rules.detection import Detection
+        from socmon.rules.detection import Detection
 
         assert isinstance(d, Detection)
         out.write(orjson.dumps(detection_json(d, not no_events), default=str) + b"\n")

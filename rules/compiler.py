@@ -55,7 +55,7 @@ from sigma.types import (
     SpecialChars,
 )
 
-from rules.eventview import SEP_ANY, SEP_END, SEP_FIELD, SEP_VALUE, EventView, _scalar_str
+from socmon.rules.eventview import SEP_ANY, SEP_END, SEP_FIELD, SEP_VALUE, EventView, _scalar_str
 
 Fn = Callable[[EventView], bool]
 

@@ -49,9 +49,9 @@ from sigma.correlations import (
 )
 from sigma.rule import SigmaRule
 
-from rules.detection import Detection, MatchedEvent
 from socmon.ids import doc_id
 from socmon.metrics import REGISTRY
+from socmon.rules.detection import Detection, MatchedEvent
 
 log = logging.getLogger(__name__)
 
@@ -643,7 +643,7 @@ def make_correlator(
     mapped with ``socmon_pipeline`` like the base rules). With ``state_dir``, windows saved
     there by a previous run are restored (``rules.correlation_state.FileStateStore``).
     Unusable correlations are listed in ``.problems`` (and logged)."""
-    from rules.pipelines import socmon_pipeline
+    from socmon.rules.pipelines import socmon_pipeline
 
     known: dict[str, str] = {}
     for cr in engine.rules:
@@ -674,7 +674,7 @@ def make_correlator(
     out = CorrelationEngine(compiled, max_groups, max_events_per_group)
     out.problems = problems
     if state_dir is not None:
-        from rules.correlation_state import FileStateStore
+        from socmon.rules.correlation_state import FileStateStore
 
         out.restore(FileStateStore(state_dir).load())
     return out

@@ -26,7 +26,8 @@ from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
-from rules.compiler import (
+from socmon.ids import doc_id
+from socmon.rules.compiler import (
     ROUTING_FIELDS,
     CompileError,
     Fn,
@@ -34,8 +35,8 @@ from rules.compiler import (
     condition_fields,
     split_routing,
 )
-from rules.detection import Detection, MatchedEvent
-from rules.eventview import (
+from socmon.rules.detection import Detection, MatchedEvent
+from socmon.rules.eventview import (
     SEP_ANY,
     SEP_END,
     SEP_FIELD,
@@ -44,11 +45,10 @@ from rules.eventview import (
     build_text,
     build_text_fields,
 )
-from rules.loader import LoadedRules, Problem, report_problem, rule_id, rule_source
-from rules.metrics import DETECTIONS, EVENT_ERRORS, EVENTS_MATCHED, RULES_LOADED
-from rules.pipelines import socmon_pipeline
-from rules.prefilter import LiteralScanner
-from socmon.ids import doc_id
+from socmon.rules.loader import LoadedRules, Problem, report_problem, rule_id, rule_source
+from socmon.rules.metrics import DETECTIONS, EVENT_ERRORS, EVENTS_MATCHED, RULES_LOADED
+from socmon.rules.pipelines import socmon_pipeline
+from socmon.rules.prefilter import LiteralScanner
 
 log = logging.getLogger(__name__)
 
@@ -336,7 +336,7 @@ def compile_rule(
         warnings = c.warnings
         extra = c.extra
     else:  # several conditions: any of them
-        from rules.compiler import _or
+        from socmon.rules.compiler import _or
 
         c = _or(compiled)
         fn, anchors, warnings = c.fn, c.anchors, c.warnings

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from rules.detection import Detection
-from rules.engine import StreamingEngine
-from rules.loader import load_rules
+from socmon.rules.detection import Detection
+from socmon.rules.engine import StreamingEngine
+from socmon.rules.loader import load_rules
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def attach_correlator(engine: StreamingEngine, state_dir: Path | None = None) ->
     if not engine.correlations:
         return False
     try:
-        from rules import correlation
+        from socmon.rules import correlation
     except ImportError:
         log.warning(
             "correlation rules loaded but no correlation engine available",

@@ -340,7 +340,7 @@ values_text: Callable[[dict[str, Any], frozenset[str]], str] = _values_text_py
 NATIVE = False
 if os.environ.get("SOCMON_NATIVE", "1") != "0":
     try:
-        from rules import _eventview as _native
+        from socmon.rules import _eventview as _native
     except ImportError:
         pass
     else:

@@ -16,12 +16,12 @@ from typing import Any
 
 import orjson
 
-from rules.detection import Detection
-from rules.engine import StreamingEngine
-from rules.evaluate import attach_correlator
-from rules.loader import load_rules
-from rules.metrics import HUNT_INPUT_ERRORS
-from rules.winevent import is_windows_record, record_to_ecs
+from socmon.rules.detection import Detection
+from socmon.rules.engine import StreamingEngine
+from socmon.rules.evaluate import attach_correlator
+from socmon.rules.loader import load_rules
+from socmon.rules.metrics import HUNT_INPUT_ERRORS
+from socmon.rules.winevent import is_windows_record, record_to_ecs
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def _json_stream(path: Path, text: str, result: HuntResult) -> list[Any]:
 
 def _collectors_reader() -> Any:
     try:
-        from collectors.reader import read_file
+        from socmon.collectors.reader import read_file
     except ImportError:
         return None
     return read_file
@@ -168,8 +168,8 @@ def hunt(
 
 
 def _handler_factory(sink: _MatchSink) -> Callable[[str, str], Any]:
-    from collectors.enrich import Enricher
-    from collectors.lines import LineHandler
+    from socmon.collectors.enrich import Enricher
+    from socmon.collectors.lines import LineHandler
     from socmon.settings import load_settings
 
     settings = load_settings().collectors

@@ -24,7 +24,7 @@ from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 
-from rules.metrics import RULE_PROBLEMS
+from socmon.rules.metrics import RULE_PROBLEMS
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def load_paths(paths: Iterable[Path | str]) -> LoadedRules:
 
 def load_store(client: Any, names: Any) -> LoadedRules:
     """Load the enabled rules of the rule store in Elasticsearch (``rules.store``)."""
-    from rules.store import enabled_rules
+    from socmon.rules.store import enabled_rules
 
     out = LoadedRules()
     for stored in enabled_rules(client, names):

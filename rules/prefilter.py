@@ -25,7 +25,7 @@ from typing import Any
 import ahocorasick
 import re2
 
-from rules.eventview import SEP_END
+from socmon.rules.eventview import SEP_END
 
 _MAX_MEM = 256 << 20  # RE2's budget for the program and the lazily built DFA states
 

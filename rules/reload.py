@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from rules.loader import LoadedRules
+from socmon.rules.loader import LoadedRules
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class RuleWatcher:
     # ------------------------------------------------------------------ internals
 
     def _read(self) -> Revision | None:
-        from rules.store import store_revision
+        from socmon.rules.store import store_revision
 
         try:
             return store_revision(self.ctx.client, self.ctx.names)
@@ -116,6 +116,6 @@ class RuleWatcher:
 
 
 def _default_load(ctx: Any, strict: bool) -> LoadedRules:
-    from rules.services import load_for_run
+    from socmon.rules.services import load_for_run
 
     return load_for_run(ctx, strict=strict)

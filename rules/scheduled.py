@@ -43,14 +43,14 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 from prometheus_client import Counter, Gauge, Histogram
 from sigma.correlations import SigmaCorrelationType
 
-from rules.correlation import MONOTONIC_OPS, CorrelationEngine, parse_timestamp
-from rules.detection import Detection, MatchedEvent
-from rules.reload import RuleWatcher
-from rules.scheduled_convert import ScheduledCorrelation, ScheduledRule, ScheduledSet
-from rules.scheduled_search import PagedSearch
 from socmon.ids import doc_id
 from socmon.indices import IndexNames
 from socmon.metrics import REGISTRY
+from socmon.rules.correlation import MONOTONIC_OPS, CorrelationEngine, parse_timestamp
+from socmon.rules.detection import Detection, MatchedEvent
+from socmon.rules.reload import RuleWatcher
+from socmon.rules.scheduled_convert import ScheduledCorrelation, ScheduledRule, ScheduledSet
+from socmon.rules.scheduled_search import PagedSearch
 from socmon.settings.detection import DetectionSettings
 
 log = logging.getLogger(__name__)
@@ -598,8 +598,8 @@ def scheduled_service(
     """The scheduled-detection service of ``socmon run`` (``ctx``: ``socmon.runner.RunContext``;
     ``loaded``: ``rules.loader.LoadedRules``; ``watcher``: the rule watcher shared with
     streaming, which reloads the rules when the store changes), or None when disabled."""
-    from rules.scheduled_convert import convert
-    from rules.scheduled_output import DetectionOutput
+    from socmon.rules.scheduled_convert import convert
+    from socmon.rules.scheduled_output import DetectionOutput
 
     s: DetectionSettings = ctx.settings.detection
     if not s.scheduled_enabled:

@@ -22,10 +22,10 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 from sigma.types import SigmaString, SpecialChars
 
-from rules.correlation import CompiledCorrelation, CorrelationProblem, compile_correlation
-from rules.loader import LoadedRules, Problem, rule_id, rule_source
-from rules.pipelines import socmon_pipeline
 from socmon.ids import doc_id
+from socmon.rules.correlation import CompiledCorrelation, CorrelationProblem, compile_correlation
+from socmon.rules.loader import LoadedRules, Problem, rule_id, rule_source
+from socmon.rules.pipelines import socmon_pipeline
 
 log = logging.getLogger(__name__)
 

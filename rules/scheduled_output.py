@@ -16,8 +16,8 @@ from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch
 
-from rules.detection import Detection
 from socmon.indices import IndexNames
+from socmon.rules.detection import Detection
 
 log = logging.getLogger(__name__)
 

@@ -23,11 +23,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rules.detection import Detection
-from rules.engine import StreamingEngine
-from rules.loader import LoadedRules, finish, load_paths, load_store
-from rules.metrics import EVENT_ERRORS, MATCH_SECONDS
-from rules.reload import RuleWatcher
+from socmon.rules.detection import Detection
+from socmon.rules.engine import StreamingEngine
+from socmon.rules.loader import LoadedRules, finish, load_paths, load_store
+from socmon.rules.metrics import EVENT_ERRORS, MATCH_SECONDS
+from socmon.rules.reload import RuleWatcher
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,11 @@ def _state_store(ctx: Any) -> Any:
     s = ctx.settings.detection
     mode = getattr(s, "correlation_state", "off")
     if mode == "es":
-        from rules.correlation_state import EsStateStore
+        from socmon.rules.correlation_state import EsStateStore
 
         return EsStateStore(ctx.client, ctx.names)
     if mode == "file":
-        from rules.correlation_state import FileStateStore
+        from socmon.rules.correlation_state import FileStateStore
 
         return FileStateStore(ctx.settings.var_dir)
     return None
@@ -95,7 +95,7 @@ class StreamingDetectionService:
         engine = StreamingEngine.from_rules(loaded, placeholders=self.settings.placeholders)
         if engine.correlations:
             try:
-                from rules.correlation import make_correlator
+                from socmon.rules.correlation import make_correlator
 
                 corr = make_correlator(
                     engine,
@@ -144,7 +144,7 @@ class StreamingDetectionService:
         if handler is not None:
             handler(d)
         else:
-            from rules.scheduled_output import detection_document
+            from socmon.rules.scheduled_output import detection_document
 
             self.ctx.writer.add(self.ctx.names.alerts, d.id, detection_document(d), op="create")
         self.detections += 1
@@ -263,7 +263,7 @@ def build(ctx: Any) -> list[Any]:
     if svc is not None:
         out.append(svc)
     try:
-        from rules.scheduled import scheduled_service
+        from socmon.rules.scheduled import scheduled_service
     except ImportError:
         return out
     sched = scheduled_service(ctx, loaded, watcher)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from collectors.event import put
-from collectors.parsers.windata import event_data
-from rules.pipelines import (
+from socmon.collectors.event import put
+from socmon.collectors.parsers.windata import event_data
+from socmon.rules.pipelines import (
     POWERSHELL_CHANNELS,
     POWERSHELL_CLASSIC_CHANNEL,
     SYSMON_CHANNEL,

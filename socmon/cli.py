@@ -23,14 +23,14 @@ LAZY_COMMANDS: dict[str, str] = {
     "retention": "socmon.cli_es:retention",
     "run": "socmon.runner:run",
     "config": "socmon.cli_es:config",
-    "collect": "collectors.cli:collect",
-    "capture": "collectors.network.cli:capture",
-    "parse": "collectors.cli:parse",
-    "rules": "rules.cli:rules",
-    "hunt": "rules.cli:hunt",
-    "alerts": "alerting.cli:alerts",
-    "keys": "api.cli:keys",
-    "serve": "api.cli:serve",
+    "collect": "socmon.collectors.cli:collect",
+    "capture": "socmon.collectors.network.cli:capture",
+    "parse": "socmon.collectors.cli:parse",
+    "rules": "socmon.rules.cli:rules",
+    "hunt": "socmon.rules.cli:hunt",
+    "alerts": "socmon.alerting.cli:alerts",
+    "keys": "socmon.api.cli:keys",
+    "serve": "socmon.api.cli:serve",
 }
 
 

@@ -97,9 +97,9 @@ def build_services(ctx: RunContext) -> list[Service]:
     services: list[Service] = [RetentionService(ctx)]
     for layer in LAYERS:
         try:
-            module = importlib.import_module(f"{layer}.services")
+            module = importlib.import_module(f"socmon.{layer}.services")
         except ModuleNotFoundError as e:
-            if e.name in (layer, f"{layer}.services"):
+            if e.name in (f"socmon.{layer}", f"socmon.{layer}.services"):
                 log.info("layer has no services yet", extra={"layer": layer})
                 continue
             raise

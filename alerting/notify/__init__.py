@@ -1,5 +1,5 @@
 """Notifications: channels, routing, digests, rate limits, retries and dead letters."""
 
-from alerting.notify.message import Notification
+from socmon.alerting.notify.message import Notification
 
 __all__ = ["Notification"]

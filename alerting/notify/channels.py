@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import orjson
 
-from alerting.notify.templates import Message
+from socmon.alerting.notify.templates import Message
 from socmon.settings.alerting import (
     EmailChannel,
     SlackChannel,

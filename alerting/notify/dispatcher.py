@@ -32,12 +32,12 @@ from typing import Any
 import orjson
 from elasticsearch import Elasticsearch
 
-from alerting import metrics, model
-from alerting.notify import channels
-from alerting.notify.message import Notification
-from alerting.notify.outbox import Outbox
-from alerting.notify.routing import RateLimiter, bypasses_quiet, quiet_until, route_matches
-from alerting.notify.templates import Message, Renderer
+from socmon.alerting import metrics, model
+from socmon.alerting.notify import channels
+from socmon.alerting.notify.message import Notification
+from socmon.alerting.notify.outbox import Outbox
+from socmon.alerting.notify.routing import RateLimiter, bypasses_quiet, quiet_until, route_matches
+from socmon.alerting.notify.templates import Message, Renderer
 from socmon.ids import doc_id
 from socmon.indices import IndexNames
 from socmon.settings.alerting import AlertingSettings, Route

@@ -17,8 +17,8 @@ from typing import Any
 from elasticsearch import Elasticsearch, NotFoundError
 from elasticsearch.helpers import scan
 
-from alerting import model
-from alerting.notify.message import Notification
+from socmon.alerting import model
+from socmon.alerting.notify.message import Notification
 from socmon.ids import doc_id
 from socmon.indices import IndexNames
 

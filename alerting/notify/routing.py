@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import deque
 
-from alerting import model
-from alerting.notify.message import Notification
+from socmon.alerting import model
+from socmon.alerting.notify.message import Notification
 from socmon.settings.alerting import Route
 
 

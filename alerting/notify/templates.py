@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from alerting import model
-from alerting.notify.message import Notification
+from socmon.alerting import model
+from socmon.alerting.notify.message import Notification
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {

@@ -7,12 +7,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from api import audit
-from api.auth import Principal, require, unit_filter
-from api.context import get_ctx
-from api.keys import create_key, get_key, list_keys, revoke_key
-from api.problems import ProblemError, problem_responses
-from api.routes.common import decode_cursor, encode_cursor, page_size, parse_time, search
+from socmon.api import audit
+from socmon.api.auth import Principal, require, unit_filter
+from socmon.api.context import get_ctx
+from socmon.api.keys import create_key, get_key, list_keys, revoke_key
+from socmon.api.problems import ProblemError, problem_responses
+from socmon.api.routes.common import decode_cursor, encode_cursor, page_size, parse_time, search
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 

@@ -11,13 +11,13 @@ from elasticsearch import NotFoundError
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from alerting import lifecycle
-from alerting.errors import AlertNotFound, ConcurrentUpdate, InvalidTransition
-from api import audit
-from api.auth import Principal, require, unit_filter
-from api.context import ApiContext, get_ctx
-from api.problems import ProblemError, problem_responses
-from api.routes.common import (
+from socmon.alerting import lifecycle
+from socmon.alerting.errors import AlertNotFound, ConcurrentUpdate, InvalidTransition
+from socmon.api import audit
+from socmon.api.auth import Principal, require, unit_filter
+from socmon.api.context import ApiContext, get_ctx
+from socmon.api.problems import ProblemError, problem_responses
+from socmon.api.routes.common import (
     decode_cursor,
     encode_cursor,
     page_size,

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 from elasticsearch import NotFoundError
 
-from api.context import ApiContext
-from api.problems import ProblemError
+from socmon.api.context import ApiContext
+from socmon.api.problems import ProblemError
 
 FROM_SIZE_WINDOW = 10_000  # index.max_result_window: from + size may not pass it
 

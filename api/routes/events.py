@@ -9,10 +9,10 @@ from elasticsearch import NotFoundError
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from api.auth import Principal, require, unit_filter
-from api.context import get_ctx
-from api.problems import ProblemError, problem_responses
-from api.routes.common import (
+from socmon.api.auth import Principal, require, unit_filter
+from socmon.api.context import get_ctx
+from socmon.api.problems import ProblemError, problem_responses
+from socmon.api.routes.common import (
     decode_cursor,
     encode_cursor,
     iso,

@@ -14,13 +14,13 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from alerting import exceptions as exc
-from alerting.errors import ConcurrentUpdate, ExceptionNotFound, InvalidException
-from api import audit
-from api.auth import Principal, require, unit_filter
-from api.context import ApiContext, get_ctx
-from api.problems import ProblemError, problem_responses
-from api.routes.common import paged_search, parse_time
+from socmon.alerting import exceptions as exc
+from socmon.alerting.errors import ConcurrentUpdate, ExceptionNotFound, InvalidException
+from socmon.api import audit
+from socmon.api.auth import Principal, require, unit_filter
+from socmon.api.context import ApiContext, get_ctx
+from socmon.api.problems import ProblemError, problem_responses
+from socmon.api.routes.common import paged_search, parse_time
 
 router = APIRouter(prefix="/api/v1/exceptions", tags=["exceptions"])
 

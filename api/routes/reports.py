@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from api.auth import Principal, require
-from api.context import get_ctx
-from api.figures import alert_figures
-from api.problems import ProblemError, problem_responses
-from api.report_html import render
-from api.routes.common import iso, time_range
+from socmon.api.auth import Principal, require
+from socmon.api.context import get_ctx
+from socmon.api.figures import alert_figures
+from socmon.api.problems import ProblemError, problem_responses
+from socmon.api.report_html import render
+from socmon.api.routes.common import iso, time_range
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -43,7 +43,7 @@ def _report(
     unit: list[str] | None,
     lang: str,
 ) -> dict[str, Any]:
-    from alerting.model import utcnow
+    from socmon.alerting.model import utcnow
 
     ctx = get_ctx(request)
     t0, t1 = time_range(ctx, start, end, default="now-30d")

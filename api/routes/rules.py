@@ -16,13 +16,13 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api import audit
-from api.auth import Principal, require, unit_filter
-from api.context import ApiContext, get_ctx
-from api.problems import ProblemError, problem_responses
-from api.routes.common import paged_search, range_clause, search, time_range
-from api.sigma_tools import Checked, check, ensure_id, es_query, yaml_id
-from rules import store
+from socmon.api import audit
+from socmon.api.auth import Principal, require, unit_filter
+from socmon.api.context import ApiContext, get_ctx
+from socmon.api.problems import ProblemError, problem_responses
+from socmon.api.routes.common import paged_search, range_clause, search, time_range
+from socmon.api.sigma_tools import Checked, check, ensure_id, es_query, yaml_id
+from socmon.rules import store
 
 log = logging.getLogger(__name__)
 
@@ -568,7 +568,7 @@ def rollback_rule(
 def test_rule(
     request: Request, body: TestIn, p: Principal = Depends(require("admin"))
 ) -> TestResult:
-    from api.engine_bridge import evaluate
+    from socmon.api.engine_bridge import evaluate
 
     _checked_or_422(body.yaml)
     _, text = ensure_id(body.yaml)

@@ -8,11 +8,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from api.auth import Principal, require
-from api.context import get_ctx
-from api.figures import alert_figures
-from api.problems import ProblemError, problem_responses
-from api.routes.common import time_range
+from socmon.api.auth import Principal, require
+from socmon.api.context import get_ctx
+from socmon.api.figures import alert_figures
+from socmon.api.problems import ProblemError, problem_responses
+from socmon.api.routes.common import time_range
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
 

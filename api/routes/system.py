@@ -7,9 +7,9 @@ import hmac
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from api.auth import public
-from api.context import get_ctx
-from api.problems import ProblemError, problem_responses
+from socmon.api.auth import public
+from socmon.api.context import get_ctx
+from socmon.api.problems import ProblemError, problem_responses
 from socmon.es import is_reachable
 from socmon.indices import templates_applied
 from socmon.metrics import CONTENT_TYPE_LATEST, exposition

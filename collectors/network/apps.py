@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from collectors.network import http, tls
-from collectors.network.dns import DnsError, parse_dns
+from socmon.collectors.network import http, tls
+from socmon.collectors.network.dns import DnsError, parse_dns
 
 # (kind, ts, pkt_no, is_orig, fields) -> None
 Emit = Callable[[str, float, int, bool, dict[str, Any]], None]

@@ -7,7 +7,7 @@ import socket
 import struct
 from typing import Any
 
-from collectors.network.ecs import mac_str
+from socmon.collectors.network.ecs import mac_str
 
 OPS = {1: "request", 2: "reply", 3: "rarp_request", 4: "rarp_reply"}
 

@@ -45,7 +45,7 @@ def capture(
     """Capture packets live and emit network events (flows, DNS, HTTP, TLS, ARP, ICMP and
     the derived detection events). Needs root or CAP_NET_RAW. Stops on Ctrl-C/SIGTERM or
     after --duration, emitting the flows still open."""
-    from collectors.network.live import CaptureError, LiveCapture
+    from socmon.collectors.network.live import CaptureError, LiveCapture
 
     settings = settings_from(ctx)
     net = settings.network.model_copy(

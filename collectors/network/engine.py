@@ -19,19 +19,19 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from collectors.network import metrics
-from collectors.network.apps import (
+from socmon.collectors.network import metrics
+from socmon.collectors.network.apps import (
     DnsTcpInspector,
     HttpInspector,
     Inspector,
     LoginInspector,
     TlsInspector,
 )
-from collectors.network.arp import OPS, ArpTracker, parse_arp
-from collectors.network.communityid import community_id
-from collectors.network.communityid import icmp_ports as _icmp_ports
-from collectors.network.dns import DnsError, entropy, parse_dns
-from collectors.network.ecs import (
+from socmon.collectors.network.arp import OPS, ArpTracker, parse_arp
+from socmon.collectors.network.communityid import community_id
+from socmon.collectors.network.communityid import icmp_ports as _icmp_ports
+from socmon.collectors.network.dns import DnsError, entropy, parse_dns
+from socmon.collectors.network.ecs import (
     TRANSPORTS,
     EventFactory,
     endpoints,
@@ -39,11 +39,11 @@ from collectors.network.ecs import (
     ip_str,
     mac_str,
 )
-from collectors.network.ecs import iso as _iso
-from collectors.network.flows import ACK, FIN, RST, SYN, V6_BIT, Flow, flow_event
-from collectors.network.http import looks_like_request, looks_like_response
-from collectors.network.pcapfile import Packet
-from collectors.network.windows import WindowCounter
+from socmon.collectors.network.ecs import iso as _iso
+from socmon.collectors.network.flows import ACK, FIN, RST, SYN, V6_BIT, Flow, flow_event
+from socmon.collectors.network.http import looks_like_request, looks_like_response
+from socmon.collectors.network.pcapfile import Packet
+from socmon.collectors.network.windows import WindowCounter
 from socmon.settings.network import NetworkSettings
 
 log = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from collectors.network.communityid import community_id
-from collectors.network.ecs import TRANSPORTS, EventFactory, endpoints, ip_bytes, ip_str, iso
+from socmon.collectors.network.communityid import community_id
+from socmon.collectors.network.ecs import TRANSPORTS, EventFactory, endpoints, ip_bytes, ip_str, iso
 
 FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 1, 2, 4, 8, 16, 32, 64, 128
 FLAG_NAMES = ((SYN, "SYN"), (ACK, "ACK"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (URG, "URG"))

@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from collectors.network import metrics
-from collectors.network.engine import PacketProcessor
+from socmon.collectors.network import metrics
+from socmon.collectors.network.engine import PacketProcessor
 from socmon.settings.network import NetworkSettings
 
 log = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from collectors.network import metrics
-from collectors.network.ecs import iso
-from collectors.network.engine import PacketProcessor, gc_paused
-from collectors.network.pcapfile import PcapError, iter_packets, open_capture
+from socmon.collectors.network import metrics
+from socmon.collectors.network.ecs import iso
+from socmon.collectors.network.engine import PacketProcessor, gc_paused
+from socmon.collectors.network.pcapfile import PcapError, iter_packets, open_capture
 from socmon.settings.network import NetworkSettings
 
 log = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from collectors.network import metrics
-from collectors.network.engine import PacketProcessor
-from collectors.network.live import CaptureError, LiveCapture
-from collectors.network.reader import capture_identity, read_pcap_events
+from socmon.collectors.network import metrics
+from socmon.collectors.network.engine import PacketProcessor
+from socmon.collectors.network.live import CaptureError, LiveCapture
+from socmon.collectors.network.reader import capture_identity, read_pcap_events
 
 log = logging.getLogger(__name__)
 

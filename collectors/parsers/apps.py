@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from collectors.event import set_endpoint, set_user
+from socmon.collectors.event import set_endpoint, set_user
 from socmon.pipeline import Event
 
 AUTH = ["authentication"]

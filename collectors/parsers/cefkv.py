@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from collectors.event import failure, mark_failure, put, set_endpoint, set_user
-from collectors.timeparse import TimeParser
+from socmon.collectors.event import failure, mark_failure, put, set_endpoint, set_user
+from socmon.collectors.timeparse import TimeParser
 from socmon.pipeline import Event
 
 _EXT_KEY = re.compile(r"(?:^|(?<=\s))([\w.\[\]-]+)=")

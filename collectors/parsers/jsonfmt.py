@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 
-from collectors.event import failure, mark_failure, put, set_endpoint, set_user
-from collectors.parsers.windows import WindowsRecordParser
-from collectors.timeparse import TimeParser
+from socmon.collectors.event import failure, mark_failure, put, set_endpoint, set_user
+from socmon.collectors.parsers.windows import WindowsRecordParser
+from socmon.collectors.timeparse import TimeParser
 from socmon.pipeline import Event
 
 

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from collectors.event import failure
-from collectors.parsers.apps import parse_audit
-from collectors.parsers.cefkv import CefParser, KvParser
-from collectors.parsers.jsonfmt import (
+from socmon.collectors.event import failure
+from socmon.collectors.parsers.apps import parse_audit
+from socmon.collectors.parsers.cefkv import CefParser, KvParser
+from socmon.collectors.parsers.jsonfmt import (
     JsonLinesParser,
     SuricataParser,
     WindowsJsonParser,
     ZeekParser,
 )
-from collectors.parsers.syslog import SyslogParser
-from collectors.parsers.web import AccessParser, WebParser, compile_log_format
-from collectors.timeparse import TimeParser
+from socmon.collectors.parsers.syslog import SyslogParser
+from socmon.collectors.parsers.web import AccessParser, WebParser, compile_log_format
+from socmon.collectors.timeparse import TimeParser
 from socmon.pipeline import Event
 from socmon.settings.collectors import LINE_FORMATS
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from collectors.event import failure, mark_failure
-from collectors.parsers import apps
-from collectors.timeparse import TimeParser
+from socmon.collectors.event import failure, mark_failure
+from socmon.collectors.parsers import apps
+from socmon.collectors.timeparse import TimeParser
 from socmon.pipeline import Event
 
 FACILITIES = (

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from collectors.event import clean_ip, failure, set_endpoint, set_user
-from collectors.timeparse import TimeParser
+from socmon.collectors.event import clean_ip, failure, set_endpoint, set_user
+from socmon.collectors.timeparse import TimeParser
 from socmon.pipeline import Event
 
 _Q = r'"(?P<{}>(?:[^"\\]|\\.)*)"'

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from collectors.event import put
-from collectors.parsers.windata import event_data
-from collectors.parsers.winmap import map_fields, map_plan, to_num, to_str
-from collectors.timeparse import TimeParser
+from socmon.collectors.event import put
+from socmon.collectors.parsers.windata import event_data
+from socmon.collectors.parsers.winmap import map_fields, map_plan, to_num, to_str
+from socmon.collectors.timeparse import TimeParser
 from socmon.pipeline import Event
 
 CHANNELS = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from collectors.parsers.windata import split_hashes
+from socmon.collectors.parsers.windata import split_hashes
 from socmon.pipeline import Event
 
 # EventData name -> ECS field (ecs_windows "ecs_windows_field_mapping"); first present wins.

@@ -10,9 +10,9 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from collectors.lines import LineHandler
-from collectors.reader import read_evtx
-from collectors.sources.polled import PolledSource
+from socmon.collectors.lines import LineHandler
+from socmon.collectors.reader import read_evtx
+from socmon.collectors.sources.polled import PolledSource
 from socmon.settings.collectors import EvtxSource
 
 log = logging.getLogger(__name__)

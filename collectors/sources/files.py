@@ -48,10 +48,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collectors.lines import LineHandler
-from collectors.metrics import BYTES, FILES_OPEN, report_bad
-from collectors.parsers.registry import detect
-from collectors.sources.polled import PolledSource
+from socmon.collectors.lines import LineHandler
+from socmon.collectors.metrics import BYTES, FILES_OPEN, report_bad
+from socmon.collectors.parsers.registry import detect
+from socmon.collectors.sources.polled import PolledSource
 from socmon.settings.collectors import FileSource
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 
-from collectors.enrich import Enricher
-from collectors.metrics import CHECKPOINT_WRITES
+from socmon.collectors.enrich import Enricher
+from socmon.collectors.metrics import CHECKPOINT_WRITES
 from socmon.pipeline import EventSink
 from socmon.settings.collectors import CollectorSettings, EvtxSource, FileSource
 

@@ -6,7 +6,7 @@ import sys
 import threading
 from typing import BinaryIO
 
-from collectors.lines import LineHandler
+from socmon.collectors.lines import LineHandler
 
 
 class StdinReader:

@@ -24,11 +24,11 @@ import threading
 import time
 from typing import Any
 
-from collectors.enrich import Enricher
-from collectors.event import clean_ip
-from collectors.lines import LineHandler
-from collectors.metrics import BYTES, SYSLOG_CONNECTIONS, SYSLOG_MESSAGES, report_bad
-from collectors.sources import relp
+from socmon.collectors.enrich import Enricher
+from socmon.collectors.event import clean_ip
+from socmon.collectors.lines import LineHandler
+from socmon.collectors.metrics import BYTES, SYSLOG_CONNECTIONS, SYSLOG_MESSAGES, report_bad
+from socmon.collectors.sources import relp
 from socmon.pipeline import Ack, EventSink
 from socmon.settings.collectors import CollectorSettings, SyslogSource
 

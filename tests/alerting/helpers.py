@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from rules.detection import Detection, MatchedEvent
+from socmon.rules.detection import Detection, MatchedEvent
 
 T0 = dt.datetime(2026, 11, 24, 10, 0, 0, tzinfo=dt.UTC)
 

@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from alerting.grouping import AlertManager
+from socmon.alerting.grouping import AlertManager
 from socmon.cli import cli
 from socmon.settings.alerting import AlertingSettings
 

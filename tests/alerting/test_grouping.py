@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from alerting import lifecycle, model
-from alerting.grouping import AlertManager
+from socmon.alerting import lifecycle, model
+from socmon.alerting.grouping import AlertManager
 from socmon.settings.alerting import AlertingSettings
 
 from .helpers import detection, event
@@ -155,7 +155,7 @@ def test_analyst_change_during_grouping_keeps_both(es_client, names):
 
 
 def test_prune_state_keeps_recent_markers(es_client, names):
-    from alerting.housekeeping import prune_state
+    from socmon.alerting.housekeeping import prune_state
 
     m, _ = _mgr(es_client, names)
     m.handle_many([detection([event(i)]) for i in range(30)])
@@ -170,7 +170,7 @@ def test_prune_state_keeps_recent_markers(es_client, names):
 
 
 def test_bad_detections_are_counted_not_fatal(es_client, names):
-    from rules.detection import Detection, MatchedEvent
+    from socmon.rules.detection import Detection, MatchedEvent
 
     m, _ = _mgr(es_client, names)
     ok = detection([event(1)])

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from alerting import exceptions, lifecycle, model
-from alerting.errors import AlertNotFound, InvalidException, InvalidTransition
-from alerting.grouping import AlertManager
+from socmon.alerting import exceptions, lifecycle, model
+from socmon.alerting.errors import AlertNotFound, InvalidException, InvalidTransition
+from socmon.alerting.grouping import AlertManager
 from socmon.settings.alerting import AlertingSettings
 
 from .helpers import detection, event

@@ -11,10 +11,10 @@ import json
 import time
 from email import policy
 
-from alerting import model
-from alerting.notify.channels import DELIVERY_HEADER, SIGNATURE_HEADER
-from alerting.notify.dispatcher import Notifier
-from alerting.notify.message import Notification
+from socmon.alerting import model
+from socmon.alerting.notify.channels import DELIVERY_HEADER, SIGNATURE_HEADER
+from socmon.alerting.notify.dispatcher import Notifier
+from socmon.alerting.notify.message import Notification
 from socmon.settings.alerting import AlertingSettings
 
 from .receivers import HttpReceiver, SmtpReceiver

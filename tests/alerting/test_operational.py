@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from alerting import lifecycle, metrics, model
-from alerting.grouping import AlertManager
-from alerting.notify.dispatcher import Notifier
-from alerting.operational import OperationalChecks
-from alerting.services import DetectionQueue
+from socmon.alerting import lifecycle, metrics, model
+from socmon.alerting.grouping import AlertManager
+from socmon.alerting.notify.dispatcher import Notifier
+from socmon.alerting.operational import OperationalChecks
+from socmon.alerting.services import DetectionQueue
 from socmon.metrics import REGISTRY
 from socmon.settings.alerting import AlertingSettings
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from alerting.notify.dispatcher import Notifier
-from alerting.notify.outbox import KIND
+from socmon.alerting.notify.dispatcher import Notifier
+from socmon.alerting.notify.outbox import KIND
 
 from .receivers import HttpReceiver, free_port
 from .test_notify import _note, _settings

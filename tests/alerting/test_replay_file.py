@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from alerting.grouping import AlertManager
-from rules.hunt import hunt
+from socmon.alerting.grouping import AlertManager
+from socmon.rules.hunt import hunt
 from socmon.settings import PROJECT_ROOT
 from socmon.settings.alerting import AlertingSettings
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alerting import services
+from socmon.alerting import services
 from socmon.metrics import REGISTRY
 from socmon.runner import build_context
 

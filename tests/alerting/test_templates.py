@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from alerting.notify.message import Notification
-from alerting.notify.routing import RateLimiter, quiet_until
-from alerting.notify.templates import Renderer
+from socmon.alerting.notify.message import Notification
+from socmon.alerting.notify.routing import RateLimiter, quiet_until
+from socmon.alerting.notify.templates import Renderer
 from socmon.settings.alerting import Route
 
 

@@ -13,9 +13,9 @@ from elasticsearch import Elasticsearch
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.context import ApiContext
-from api.keys import create_key
+from socmon.api.app import create_app
+from socmon.api.context import ApiContext
+from socmon.api.keys import create_key
 from socmon.indices import IndexNames
 from socmon.settings import Settings
 

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
-from api.app import UndeclaredRoleError, create_app
-from api.keys import create_key, list_keys
+from socmon.api.app import UndeclaredRoleError, create_app
+from socmon.api.keys import create_key, list_keys
 from tests.api.conftest import UNIT_A, UNIT_B, h, index_alerts, make_alert
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.app import api_routes
-from api.auth import RANK, declared_role
-from api.keys import create_key
+from socmon.api.app import api_routes
+from socmon.api.auth import RANK, declared_role
+from socmon.api.keys import create_key
 from tests.api.conftest import UNIT_A, h, index_alerts, make_alert
 from tests.api.test_rules import RID, RULE
 

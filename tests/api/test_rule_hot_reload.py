@@ -10,20 +10,20 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.context import ApiContext
-from api.keys import create_key
+from socmon.api.app import create_app
+from socmon.api.context import ApiContext
+from socmon.api.keys import create_key
 from socmon.runner import build_context
 from tests.api.conftest import h
 
 
 @pytest.mark.slow
 def test_rule_created_through_api_fires_without_restart(settings, names, capsys):
-    from alerting import services as alerting_services
-    from collectors.enrich import Enricher
-    from collectors.lines import LineHandler
-    from collectors.timeparse import TimeParser
-    from rules import services as rules_services
+    from socmon.alerting import services as alerting_services
+    from socmon.collectors.enrich import Enricher
+    from socmon.collectors.lines import LineHandler
+    from socmon.collectors.timeparse import TimeParser
+    from socmon.rules import services as rules_services
 
     s = settings.model_copy(deep=True)
     s.detection.rule_paths = []

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import httpx
 
-from api import services
+from socmon.api import services
 from socmon.runner import build_context
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from collectors.enrich import Enricher
-from collectors.lines import LineHandler
-from collectors.reader import read_file
-from collectors.timeparse import TimeParser
+from socmon.collectors.enrich import Enricher
+from socmon.collectors.lines import LineHandler
+from socmon.collectors.reader import read_file
+from socmon.collectors.timeparse import TimeParser
 from socmon.pipeline import EventSink, ListSink
 from socmon.settings.collectors import CollectorSettings
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from collectors.enrich import Enricher, OrgMapper
+from socmon.collectors.enrich import Enricher, OrgMapper
 from socmon.settings import PROJECT_ROOT
 from socmon.settings.collectors import CollectorSettings
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.parsers.windows import CHANNELS
+from socmon.collectors.parsers.windows import CHANNELS
 from tests.collectors.helpers import read_events
 
 pytestmark = pytest.mark.datasets

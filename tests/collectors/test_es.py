@@ -19,8 +19,8 @@ import pytest
 import yaml
 from elasticsearch import ApiError, Elasticsearch
 
-from collectors.services import build_sources
 from socmon.bulk import BulkWriter
+from socmon.collectors.services import build_sources
 from socmon.indices import IndexNames
 from socmon.settings import PROJECT_ROOT, Settings
 from socmon.storage_sink import StorageSink

@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 import pytest
 
-from collectors.enrich import Enricher
-from collectors.sources.evtx_files import EvtxTailer
+from socmon.collectors.enrich import Enricher
+from socmon.collectors.sources.evtx_files import EvtxTailer
 from socmon.pipeline import ListSink
 from socmon.settings.collectors import CollectorSettings, EvtxSource
 from tests.collectors.helpers import read_events

@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from collectors.event import clean_ip
-from collectors.parsers.registry import make
-from collectors.timeparse import TimeParser
+from socmon.collectors.event import clean_ip
+from socmon.collectors.parsers.registry import make
+from socmon.collectors.timeparse import TimeParser
 
 pytestmark = pytest.mark.datasets
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectors.enrich import Enricher
-from collectors.timeparse import TimeParser
+from socmon.collectors.enrich import Enricher
+from socmon.collectors.timeparse import TimeParser
 from socmon.ids import IdPrefix, doc_id
 from socmon.settings.collectors import CollectorSettings
 

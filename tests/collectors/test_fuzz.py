@@ -6,9 +6,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.enrich import Enricher
-from collectors.lines import LineHandler
-from collectors.parsers.registry import LINE_FORMATS
+from socmon.collectors.enrich import Enricher
+from socmon.collectors.lines import LineHandler
+from socmon.collectors.parsers.registry import LINE_FORMATS
 from socmon.pipeline import ListSink
 from socmon.settings.collectors import CollectorSettings
 

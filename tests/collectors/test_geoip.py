@@ -8,7 +8,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from collectors.enrich import Enricher
+from socmon.collectors.enrich import Enricher
 from socmon.settings.collectors import CollectorSettings
 
 

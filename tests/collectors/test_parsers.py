@@ -6,13 +6,13 @@ import datetime as dt
 
 import orjson
 
-from collectors.parsers.cefkv import CefParser, KvParser, parse_cef_extension
-from collectors.parsers.jsonfmt import JsonLinesParser, SuricataParser, ZeekParser
-from collectors.parsers.registry import AuditdParser, detect_line
-from collectors.parsers.syslog import SyslogParser
-from collectors.parsers.web import WebParser
-from collectors.parsers.windows import WindowsRecordParser
-from collectors.timeparse import TimeParser
+from socmon.collectors.parsers.cefkv import CefParser, KvParser, parse_cef_extension
+from socmon.collectors.parsers.jsonfmt import JsonLinesParser, SuricataParser, ZeekParser
+from socmon.collectors.parsers.registry import AuditdParser, detect_line
+from socmon.collectors.parsers.syslog import SyslogParser
+from socmon.collectors.parsers.web import WebParser
+from socmon.collectors.parsers.windows import WindowsRecordParser
+from socmon.collectors.timeparse import TimeParser
 
 TP = TimeParser("UTC", reference=dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
 

@@ -23,10 +23,10 @@ from elasticsearch.helpers import scan
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectors.enrich import Enricher
-from collectors.metrics import BAD_INPUT
-from collectors.sources import relp
-from collectors.sources.syslog_server import SyslogServer
+from socmon.collectors.enrich import Enricher
+from socmon.collectors.metrics import BAD_INPUT
+from socmon.collectors.sources import relp
+from socmon.collectors.sources.syslog_server import SyslogServer
 from socmon.pipeline import Ack
 from socmon.settings import PROJECT_ROOT, load_settings
 from socmon.settings.collectors import SyslogSource

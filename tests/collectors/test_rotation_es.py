@@ -29,8 +29,8 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch, helpers
 
-from collectors.enrich import Enricher
-from collectors.sources.files import FileTailer
+from socmon.collectors.enrich import Enricher
+from socmon.collectors.sources.files import FileTailer
 from socmon.indices import IndexNames
 from socmon.pipeline import Ack, Event
 from socmon.settings import Settings

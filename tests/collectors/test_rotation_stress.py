@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from collectors.enrich import Enricher
-from collectors.sources.files import FileTailer
+from socmon.collectors.enrich import Enricher
+from socmon.collectors.sources.files import FileTailer
 from socmon.pipeline import Ack, Event
 from socmon.settings.collectors import CollectorSettings, FileSource
 from tests.collectors.test_rotation_es import _Lines, _rotate

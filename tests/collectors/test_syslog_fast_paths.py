@@ -8,9 +8,9 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectors.parsers import apps
-from collectors.parsers.syslog import SyslogParser
-from collectors.timeparse import TimeParser
+from socmon.collectors.parsers import apps
+from socmon.collectors.parsers.syslog import SyslogParser
+from socmon.collectors.timeparse import TimeParser
 
 REFERENCE = dt.datetime(2005, 8, 14, 12, 0, tzinfo=dt.UTC)
 MONTHS = st.sampled_from(["Jan", "Feb", "Jun", "Dec", "Foo", "jan", "JAN"])

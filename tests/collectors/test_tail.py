@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from collectors.enrich import Enricher
-from collectors.sources.files import FileTailer
+from socmon.collectors.enrich import Enricher
+from socmon.collectors.sources.files import FileTailer
 from socmon.pipeline import Ack, Event
 from socmon.settings.collectors import CollectorSettings, FileSource
 
@@ -148,8 +148,8 @@ def test_gz_read_once_on_request(tmp_path: Path) -> None:
 
 
 def test_syslog_framing_and_overlong_octet_frames() -> None:
-    from collectors.lines import LineHandler
-    from collectors.sources.syslog_server import SyslogServer
+    from socmon.collectors.lines import LineHandler
+    from socmon.collectors.sources.syslog_server import SyslogServer
     from socmon.settings.collectors import SyslogSource
 
     cs = CollectorSettings()
@@ -395,7 +395,7 @@ def test_hard_links_read_once(tmp_path: Path) -> None:
 def test_version_1_checkpoint_migrated_without_reading_again(tmp_path: Path) -> None:
     import json
 
-    from collectors.sources.files import fingerprint
+    from socmon.collectors.sources.files import fingerprint
     from socmon.ids import IdPrefix
 
     log = tmp_path / "a.log"
@@ -445,7 +445,7 @@ def test_version_1_gz_done_stays_done(tmp_path: Path) -> None:
     import gzip
     import json
 
-    from collectors.sources.files import fingerprint
+    from socmon.collectors.sources.files import fingerprint
 
     gz = tmp_path / "old.log.gz"
     # random-ish content so that the compressed bytes hold a newline byte in their first KiB

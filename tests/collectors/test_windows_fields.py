@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collectors.parsers.windows import WindowsRecordParser
-from rules.winevent import record_to_ecs
+from socmon.collectors.parsers.windows import WindowsRecordParser
+from socmon.rules.winevent import record_to_ecs
 
 
 def _rec(channel: str, eid: int, **blocks: object) -> dict[str, object]:

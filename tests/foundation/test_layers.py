@@ -10,20 +10,35 @@ from pathlib import Path
 from socmon.settings import PROJECT_ROOT
 
 ORDER = ["socmon", "collectors", "rules", "alerting", "api"]
+# Each layer's folder at the top of the checkout is the package socmon.<layer>.
+FOLDERS = {"socmon": "socmon", **{layer: f"socmon.{layer}" for layer in ORDER[1:]}}
 # Modules of the plumbing layer that sit on top and may import anything (lazily or not).
 TOP = {"socmon.cli", "socmon.runner", "socmon.__main__"}
 
 
 def modules() -> dict[str, Path]:
     out = {}
-    for pkg in ORDER:
-        for path in (PROJECT_ROOT / pkg).rglob("*.py"):
-            rel = path.relative_to(PROJECT_ROOT).with_suffix("")
-            parts = list(rel.parts)
+    for folder, package in FOLDERS.items():
+        base = PROJECT_ROOT / folder
+        for path in base.rglob("*.py"):
+            rel = path.relative_to(base).with_suffix("")
+            if folder == "socmon" and rel.parts[0] in FOLDERS:
+                continue  # socmon/<layer> links to the layer's own folder
+            parts = [package, *rel.parts]
             if parts[-1] == "__init__":
                 parts = parts[:-1]
             out[".".join(parts)] = path
     return out
+
+
+def layer_of(name: str) -> int | None:
+    """Index in ORDER of the layer a dotted module name belongs to (None: not ours)."""
+    parts = name.split(".")
+    if parts[0] != "socmon":
+        return None
+    if len(parts) > 1 and parts[1] in ORDER[1:]:
+        return ORDER.index(parts[1])
+    return 0
 
 
 def top_level_imports(path: Path, module: str) -> set[str]:
@@ -59,10 +74,11 @@ def test_layers_import_only_layers_before_them() -> None:
     for mod, path in mods.items():
         if mod in TOP:
             continue
-        layer = ORDER.index(mod.split(".")[0])
+        layer = layer_of(mod)
+        assert layer is not None
         for imp in top_level_imports(path, mod):
-            head = imp.split(".")[0]
-            if head in ORDER and ORDER.index(head) > layer:
+            imported = layer_of(imp)
+            if imported is not None and imported > layer:
                 problems.append(f"{mod} imports {imp} (a later layer)")
     assert not problems, "\n".join(sorted(problems))
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from scapy.utils import wrpcap
 
-from collectors.network.engine import PacketProcessor
-from collectors.network.reader import read_pcap_events
+from socmon.collectors.network.engine import PacketProcessor
+from socmon.collectors.network.reader import read_pcap_events
 from socmon.settings.network import NetworkSettings
 
 ZEEK = Path("zeek") / "testing" / "btest"

@@ -14,9 +14,9 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import wrpcap, wrpcapng
 
-from collectors.network.engine import PacketProcessor
-from collectors.network.pcapfile import PcapError, iter_packets
-from collectors.network.reader import read_pcap_events
+from socmon.collectors.network.engine import PacketProcessor
+from socmon.collectors.network.pcapfile import PcapError, iter_packets
+from socmon.collectors.network.reader import read_pcap_events
 from socmon.settings.network import NetworkSettings
 from tests.network.helpers import events, of, write_pcap
 

@@ -216,7 +216,7 @@ def test_thresholds_are_settings(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- Sigma rules
-evaluate = pytest.importorskip("rules.evaluate").evaluate_events
+evaluate = pytest.importorskip("socmon.rules.evaluate").evaluate_events
 
 
 def titles(evs: list[dict[str, Any]]) -> set[str]:

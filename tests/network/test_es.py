@@ -13,8 +13,8 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
-from collectors.network.reader import read_pcap_events
 from socmon.bulk import BulkWriter
+from socmon.collectors.network.reader import read_pcap_events
 from socmon.indices import IndexNames
 from socmon.settings import Settings
 from socmon.storage_sink import StorageSink

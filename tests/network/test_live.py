@@ -17,8 +17,8 @@ import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
-from collectors.network import services
-from collectors.network.live import LiveCapture
+from socmon.collectors.network import services
+from socmon.collectors.network.live import LiveCapture
 from socmon.pipeline import ListSink
 from socmon.settings import PROJECT_ROOT, load_settings
 from socmon.settings.network import NetworkSettings

@@ -9,7 +9,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectors.network.windows import SAMPLE, WindowCounter
+from socmon.collectors.network.windows import SAMPLE, WindowCounter
 
 
 def reference(

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from collectors.network.engine import PacketProcessor
-from collectors.network.reader import read_pcap_events
+from socmon.collectors.network.engine import PacketProcessor
+from socmon.collectors.network.reader import read_pcap_events
 from socmon.settings.network import NetworkSettings
 from tests.network.helpers import ZEEK, events, of
 

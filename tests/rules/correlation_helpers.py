@@ -10,9 +10,9 @@ from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 
-from rules.correlation import CorrelationEngine, base_rule_key
-from rules.detection import Detection, MatchedEvent
 from socmon.ids import doc_id
+from socmon.rules.correlation import CorrelationEngine, base_rule_key
+from socmon.rules.detection import Detection, MatchedEvent
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "rules" / "correlation"
 T0 = dt.datetime(2026, 11, 24, 10, 0, 0, tzinfo=dt.UTC)

@@ -6,8 +6,8 @@ import yaml
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 
-from rules.correlation import EVICTIONS, CorrelationEngine
-from rules.detection import Detection
+from socmon.rules.correlation import EVICTIONS, CorrelationEngine
+from socmon.rules.detection import Detection
 from tests.rules.correlation_helpers import (
     ADMIN_ADDED,
     CHAIN,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from rules.cli import hunt
+from socmon.rules.cli import hunt
 
 SHIPPED = Path(__file__).resolve().parents[2] / "rules" / "sigma"
 

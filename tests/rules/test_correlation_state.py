@@ -6,8 +6,8 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
-from rules.correlation_state import EsStateStore, FileStateStore, StateStore
 from socmon.indices import IndexNames
+from socmon.rules.correlation_state import EsStateStore, FileStateStore, StateStore
 from tests.rules.correlation_helpers import SSH_BRUTE, SSH_FAILED, engine, feed, match
 
 

@@ -40,10 +40,10 @@ import pytest
 import yaml
 from elasticsearch import Elasticsearch
 
-from rules.engine import StreamingEngine
-from rules.loader import LoadedRules, load_rules, load_text
-from rules.scheduled_convert import ScheduledSet, convert
 from socmon.indices import IndexNames
+from socmon.rules.engine import StreamingEngine
+from socmon.rules.loader import LoadedRules, load_rules, load_text
+from socmon.rules.scheduled_convert import ScheduledSet, convert
 from tests.rules.test_shipped_rules import AREAS, FIXTURES, expand
 
 pytestmark = [pytest.mark.es]
@@ -63,9 +63,9 @@ UNCONVERTIBLE_REASON = "can't handle field references"
 def windows_shaper() -> Callable[[dict[str, Any]], dict[str, Any]]:
     """The collectors' Windows parser when available, else the detection layer's shaper."""
     try:
-        from collectors.parsers.windows import WindowsRecordParser
+        from socmon.collectors.parsers.windows import WindowsRecordParser
     except ImportError:
-        from rules.winevent import record_to_ecs
+        from socmon.rules.winevent import record_to_ecs
 
         return record_to_ecs
     return WindowsRecordParser().from_record

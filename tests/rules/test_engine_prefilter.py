@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.sigma_engine import CORPUS, sample_events
-from rules.engine import CompiledRule, StreamingEngine
-from rules.eventview import SEP_ANY, SEP_END, SEP_FIELD, SEP_VALUE, EventView
-from rules.loader import load_rules
+from socmon.rules.engine import CompiledRule, StreamingEngine
+from socmon.rules.eventview import SEP_ANY, SEP_END, SEP_FIELD, SEP_VALUE, EventView
+from socmon.rules.loader import load_rules
 
 pytestmark = pytest.mark.datasets
 

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from rules.engine import StreamingEngine
-from rules.loader import load_text
+from socmon.rules.engine import StreamingEngine
+from socmon.rules.loader import load_text
 
 
 def engine(yaml_text: str, **kw: Any) -> StreamingEngine:
     loaded = load_text(yaml_text, "<test>")
     assert not [p for p in loaded.problems if p.fatal], loaded.problems
-    from rules.loader import finish
+    from socmon.rules.loader import finish
 
     return StreamingEngine.from_rules(finish(loaded), **kw)
 
@@ -117,7 +117,7 @@ def test_engine_hostile_regex_refused_or_fast() -> None:
     assert time.perf_counter() - t < 1.0
     # Back-references cannot be bounded: the rule is refused with a clear reason.
     loaded = load_text(rule("    sel:\n        a|re: '(a+)\\1+b'\n    condition: sel"), "<t>")
-    from rules.loader import finish
+    from socmon.rules.loader import finish
 
     eng = StreamingEngine.from_rules(finish(loaded))
     assert not eng.rules
@@ -307,7 +307,7 @@ def test_engine_per_event_cost_does_not_grow_with_rules() -> None:
     )
     e = engine(rules_text)
     ev = {"CommandLine": "nothing to see here", "other": "x" * 100}
-    from rules.eventview import EventView
+    from socmon.rules.eventview import EventView
 
     assert e.candidates(EventView(ev)) == []
     assert hits(e, {"CommandLine": "a needle1234 b"}) == [True]

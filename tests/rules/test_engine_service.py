@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from rules.services import build
-from rules.store import save_rule
 from socmon.indices import IndexNames
+from socmon.rules.services import build
+from socmon.rules.store import save_rule
 from socmon.runner import build_context
 from socmon.settings import Settings
 

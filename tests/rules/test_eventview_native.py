@@ -16,12 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.sigma_engine import sample_events
-from rules import eventview
-from rules.eventview import SEP_END, SKIP_FIELDS, _flatten_py, _values_text_py
+from socmon.rules import eventview
+from socmon.rules.eventview import SEP_END, SKIP_FIELDS, _flatten_py, _values_text_py
 
 native: Any
 try:
-    from rules import _eventview as native
+    from socmon.rules import _eventview as native
 except ImportError:  # reported by test_native_module_built
     native = None
 

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules.eventview import SEP_END, EventView
+from socmon.rules.eventview import SEP_END, EventView
 
 keys = st.sampled_from(["event", "original", "event.original", "a", "a.b", "b", "1", ""])
 scalars = st.one_of(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rules.eventview import SEP_END
-from rules.prefilter import LiteralScanner
+from socmon.rules.eventview import SEP_END
+from socmon.rules.prefilter import LiteralScanner
 
 
 def _words(s: LiteralScanner, text: str) -> set[str]:

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from rules.detection import Detection
-from rules.loader import load_paths
-from rules.scheduled import GAPS, LAG, CoverageStore, ScheduledRunner
-from rules.scheduled_convert import ScheduledSet, convert
-from rules.scheduled_output import DetectionOutput
 from socmon.ids import doc_id
 from socmon.indices import IndexNames, events_index_for
+from socmon.rules.detection import Detection
+from socmon.rules.loader import load_paths
+from socmon.rules.scheduled import GAPS, LAG, CoverageStore, ScheduledRunner
+from socmon.rules.scheduled_convert import ScheduledSet, convert
+from socmon.rules.scheduled_output import DetectionOutput
 from socmon.settings import Settings
 
 SHIPPED = Path(__file__).resolve().parents[2] / "rules" / "sigma"
@@ -32,7 +32,7 @@ def iso(t: float) -> str:
 
 @pytest.fixture(scope="module")
 def converted() -> ScheduledSet:
-    from rules.loader import finish
+    from socmon.rules.loader import finish
 
     loaded = finish(load_paths([SHIPPED / "web", SHIPPED / "linux"]))
     s = convert(loaded)
@@ -198,8 +198,8 @@ def test_correlation_temporal_chain_and_windows_events(
 ) -> None:
     """Aliased temporal_ordered (no prefilter) and an event_count over Windows events shaped
     as the collectors shape them; the same detections as the streaming engine."""
-    from rules.evaluate import build_engine, run_events
-    from rules.loader import finish
+    from socmon.rules.evaluate import build_engine, run_events
+    from socmon.rules.loader import finish
     from tests.rules.test_shipped_rules import expand
 
     def win(t: float, code: int, data: dict[str, Any]) -> dict[str, Any]:

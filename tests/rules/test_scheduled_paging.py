@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from rules.detection import Detection
-from rules.scheduled import OVERFLOW, TRUNCATED
-from rules.scheduled_convert import ScheduledSet
-from rules.scheduled_search import PagedSearch
 from socmon.indices import IndexNames
+from socmon.rules.detection import Detection
+from socmon.rules.scheduled import OVERFLOW, TRUNCATED
+from socmon.rules.scheduled_convert import ScheduledSet
+from socmon.rules.scheduled_search import PagedSearch
 from socmon.settings import Settings
 from tests.rules.test_scheduled_mode import (
     NOW,
@@ -122,7 +122,7 @@ def test_hard_bound_counts_and_logs_the_overflow(
     )
     overflow = OVERFLOW.labels(SQLI)._value.get()
     truncated = TRUNCATED._value.get()
-    with caplog.at_level(logging.WARNING, logger="rules.scheduled"):
+    with caplog.at_level(logging.WARNING, logger="socmon.rules.scheduled"):
         assert r.run_once() == 18
     assert len({d.events[0].id for d in sink}) == 18
     assert OVERFLOW.labels(SQLI)._value.get() == overflow + 12

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from rules.detection import Detection
-from rules.reload import RuleWatcher
-from rules.scheduled import CoverageStore, ScheduledService
-from rules.services import StreamingDetectionService, build
-from rules.store import delete_rule, save_rule, set_enabled
 from socmon.indices import IndexNames, events_index_for
+from socmon.rules.detection import Detection
+from socmon.rules.reload import RuleWatcher
+from socmon.rules.scheduled import CoverageStore, ScheduledService
+from socmon.rules.services import StreamingDetectionService, build
+from socmon.rules.store import delete_rule, save_rule, set_enabled
 from socmon.runner import build_context
 from socmon.settings import Settings
 from tests.rules.test_engine_service import RULE
@@ -153,7 +153,7 @@ def test_unreadable_store_keeps_the_rules_in_use(
     settings: Settings, names: IndexNames, es_client: Elasticsearch, tmp_path: Path
 ) -> None:
     ctx = ctx_for(settings, tmp_path)
-    from rules.services import load_for_run
+    from socmon.rules.services import load_for_run
 
     failing = {"on": False}
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
-from rules.evaluate import build_engine, run_events
-from rules.loader import load_rules
-from rules.scheduled_convert import convert
-from rules.winevent import record_to_ecs
+from socmon.rules.evaluate import build_engine, run_events
+from socmon.rules.loader import load_rules
+from socmon.rules.scheduled_convert import convert
+from socmon.rules.winevent import record_to_ecs
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "rules" / "sigma"

@@ -13,9 +13,9 @@ import yaml
 from click.testing import CliRunner
 
 from bench.sigma_engine import CORPUS
-from rules.engine import StreamingEngine
-from rules.hunt import hunt
-from rules.loader import load_rules
+from socmon.rules.engine import StreamingEngine
+from socmon.rules.hunt import hunt
+from socmon.rules.loader import load_rules
 
 pytestmark = pytest.mark.datasets
 
@@ -95,7 +95,7 @@ def test_sigmahq_regression_direct_shaper(
 
 
 def test_hunt_cli_smoke(sigmahq: Path, tmp_path: Path) -> None:
-    from rules.cli import hunt as hunt_cmd
+    from socmon.rules.cli import hunt as hunt_cmd
 
     rid, sample, _ = regression_cases(sigmahq)[0]
     rule_file = next(p for p in (sigmahq / "rules").rglob("*.yml") if rid in p.read_text())
@@ -106,7 +106,7 @@ def test_hunt_cli_smoke(sigmahq: Path, tmp_path: Path) -> None:
 
 
 def test_rules_check_cli(sigmahq: Path, tmp_path: Path) -> None:
-    from rules.cli import check
+    from socmon.rules.cli import check
 
     good = next((sigmahq / "rules" / "windows" / "process_creation").glob("*.yml"))
     res = CliRunner().invoke(check, [str(good)])
