@@ -11,7 +11,7 @@ import io
 import json
 import logging
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
@@ -19,6 +19,7 @@ from typing import IO, Any
 import orjson
 
 from socmon.collectors.event import failure
+from socmon.collectors.inputs import InputProblem
 from socmon.collectors.lines import LineHandler
 from socmon.collectors.metrics import report_bad
 from socmon.collectors.parsers.jsonfmt import JsonBase, TooDeep, depth_ok, loads
@@ -107,6 +108,21 @@ def read_file(
         else:
             n += read_lines(stream, label, handler_for(f, label))
     return n
+
+
+READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, NetworkUnavailable)
+
+
+def read_files(paths: Iterable[Path], fmt: str, handler_for: Any) -> list[InputProblem]:
+    """``read_file`` each path; the files that could not be read (fully), with the reason."""
+    problems: list[InputProblem] = []
+    for path in paths:
+        try:
+            read_file(path, fmt, handler_for)
+        except READ_ERRORS as e:
+            report_bad("read_error", "file", str(path), 0, str(e))
+            problems.append(InputProblem(str(path), f"{type(e).__name__}: {e}"))
+    return problems
 
 
 def file_identity(label: str, head: bytes) -> str:

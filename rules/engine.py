@@ -262,6 +262,14 @@ class Correlator(Protocol):
         self, rule: CompiledRule, event: dict[str, Any], event_id: str
     ) -> list[Detection]: ...
 
+    def flush(self, now: float | None = None) -> list[Detection]:
+        """Detections of windows that closed by ``now`` (None: all of them, end of input)."""
+        ...
+
+    def snapshot(self) -> dict[str, Any]:
+        """The open windows, to be saved and restored after a restart."""
+        ...
+
 
 def event_timestamp(event: dict[str, Any]) -> str:
     ts = event.get("@timestamp")
@@ -440,6 +448,10 @@ class StreamingEngine:
     def set_correlator(self, correlator: Correlator | None) -> None:
         """Plug the correlation engine in: it sees every rule match (``observe``)."""
         self._correlator = correlator
+
+    @property
+    def correlator(self) -> Correlator | None:
+        return self._correlator
 
     def rule(self, rule_id_or_name: str) -> CompiledRule | None:
         for r in self.rules:

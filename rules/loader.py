@@ -264,3 +264,24 @@ def load_rules(
     if client is not None and names is not None:
         out.extend(load_store(client, names))
     return finish(out)
+
+
+def load_for_run(ctx: Any, strict: bool = False) -> LoadedRules:
+    """Rules from the configured paths and (when enabled and reachable) the rule store.
+
+    ``strict``: an unreadable store raises (a reload keeps the rules in use) instead of
+    falling back to the file rules (the start)."""
+    s = ctx.settings.detection
+    paths = [p for p in [*s.rule_paths, *s.extra_rule_paths] if Path(p).exists()]
+    missing = [str(p) for p in [*s.rule_paths, *s.extra_rule_paths] if not Path(p).exists()]
+    if missing:
+        log.warning("rule paths not found", extra={"paths": missing})
+    loaded = load_paths(paths)
+    if s.store_rules:
+        try:
+            loaded.extend(load_store(ctx.client, ctx.names))
+        except Exception as e:  # ES down at start: file rules now, the store at the next poll
+            if strict:
+                raise
+            log.warning("rule store not readable; using file rules", extra={"error": str(e)})
+    return finish(loaded)

@@ -542,15 +542,15 @@ class ScheduledService:
         self,
         runner: ScheduledRunner,
         interval: float,
-        watcher: RuleWatcher | None = None,
-        convert: Callable[[Any], ScheduledSet] | None = None,
+        watcher: RuleWatcher,
+        convert: Callable[[Any], ScheduledSet],
         poll_interval: float | None = None,
     ) -> None:
         self.runner = runner
         self.interval = interval
         self.watcher = watcher
         self._convert = convert
-        self._generation = watcher.generation if watcher is not None else 0
+        self._generation = watcher.generation
         self.poll_interval = poll_interval or interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -561,8 +561,6 @@ class ScheduledService:
 
     def maybe_reload(self) -> RuleChanges | None:
         """Swap in the watcher's newer rules, if any; the changes, or None."""
-        if self.watcher is None or self._convert is None:
-            return None
         got = self.watcher.poll(self._generation)
         if got is None:
             return None
@@ -592,9 +590,7 @@ class ScheduledService:
             self._thread.join(timeout=30)
 
 
-def scheduled_service(
-    ctx: Any, loaded: Any, watcher: RuleWatcher | None = None
-) -> ScheduledService | None:
+def scheduled_service(ctx: Any, loaded: Any, watcher: RuleWatcher) -> ScheduledService | None:
     """The scheduled-detection service of ``socmon run`` (``ctx``: ``socmon.runner.RunContext``;
     ``loaded``: ``rules.loader.LoadedRules``; ``watcher``: the rule watcher shared with
     streaming, which reloads the rules when the store changes), or None when disabled."""
@@ -617,9 +613,6 @@ def scheduled_service(
             "problems": len(converted.problems),
         },
     )
-    if watcher is None:
-        watcher = RuleWatcher(ctx)
-        watcher.adopt(loaded)
     poll = min(s.store_poll_interval, s.scheduled_interval) if s.store_rules else None
     return ScheduledService(
         runner,
