@@ -3,11 +3,12 @@ recursively.
 
 A file named on the command line is always read. In a directory, a file is read when its
 extension is one socmon reads (``KNOWN_SUFFIXES``) or its first bytes are (EVTX, pcap, gzip or
-zip magic; or UTF-8 text without NUL in which a line looks like a format socmon parses, so
-rotated ``auth.log.1`` files are found). Other files are skipped and listed with the reason;
-``include`` globs (matched against the name and the path relative to the directory) narrow the
-choice. A path that does not exist or cannot be read is an ``InputProblem``: the commands read
-everything else, then say what could not be read and exit non-zero.
+zip magic; or text without NUL in which one of the first lines parses without failure in the
+format it looks like, so rotated ``auth.log.1`` files are found). Other files are skipped and
+listed with the reason; ``include`` globs (matched against the name and the path relative to
+the directory) narrow the choice. A path that does not exist or cannot be read is an
+``InputProblem``: the commands read everything else, then say what could not be read and exit
+non-zero.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from socmon.collectors.parsers.registry import detect_line
+from socmon.collectors.event import PARSE_FAILURE
+from socmon.collectors.parsers.registry import detect_line, make
 
 KNOWN_SUFFIXES = frozenset(
     {
@@ -74,8 +76,10 @@ def sniff(head: bytes) -> str | None:
         return None
     text = head.decode("utf-8", "ignore")
     lines = text.splitlines()[:-1] if len(head) >= SNIFF_BYTES else text.splitlines()
-    if any(detect_line(ln) for ln in lines[:30]):
-        return "text"
+    for ln in lines[:30]:
+        fmt = detect_line(ln)
+        if fmt and PARSE_FAILURE not in make(fmt)(ln).get("tags", ()):
+            return fmt
     return None
 
 

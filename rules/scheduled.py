@@ -46,6 +46,7 @@ from sigma.correlations import SigmaCorrelationType
 from socmon.ids import doc_id
 from socmon.indices import IndexNames
 from socmon.metrics import REGISTRY
+from socmon.pipeline import REPEAT_COUNT
 from socmon.rules.correlation import MONOTONIC_OPS, CorrelationEngine, parse_timestamp
 from socmon.rules.detection import Detection, MatchedEvent
 from socmon.rules.reload import RuleWatcher
@@ -456,6 +457,8 @@ class ScheduledRunner:
         # would be approximate and, on lowercase-normalised fields, case-insensitive)
         if c.type is SigmaCorrelationType.VALUE_SUM and c.value_field:
             sub["m"] = {"sum": {"field": c.value_field}}
+        elif c.type is SigmaCorrelationType.EVENT_COUNT:  # repeats count (socmon.repeat_count)
+            sub["m"] = {"sum": {"field": f"socmon.{REPEAT_COUNT}", "missing": 1}}
         elif c.type in (SigmaCorrelationType.TEMPORAL, SigmaCorrelationType.TEMPORAL_ORDERED):
             sub = {
                 f"r{i}": {"filter": {"query_string": {"query": q, "lenient": True}}}
@@ -491,7 +494,7 @@ class ScheduledRunner:
         c = item.compiled
         if c.type in (SigmaCorrelationType.TEMPORAL, SigmaCorrelationType.TEMPORAL_ORDERED):
             return all(b[f"r{i}"]["doc_count"] > 0 for i in range(len(item.queries)))
-        if c.type in (SigmaCorrelationType.EVENT_COUNT, SigmaCorrelationType.VALUE_COUNT):
+        if c.type is SigmaCorrelationType.VALUE_COUNT:
             measure = float(b["doc_count"])
         elif "m" in b:
             measure = float(b["m"].get("value") or 0.0)
