@@ -4,7 +4,8 @@ Standard input has no position that survives a run: the next run's first line is
 again, whatever it holds. So ids come from the content: ``doc_id("stdin", blake2b-128 of the
 line, n)`` where ``n`` counts the earlier lines of this run with the same content. Replaying
 the same input gives the same ids (idempotent); a different line always gets a new id, and a
-line repeated within one input is kept once per repetition.
+line repeated within one input is kept once per repetition. Bad input is reported at its line
+number.
 """
 
 from __future__ import annotations
@@ -44,13 +45,15 @@ class StdinReader:
         limit = self.handler.settings.max_line_bytes
         seen: Counter[bytes] = Counter()
         try:
-            for raw in self.stream:
+            for n, raw in enumerate(self.stream, 1):
                 line = raw.rstrip(b"\n")
                 if not line.strip():
                     continue
                 pos = content_position(line, seen)  # the whole line, before any truncation
                 truncated = len(line) > limit
-                self.handler.handle(line[:limit], "stdin", pos, None, truncated=truncated)
+                self.handler.handle(
+                    line[:limit], "stdin", pos, None, truncated=truncated, where=f"line {n}"
+                )
         finally:
             self.finished.set()
 

@@ -72,3 +72,35 @@ def test_a_line_repeated_in_one_input_is_kept_each_time(
     assert _count(es_client, names) == 3
     _collect_stdin(config, line * 3)  # the same input again
     assert _count(es_client, names) == 3
+
+
+def test_stdin_ids_follow_content_and_bad_lines_are_reported_by_line_number(caplog) -> None:
+    import io
+    import logging
+    import uuid
+
+    from socmon.collectors.enrich import Enricher
+    from socmon.collectors.lines import LineHandler
+    from socmon.collectors.sources.stdin import StdinReader
+    from socmon.pipeline import ListSink
+    from socmon.settings.collectors import CollectorSettings
+
+    label = f"stdin-{uuid.uuid4().hex}"
+
+    def ids(data: bytes) -> list[str]:
+        cs = CollectorSettings()
+        sink = ListSink()
+        # a source of its own: bad-input log lines are throttled per source
+        h = LineHandler("jsonl", cs, Enricher(cs), sink, source_kind="stdin", source=label)
+        StdinReader(h, io.BytesIO(data)).run()
+        return [i for i, _ in sink.events]
+
+    a, b = b'{"n": 1}\n', b'{"n": 2}\n'
+    first = ids(a + b + a)
+    assert len(set(first)) == 3  # the repeated line is kept twice
+    assert ids(a + b + a) == first  # a replay: the same ids
+    assert ids(b + a + a) == [first[1], first[0], first[2]]  # by content, not by place
+    with caplog.at_level(logging.WARNING, logger="socmon.collectors.metrics"):
+        ids(a + b"\n" + b"{not json\n")
+    bad = [r for r in caplog.records if getattr(r, "kind", None) == "parse_failure"]
+    assert [getattr(r, "position", None) for r in bad] == ["line 3"]
