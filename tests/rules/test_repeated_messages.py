@@ -50,3 +50,40 @@ def test_brute_force_counts_repeats(tmp_path: Path, repeats: int, alerts: int) -
     found = [d for d in hunt([RULES], [log]).detections if d.rule_id == BRUTE_FORCE]
     # 1 + repeats failures: the rule fires at ten
     assert len(found) == alerts
+
+
+@pytest.mark.es
+@pytest.mark.parametrize(("repeats", "alerts"), [(8, 0), (9, 1)])
+def test_scheduled_brute_force_counts_repeats(
+    es_client, names, settings, repeats: int, alerts: int
+) -> None:
+    """The same rule in scheduled mode, over the events as the collectors store them."""
+    from socmon.collectors.enrich import Enricher
+    from socmon.collectors.lines import LineHandler
+    from socmon.pipeline import ListSink
+    from socmon.rules.detection import Detection
+    from socmon.rules.loader import load_rules
+    from socmon.rules.scheduled_convert import convert
+    from tests.rules.test_scheduled_mode import NOW, index_events, iso, runner
+
+    cs = settings.collectors
+    sink = ListSink()
+    h = LineHandler("syslog", cs, Enricher(cs), sink, source_kind="file", source="auth.log")
+    for i, line in enumerate([FIRST, _repeated(repeats)]):
+        h.handle(line.encode(), "f", i)
+    events = [ev for _, ev in sink.events]
+    for k, ev in enumerate(events):  # inside the runner's lookback
+        ev["@timestamp"] = iso(NOW - 100 + k)
+    index_events(es_client, names, events)
+    found: list[Detection] = []
+    r = runner(
+        es_client,
+        names,
+        settings,
+        convert(load_rules([RULES])),
+        {BRUTE_FORCE},
+        found,
+        scheduled_lookback=600.0,
+    )
+    r.run_once()
+    assert len([d for d in found if d.rule_id == BRUTE_FORCE]) == alerts
