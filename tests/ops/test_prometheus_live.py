@@ -97,6 +97,11 @@ def _syslog_line(ts: dt.datetime, text: str) -> str:
     return f"{ts.strftime('%b %e %H:%M:%S')} gw {text}"
 
 
+def _sudo_refused(when: dt.datetime) -> bytes:
+    line = "sudo:  mallory : user NOT in sudoers ; TTY=pts/0 ; PWD=/home/mallory ; USER=root"
+    return (_syslog_line(when, line) + " ; COMMAND=/bin/bash\n").encode()
+
+
 def _auth_log(path: Path) -> None:
     now = dt.datetime.now()
     lines = [
@@ -109,7 +114,7 @@ def _auth_log(path: Path) -> None:
     ]
     body = "\n".join(lines).encode() + b"\n"
     body += _syslog_line(now, "sshd[9]: bad bytes ").encode() + b"\xff\xfe\n"
-    path.write_bytes(body)
+    path.write_bytes(body + _sudo_refused(now))
 
 
 def _config(tmp: Path, api_port: int, syslog_port: int, webhook: str) -> Path:
@@ -190,6 +195,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     es_env = dict(os.environ, SOCMON_ES_LOCAL_PORT=str(FAULT_ES_PORT), SOCMON_ES_LOCAL_HEAP="512m")
     es_sh = str(PROJECT_ROOT / "deploy" / "es.sh")
     subprocess.run(["bash", es_sh, "up"], env=es_env, check=True)
+    # this node is the test's own; earlier runs' alerts would turn new alerts into updates
+    httpx.delete(f"http://127.0.0.1:{FAULT_ES_PORT}/socmon-ops-*", timeout=30)
     api_port, syslog_port, prom_port = free_port(), free_port(), free_port()
     _auth_log(tmp / "auth.log")
     receiver = HttpReceiver(fail_first=1)
@@ -227,6 +234,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     ("127.0.0.1", syslog_port),
                 )
         _wait("the webhook", lambda: receiver.accepted, 60)
+        with (tmp / "auth.log").open("ab") as f:  # a second refusal updates the sudo alert
+            f.write(_sudo_refused(dt.datetime.now()))
         _wait(
             "Prometheus' target up",
             lambda: query(prom, 'up{job="socmon"} == 1')["data"]["result"],
@@ -289,15 +298,16 @@ def test_every_expression_is_valid_and_returns_data(stack: Stack) -> None:
 
 
 def test_stopping_elasticsearch_raises_its_alert(stack: Stack) -> None:
-    subprocess.run(
-        ["bash", str(PROJECT_ROOT / "deploy" / "es.sh"), "down"], env=stack.es_env, check=True
-    )
-
     def state() -> str | None:
         r = httpx.get(f"{stack.prom}/api/v1/alerts", timeout=5).json()
         for a in r["data"]["alerts"]:
             if a["labels"]["alertname"] == "SocmonElasticsearchUnreachable":
                 return str(a["state"])
         return None
+
+    assert state() is None, "the alert is active while Elasticsearch runs"
+    subprocess.run(
+        ["bash", str(PROJECT_ROOT / "deploy" / "es.sh"), "down"], env=stack.es_env, check=True
+    )
 
     assert _wait("SocmonElasticsearchUnreachable", state, 60) in ("pending", "firing")
