@@ -9,7 +9,7 @@ and notifies (webhook). Then, through Prometheus' HTTP API:
 - Elasticsearch is stopped and SocmonElasticsearchUnreachable reaches pending/firing.
 
 socmon writes to its own Elasticsearch node (port SOCMON_TEST_ES_FAULT_PORT, default the test
-node's port + 1), never the shared test node, because this test stops it.
+node's port + 2), never the shared test node, because this test stops it.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ from tests.ops.exprs import (
 )
 
 PROMETHEUS = shutil.which("prometheus")
-FAULT_ES_PORT = int(os.environ.get("SOCMON_TEST_ES_FAULT_PORT", str(TEST_ES_PORT + 1)))
+# + 2: the outage test (tests/foundation/test_outage.py) has + 1
+FAULT_ES_PORT = int(os.environ.get("SOCMON_TEST_ES_FAULT_PORT", str(TEST_ES_PORT + 2)))
 TOKEN = "prometheus-scrape-token"
 
 pytestmark = [
