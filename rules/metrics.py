@@ -66,6 +66,28 @@ MATCH_SECONDS = Histogram(
     buckets=(1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 0.05),
     registry=REGISTRY,
 )
+QUEUE_DEPTH = Gauge(
+    "socmon_rules_streaming_queue_depth",
+    "Events waiting for the streaming engine (collectors wait when it reaches its capacity)",
+    registry=REGISTRY,
+)
+QUEUE_CAPACITY = Gauge(
+    "socmon_rules_streaming_queue_capacity",
+    "Capacity of the streaming engine's queue (detection.streaming_queue_size)",
+    registry=REGISTRY,
+)
+QUEUE_WAIT = Gauge(
+    "socmon_rules_streaming_queue_wait_seconds",
+    "Seconds the last evaluated event waited in the queue (streaming detection lag)",
+    registry=REGISTRY,
+)
+RELOADS = Counter(
+    "socmon_rules_reloads_total",
+    "Rebuilds of the streaming engine after a change of the rule sources, by outcome "
+    "(ok, failed: the previous rules are kept)",
+    ["outcome"],
+    registry=REGISTRY,
+)
 HUNT_INPUT_ERRORS = Counter(
     "socmon_hunt_input_errors_total",
     "Input records `socmon hunt` could not read, by reason",

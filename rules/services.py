@@ -26,7 +26,14 @@ from socmon.rules.correlation import make_correlator
 from socmon.rules.detection import Detection
 from socmon.rules.engine import StreamingEngine
 from socmon.rules.loader import LoadedRules, load_for_run
-from socmon.rules.metrics import EVENT_ERRORS, MATCH_SECONDS
+from socmon.rules.metrics import (
+    EVENT_ERRORS,
+    MATCH_SECONDS,
+    QUEUE_CAPACITY,
+    QUEUE_DEPTH,
+    QUEUE_WAIT,
+    RELOADS,
+)
 from socmon.rules.reload import RuleWatcher
 from socmon.rules.scheduled import scheduled_service
 
@@ -58,6 +65,8 @@ class StreamingDetectionService:
         self.ctx = ctx
         self.settings = ctx.settings.detection
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=self.settings.streaming_queue_size)
+        QUEUE_CAPACITY.set(self.settings.streaming_queue_size)
+        QUEUE_DEPTH.set_function(self.queue.qsize)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._state = _state_store(ctx)
@@ -106,7 +115,7 @@ class StreamingDetectionService:
 
     def emit(self, doc_id: str, event: dict[str, Any], ack: Any = None) -> None:
         """EventSink: queue the event for matching (waits while the queue is full)."""
-        self.queue.put((doc_id, event))
+        self.queue.put((doc_id, event, time.monotonic()))
 
     def deliver(self, d: Detection) -> None:
         handler = self.ctx.detection_handler
@@ -125,7 +134,8 @@ class StreamingDetectionService:
             item = self.queue.get()
             if item is _STOP:
                 break
-            doc_id, event = item
+            doc_id, event, queued = item
+            QUEUE_WAIT.set(time.monotonic() - queued)
             t0 = time.perf_counter()
             try:
                 index = events_index_for(self.ctx.names, event.get("@timestamp"))
@@ -173,8 +183,10 @@ class StreamingDetectionService:
         try:
             engine = self._build(loaded)
         except Exception:
+            RELOADS.labels(outcome="failed").inc()
             log.exception("rule reload failed; keeping the current rules")
             return
+        RELOADS.labels(outcome="ok").inc()
         self.engine = engine  # atomic swap: the worker picks it up on its next event
         log.info("streaming engine rebuilt", extra={"generation": self._generation})
 
