@@ -18,6 +18,7 @@ from socmon.api.context import ApiContext
 from socmon.api.keys import create_key
 from socmon.indices import IndexNames
 from socmon.settings import Settings
+from socmon.settings.collectors import OrganizationUnit
 
 UNIT_A = "so-tttt"
 UNIT_B = "ubnd-xa-a"
@@ -93,6 +94,11 @@ def api_settings(settings: Settings) -> Settings:
     s = settings.model_copy(deep=True)
     s.api.rate_limit_per_minute = 100_000
     s.api.rate_limit_burst = 100_000
+    # the units keys may be bound to (api.keys.configured_units)
+    s.collectors.organization_units = [
+        OrganizationUnit(id=UNIT_A, name="Unit A"),
+        OrganizationUnit(id=UNIT_B, name="Unit B"),
+    ]
     return s
 
 
@@ -108,7 +114,8 @@ def app(ctx: ApiContext) -> FastAPI:
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False) as c:
+    # a loopback client, as a local Prometheus or a test on the host is (api.metrics_networks)
+    with TestClient(app, raise_server_exceptions=False, client=("127.0.0.1", 50000)) as c:
         yield c
 
 

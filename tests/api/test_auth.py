@@ -73,10 +73,16 @@ def test_cli_keys(ctx, api_settings, monkeypatch):
 
     monkeypatch.setenv("SOCMON_ES_URL", api_settings.es.url)
     monkeypatch.setenv("SOCMON_ES_INDEX_PREFIX", ctx.names.prefix)
-    runner = CliRunner()
-    r = runner.invoke(
-        cli, ["keys", "create", "--name", "ops", "--role", "analyst", "--unit", UNIT_A, "--json"]
+    monkeypatch.setenv(
+        "SOCMON_COLLECTORS_ORGANIZATION_UNITS", json.dumps([{"id": UNIT_A, "name": "A"}])
     )
+    runner = CliRunner()
+    create = ["keys", "create", "--name", "ops", "--role", "analyst", "--json"]
+    # units must be configured, non-blank, '*' alone (issue 16 item 4)
+    for bad in (["--unit", "nope"], ["--unit", "  "], ["--unit", UNIT_A, "--unit", "*"]):
+        r = runner.invoke(cli, [*create, *bad])
+        assert r.exit_code == 2 and "--unit" in r.output, (bad, r.output)
+    r = runner.invoke(cli, [*create, "--unit", UNIT_A])
     assert r.exit_code == 0, r.output
     made = json.loads(r.output.strip().splitlines()[-1])
     assert made["key"].startswith("smk_") and made["units"] == [UNIT_A]
@@ -229,8 +235,9 @@ def test_jwt_bearer(ctx, oidc):
 
         r = get(oidc(socmon_role="viewer", socmon_units=[UNIT_A]))
         assert r.status_code == 200 and r.json()["total"] == 1
-        r = get(oidc(socmon_role="viewer"))
-        assert r.json()["total"] == 2  # no units claim: province
+        r = get(oidc(socmon_role="viewer", socmon_units=["*"]))
+        assert r.json()["total"] == 2  # the province, explicitly
+        assert get(oidc(socmon_role="viewer")).status_code == 403  # no units claim: nothing
         assert get(oidc(socmon_role="viewer", iss="https://evil")).status_code == 401
         assert get(oidc(socmon_role="viewer", aud="other")).status_code == 401
         assert get(oidc(socmon_role="viewer", exp=int(time.time()) - 10)).status_code == 401
@@ -240,7 +247,7 @@ def test_jwt_bearer(ctx, oidc):
         r = c.post(
             "/api/v1/rules/validate",
             json={"yaml": "x: 1"},
-            headers={"Authorization": f"Bearer {oidc(socmon_role='viewer')}"},
+            headers={"Authorization": f"Bearer {oidc(socmon_role='viewer', socmon_units='*')}"},
         )
         assert r.status_code == 403
 
