@@ -31,6 +31,7 @@ from socmon.safe_yaml import clip
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
 MAX_QUERY = 2000
+MAX_WILDCARDS = 4
 # ECS-style field names only: no escapes, wildcards or leading underscore (_id, _index, ...)
 _FIELD_NAME = re.compile(r"^[A-Za-z0-9@][A-Za-z0-9@_.\-]*$")
 _PARSER_LOCK = threading.Lock()  # luqum's parser (PLY) keeps state between calls
@@ -66,6 +67,13 @@ def check_query_string(q: str) -> None:
             )
         if isinstance(node, lt.Word) and node.value.startswith(("*", "?")):
             raise _refuse("leading wildcards are not allowed in q")
+        if isinstance(node, lt.Word) and _wildcards(node.value) > MAX_WILDCARDS:
+            # each one multiplies the automaton Elasticsearch builds (50: ~2 s per query)
+            raise _refuse(f"at most {MAX_WILDCARDS} wildcards (* or ?) per term in q")
+
+
+def _wildcards(term: str) -> int:
+    return len(re.findall(r"(?<!\\)[*?]", term))
 
 
 def _walk(node: lt.Item) -> Iterator[lt.Item]:

@@ -86,8 +86,8 @@ class ApiSettings(Section):
     body_timeout: float = Field(
         30.0, gt=0, le=3600, description="Seconds a client has to send a whole request body."
     )
-    keep_alive_timeout: float = Field(
-        5.0, gt=0, le=300, description="Seconds an idle keep-alive connection stays open."
+    keep_alive_timeout: int = Field(
+        5, ge=1, le=300, description="Seconds an idle keep-alive connection stays open."
     )
     max_connections: int = Field(
         1000, ge=1, description="Concurrent connections the server accepts (503 above)."

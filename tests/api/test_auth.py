@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import time
 
-import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter
@@ -189,41 +186,6 @@ def test_openapi_complete(client):
 
 
 # ---------------------------------------------------------------- OIDC / JWT
-
-
-@pytest.fixture
-def oidc(ctx):
-    """A JWKS served on a local port, and a function minting tokens signed by its key."""
-    priv = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(priv.public_key()))
-    jwk.update({"kid": "k1", "use": "sig", "alg": "RS256"})
-    body = json.dumps({"keys": [jwk]}).encode()
-
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    issuer = "https://sso.example.gov.vn/realms/socmon"
-    ctx.settings.api.oidc_issuer = issuer
-    ctx.settings.api.oidc_jwks_url = f"http://127.0.0.1:{srv.server_address[1]}/jwks"
-    ctx.settings.api.oidc_audience = "socmon-api"
-
-    def mint(key=priv, **claims):
-        now = int(time.time())
-        base = {"iss": issuer, "aud": "socmon-api", "sub": "u1", "iat": now, "exp": now + 300}
-        base.update(claims)
-        return jwt.encode(base, key, algorithm="RS256", headers={"kid": "k1"})
-
-    yield mint
-    srv.shutdown()
 
 
 def test_jwt_bearer(ctx, oidc):
