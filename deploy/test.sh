@@ -5,6 +5,11 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash deploy/bootstrap.sh
+# A real browser for the tests that need one (/docs offline: tests/api/test_slow_clients.py).
+if ! command -v chromium >/dev/null 2>&1 && [[ "$(id -u)" -eq 0 ]] \
+  && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq chromium
+fi
 
 export SOCMON_TEST_ES_PORT="${SOCMON_TEST_ES_PORT:-9250}"
 SOCMON_ES_LOCAL_PORT="$SOCMON_TEST_ES_PORT" bash deploy/es.sh up

@@ -100,6 +100,7 @@ def api_settings(settings: Settings) -> Settings:
     s = settings.model_copy(deep=True)
     s.api.rate_limit_per_minute = 100_000
     s.api.rate_limit_burst = 100_000
+    s.api.auth_failures_burst = 100_000  # tests/api/test_security.py tests the throttle
     # the units keys may be bound to (api.keys.configured_units)
     s.collectors.organization_units = [
         OrganizationUnit(id=UNIT_A, name="Unit A"),

@@ -156,7 +156,14 @@ def test_authorisation_matrix(client, app, keys, ctx):
     assert set(routes) == set(table), "routes and the matrix table differ"
 
     # Keys of unit B first, then unit A, then the province: destructive calls come last.
-    principals = [None] + [f"{r}@B" for r in ROLES] + [f"{r}@A" for r in ROLES] + list(ROLES)
+    # and keys that are no keys: well-formed but made up, or with '*' stuffed in the id
+    keys = {**keys, "forged": f"smk_{'ab' * 8}_{'x' * 43}", "stuffed": "smk_*_" + "y" * 43}
+    principals = (
+        [None, "forged", "stuffed"]
+        + [f"{r}@B" for r in ROLES]
+        + [f"{r}@A" for r in ROLES]
+        + list(ROLES)
+    )
     failures = []
     checked = 0
     for (method, path), route in sorted(routes.items(), key=lambda x: x[0][0] == "DELETE"):
@@ -168,7 +175,7 @@ def test_authorisation_matrix(client, app, keys, ctx):
             checked += 1
             if role == "public":
                 expected = "allowed"
-            elif who is None:
+            elif who in (None, "forged", "stuffed"):
                 expected = 401
             else:
                 key_role, _, unit = who.partition("@")

@@ -1,13 +1,16 @@
 """The API as `socmon serve` runs it (uvicorn, real sockets): slow clients are timed out, one
-address cannot hold more than its share of connections, and TLS works with a real client
-(issue 16 items 7 and 9)."""
+address cannot hold more than its share of connections, TLS works with a real client, and
+/docs renders offline in a real browser (issue 16 items 7 and 9)."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
+import shutil
 import socket
 import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -189,3 +192,29 @@ def test_tls_needs_both_files(settings, tmp_path):
 
     with pytest.raises(SettingsError, match="tls"):
         load_settings(api={"tls_cert_file": str(tmp_path / "c.pem")})
+
+
+def test_docs_render_offline_in_chromium(settings, es_client):
+    """/docs in a real headless Chromium with every host but the API unresolvable: Swagger UI
+    renders the operations under the page's Content-Security-Policy (nothing from a CDN)."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium not installed (deploy/test.sh installs it)")
+    with serving(settings, es_client) as port:
+        out = subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                f"http://127.0.0.1:{port}/docs",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+    paths = set(re.findall(r'class="opblock-summary-path" data-path="([^"]+)"', out.stdout))
+    assert {"/api/v1/alerts", "/api/v1/rules/validate", "/healthz"} <= paths, out.stderr[-2000:]
