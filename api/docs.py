@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from socmon.api.auth import public
 
 SWAGGER_STATIC = Path(swagger_ui.__file__).resolve().parent / "static"
-INIT_JS = Path(__file__).resolve().parent / "static" / "docs-init.js"
+INIT_JS = Path(__file__).resolve().parent / "docs_init.js"  # package data (*.js)
 
 PAGE = """<!DOCTYPE html>
 <html lang="en">
