@@ -80,11 +80,14 @@ class ApiSettings(Section):
         10.0,
         gt=0,
         le=300,
-        description="Seconds a client has to send a request's headers, and the most it may "
-        "stay idle while sending its body (408 or closed after).",
+        description="Seconds a client has to send a request's headers (then 408 and closed; "
+        "after a response: keep_alive_timeout plus this).",
     )
     body_timeout: float = Field(
-        30.0, gt=0, le=3600, description="Seconds a client has to send a whole request body."
+        30.0,
+        gt=0,
+        le=3600,
+        description="Seconds a client has to send a whole request body (then closed).",
     )
     keep_alive_timeout: int = Field(
         5, ge=1, le=300, description="Seconds an idle keep-alive connection stays open."

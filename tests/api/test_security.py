@@ -419,3 +419,15 @@ def test_many_wildcards_refused(client, keys):
     q = "message:a" + "*b?" * 20
     r = client.get("/api/v1/events", params={"q": q}, headers=h(keys["viewer"]))
     assert r.status_code == 422 and "wildcards" in r.json()["detail"]
+
+
+def test_signed_cursor_page_size_checked_again(ctx):
+    """A cursor the server signed is still refused when its page size is out of bounds (the
+    limit may have been lowered since)."""
+    from socmon.api.cursors import decode_cursor, encode_cursor
+
+    for z in (0, -1, ctx.settings.api.max_page_size + 1, "10", 2.5, None):
+        with pytest.raises(ProblemError) as e:
+            decode_cursor(ctx, "events", encode_cursor(ctx, "events", {"z": z}))
+        assert e.value.status == 400
+    assert decode_cursor(ctx, "events", encode_cursor(ctx, "events", {"z": 1})) == {"z": 1}
