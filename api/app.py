@@ -16,9 +16,10 @@ from fastapi import APIRouter, FastAPI, routing
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
-from socmon.api import problems
+from socmon.api import docs, problems
 from socmon.api.auth import RateLimiter, declared_role
 from socmon.api.context import ApiContext
+from socmon.api.headers import SecurityHeaders
 from socmon.api.middleware import BodyLimit, Metrics
 from socmon.es import make_client
 from socmon.indices import IndexNames
@@ -153,18 +154,22 @@ def create_app(ctx: ApiContext, extra_routers: Iterable[APIRouter] = ()) -> Fast
         version="1.0.0",
         description=DESCRIPTION,
         openapi_tags=TAGS,
-        docs_url="/docs",
+        docs_url=None,  # api.docs serves /docs from local assets
         redoc_url=None,
     )
     app.state.ctx = ctx
     if s.rate_limit_per_minute > 0:
         ctx.extras["limiter"] = RateLimiter(s.rate_limit_per_minute, s.rate_limit_burst)
+    if s.auth_failures_per_minute > 0:
+        ctx.extras["auth_failures"] = RateLimiter(s.auth_failures_per_minute, s.auth_failures_burst)
     problems.install(app)
     for r in [*routers(), *extra_routers]:
         app.include_router(r)
+    docs.install(app)
     check_routes(app)
     _document_problems(app)
     app.add_middleware(BodyLimit, limit=s.max_body_bytes)
+    app.add_middleware(SecurityHeaders, hsts_max_age=s.hsts_max_age)
     if s.cors_origins:
         app.add_middleware(
             CORSMiddleware,

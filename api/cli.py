@@ -36,16 +36,28 @@ def keys() -> None:
     "--unit",
     "units",
     multiple=True,
-    help="Organisation unit (organization.id) the key is bound to; repeat. None: the province.",
+    help="Organisation unit (organization.id, one of collectors.organization_units) the key is "
+    "bound to; repeat. None, or '*' alone: the province.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the key and its record as JSON.")
 @click.pass_context
 def create(ctx: click.Context, name: str, role: str, units: tuple[str, ...], as_json: bool) -> None:
     """Create an API key and print it (it cannot be shown again)."""
-    from socmon.api.keys import create_key
+    from socmon.api.keys import configured_units, create_key
 
     client, names = _client_names(ctx)
-    key, rec = create_key(client, names, name, role, list(units), f"cli:{getpass.getuser()}")
+    try:
+        key, rec = create_key(
+            client,
+            names,
+            name,
+            role,
+            list(units) or None,
+            f"cli:{getpass.getuser()}",
+            known_units=configured_units(settings_from(ctx)),
+        )
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--unit") from None
     if as_json:
         click.echo(json.dumps({"key": key, **rec.public()}))
     else:

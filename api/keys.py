@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from socmon.api.context import apikeys_index
 from socmon.indices import IndexNames
+from socmon.settings import Settings
 
 ROLES = ("viewer", "analyst", "admin")
 PROVINCE = "*"
@@ -56,16 +58,47 @@ def hash_key(key: str) -> str:
 
 
 def _record(src: dict[str, Any]) -> KeyRecord:
-    units = src.get("units") or [PROVINCE]
+    units = src.get("units") or []
     return KeyRecord(
         key_id=src["key_id"],
         name=src.get("name", ""),
         role=src.get("role", "viewer"),
-        units=None if PROVINCE in units else tuple(units),
+        # fail closed: only an explicit ['*'] is the province; no units reads nothing
+        units=None if units == [PROVINCE] else tuple(u for u in units if u != PROVINCE),
         revoked=bool(src.get("revoked")),
         created=src.get("created", ""),
         created_by=src.get("created_by", ""),
     )
+
+
+def configured_units(settings: Settings) -> set[str]:
+    """The organisation unit ids a key may be bound to: those configured for the collectors
+    (``collectors.organization_units``) and the unit of unmapped sources."""
+    c = settings.collectors
+    return {u.id for u in c.organization_units} | {c.default_org_id}
+
+
+def check_units(units: list[str] | None, known: Collection[str] | None) -> list[str]:
+    """The units to store: ``None`` is the province (``['*']``); otherwise every id must be
+    non-blank and (when ``known`` is given) configured, and ``*`` may only stand alone.
+    ValueError says what is wrong: a key never becomes province-wide by accident."""
+    if units is None:
+        return [PROVINCE]
+    if not units:
+        raise ValueError("units is empty: give unit ids, or ['*'] for the whole province")
+    if any(not isinstance(u, str) or not u.strip() for u in units):
+        raise ValueError("unit ids may not be blank")
+    if PROVINCE in units:
+        if len(units) > 1:
+            raise ValueError("'*' (the whole province) must be the only unit")
+        return [PROVINCE]
+    if known is not None:
+        unknown = sorted(set(units) - set(known))
+        if unknown:
+            raise ValueError(
+                f"unknown unit(s): {', '.join(unknown)} (configured: {', '.join(sorted(known))})"
+            )
+    return list(dict.fromkeys(units))
 
 
 def ensure_index(client: Elasticsearch, names: IndexNames) -> None:
@@ -87,13 +120,13 @@ def create_key(
     units: list[str] | None,
     actor: str,
     refresh: bool | str = "wait_for",
+    known_units: Collection[str] | None = None,
 ) -> tuple[str, KeyRecord]:
-    """Create a key; returns (the key itself, shown once, and its record)."""
+    """Create a key; returns (the key itself, shown once, and its record). ``units`` None is
+    the province; see ``check_units`` (ValueError on bad units)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    clean = [u.strip() for u in units or [] if u.strip()]
-    if not clean:
-        clean = [PROVINCE]
+    clean = check_units(units, known_units)
     key_id = secrets.token_hex(8)
     key = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     now = _now()

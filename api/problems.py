@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 from elasticsearch import ApiError, ConnectionError, ConnectionTimeout
@@ -182,23 +183,34 @@ def install(app: FastAPI) -> None:
                 instance=request.url.path,
                 headers={"Retry-After": "1"},
             )
+        # Elasticsearch's reasons name indices, fields and internals: logged under a
+        # reference the caller gets, never echoed (issue 16 item 12).
+        ref = secrets.token_hex(6)
         if status == 400:
             log.info(
                 "elasticsearch rejected a query",
-                extra={"path": request.url.path, "error": text[:500]},
+                extra={"path": request.url.path, "error": text[:500], "reference": ref},
             )
             return problem_response(
-                400, f"query rejected: {exc.message}", instance=request.url.path
+                400,
+                f"the query was rejected by the search engine; check its syntax (reference {ref})",
+                instance=request.url.path,
             )
-        log.error("elasticsearch error", extra={"path": request.url.path, "error": text[:1000]})
+        log.error(
+            "elasticsearch error",
+            extra={"path": request.url.path, "error": text[:1000], "reference": ref},
+        )
         return problem_response(
-            502, "Elasticsearch answered with an error", instance=request.url.path
+            502,
+            f"Elasticsearch answered with an error (reference {ref})",
+            instance=request.url.path,
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
-        return problem_response(500, "internal error", instance=request.url.path)
+        ref = secrets.token_hex(6)
+        log.exception("unhandled error", extra={"path": request.url.path, "reference": ref})
+        return problem_response(500, f"internal error (reference {ref})", instance=request.url.path)
 
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:

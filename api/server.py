@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 from elasticsearch import Elasticsearch
 
 from socmon.api.app import build
+from socmon.api.connections import guarded_protocol
 from socmon.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,16 +23,25 @@ def make_server(
     engine_ready: Callable[[], bool] | None = None,
     port: int | None = None,
 ) -> uvicorn.Server:
+    s = settings.api
     app = build(settings, client, engine_ready)
+    tls: dict[str, Any] = {}
+    if s.tls_cert_file is not None and s.tls_key_file is not None:
+        for f in (s.tls_cert_file, s.tls_key_file):
+            if not f.is_file():
+                raise FileNotFoundError(f"api TLS file not found: {f}")
+        tls = {"ssl_certfile": str(s.tls_cert_file), "ssl_keyfile": str(s.tls_key_file)}
     config = uvicorn.Config(
         app,
-        host=settings.api.bind,
-        port=settings.api.port if port is None else port,
+        host=s.bind,
+        port=s.port if port is None else port,
         log_config=None,  # socmon's JSON logging
         access_log=False,  # requests are counted in socmon_api_requests_total
-        limit_concurrency=1000,
-        timeout_keep_alive=30,
+        http=guarded_protocol(s.header_timeout, s.body_timeout, s.max_connections_per_address),
+        limit_concurrency=s.max_connections,
+        timeout_keep_alive=s.keep_alive_timeout,
         server_header=False,
+        **tls,
     )
     return uvicorn.Server(config)
 

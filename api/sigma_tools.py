@@ -19,9 +19,14 @@ from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
+from socmon import safe_yaml
 from socmon.rules.pipelines import socmon_pipeline
 
 _QUOTED = re.compile(r"'([^']+)'")
+# Problems echo pySigma's messages, which quote the rule's values: bounded so that no input
+# makes the answer larger than a few kilobytes per problem.
+MAX_MESSAGE = 500
+MAX_PROBLEMS = 50
 _KEY = re.compile(r"^\s*-?\s*([A-Za-z0-9_.\-]+)(\|[A-Za-z0-9_|]+)?\s*:")
 
 
@@ -73,14 +78,15 @@ def _locate(text: str, message: str) -> tuple[int | None, str | None]:
 
 
 def _problem(text: str, message: str, kind: str) -> dict[str, Any]:
-    line, fld = _locate(text, message)
-    return {"loc": ["body", "yaml"], "msg": message, "type": kind, "line": line, "field": fld}
+    line, fld = _locate(text, message[:MAX_MESSAGE])
+    msg = safe_yaml.clip(message, MAX_MESSAGE)
+    return {"loc": ["body", "yaml"], "msg": msg, "type": kind, "line": line, "field": fld}
 
 
 def yaml_id(text: str) -> str | None:
     """The rule's ``id`` from its YAML (None when absent or unreadable)."""
     try:
-        doc = yaml.safe_load(text)
+        doc = safe_yaml.load(text)
     except yaml.YAMLError:
         return None
     if isinstance(doc, dict) and doc.get("id"):
@@ -91,7 +97,7 @@ def yaml_id(text: str) -> str | None:
 def ensure_id(text: str) -> tuple[str, str]:
     """(rule id, yaml): a YAML without ``id`` gets a fresh UUID as its first line."""
     try:
-        doc = yaml.safe_load(text)
+        doc = safe_yaml.load(text)
     except yaml.YAMLError:
         doc = None
     if isinstance(doc, dict) and doc.get("id"):
@@ -101,9 +107,13 @@ def ensure_id(text: str) -> tuple[str, str]:
 
 
 def check(text: str) -> Checked:
-    """Validate one Sigma rule (YAML text); never raises on bad input."""
+    """Validate one Sigma rule (YAML text); never raises on bad input.
+
+    The YAML is read with ``socmon.safe_yaml`` (no anchors/aliases, bounded depth and size)
+    and pySigma gets the parsed document, never the text: it would parse it again with
+    aliases expanded."""
     try:
-        doc = yaml.safe_load(text)
+        doc = safe_yaml.load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -113,7 +123,7 @@ def check(text: str) -> Checked:
             [
                 {
                     "loc": ["body", "yaml"],
-                    "msg": f"YAML: {e}",
+                    "msg": safe_yaml.clip(f"YAML: {e}", MAX_MESSAGE),
                     "type": "yaml",
                     "line": line,
                     "field": None,
@@ -148,7 +158,7 @@ def check(text: str) -> Checked:
         )
     rid = str(doc["id"]) if doc.get("id") else None
     try:
-        coll = SigmaCollection.from_yaml(text, collect_errors=True)
+        coll = SigmaCollection.from_dicts([doc], collect_errors=True)
     except SigmaError as e:
         return Checked(rid, text, [_problem(text, str(e), type(e).__name__)])
     except Exception as e:
@@ -156,7 +166,7 @@ def check(text: str) -> Checked:
     out = Checked(rid, text)
     errors = [err for r in coll.rules for err in r.errors] + list(coll.errors)
     seen: set[str] = set()
-    for err in errors:
+    for err in errors[:MAX_PROBLEMS]:
         if str(err) in seen:
             continue
         seen.add(str(err))

@@ -234,6 +234,8 @@ def main() -> None:
         SOCMON_ES_URL=args.es_url,
         SOCMON_ES_INDEX_PREFIX=PREFIX,
         SOCMON_API_RATE_LIMIT_PER_MINUTE="0",
+        # every client is on 127.0.0.1: above the pool of 50 (api.max_connections_per_address)
+        SOCMON_API_MAX_CONNECTIONS_PER_ADDRESS="500",
         SOCMON_LOG_LEVEL="WARNING",
     )
     server = subprocess.Popen(

@@ -5,12 +5,16 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash deploy/bootstrap.sh
-# promtool and a real Prometheus for tests/ops (Debian's prometheus package).
-if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+# System packages the tests use (Debian), installed when missing: promtool and a real
+# Prometheus (tests/ops), a real browser (Debian's chromium: /docs offline, the console).
+need=()
+command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if (( ${#need[@]} )); then
   if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq prometheus
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
   else
-    echo "test: promtool/prometheus missing; install them (apt-get install prometheus)" >&2
+    echo "test: missing ${need[*]}; install them (apt-get install ${need[*]})" >&2
     exit 1
   fi
 fi

@@ -10,9 +10,10 @@ from pydantic import BaseModel, Field
 from socmon.api import audit
 from socmon.api.auth import Principal, require, unit_filter
 from socmon.api.context import get_ctx
-from socmon.api.keys import create_key, get_key, list_keys, revoke_key
+from socmon.api.cursors import decode_cursor, encode_cursor
+from socmon.api.keys import PROVINCE, configured_units, create_key, get_key, list_keys, revoke_key
 from socmon.api.problems import ProblemError, problem_responses
-from socmon.api.routes.common import decode_cursor, encode_cursor, page_size, parse_time, search
+from socmon.api.routes.common import page_size, parse_time, search
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -21,10 +22,12 @@ class KeyIn(BaseModel):
     name: str = Field(..., min_length=1, max_length=128, examples=["so-tttt-viewer"])
     role: Literal["viewer", "analyst", "admin"] = Field(..., examples=["viewer"])
     units: list[str] = Field(
-        default_factory=list,
+        default_factory=lambda: [PROVINCE],
+        min_length=1,
         max_length=500,
         examples=[["so-tttt"]],
-        description="Organisation units; empty or ['*']: whole province.",
+        description="Configured organisation unit ids, or ['*'] (alone) for the whole "
+        "province (the default).",
     )
 
 
@@ -89,7 +92,20 @@ def keys_create(
     request: Request, body: KeyIn, p: Principal = Depends(require("admin", province=True))
 ) -> NewKey:
     ctx = get_ctx(request)
-    key, rec = create_key(ctx.client, ctx.names, body.name, body.role, body.units, p.actor)
+    try:
+        key, rec = create_key(
+            ctx.client,
+            ctx.names,
+            body.name,
+            body.role,
+            body.units,
+            p.actor,
+            known_units=configured_units(ctx.settings),
+        )
+    except ValueError as e:
+        raise ProblemError(
+            422, str(e), errors=[{"loc": ["body", "units"], "msg": str(e)}]
+        ) from None
     audit.record(ctx, p, "key.create", "key", rec.key_id, None, rec.public())
     return NewKey(key=key, **rec.public())
 
@@ -137,7 +153,7 @@ def audit_list(
     ctx = get_ctx(request)
     after: list[Any] = []
     if cursor:
-        st = decode_cursor(cursor)
+        st = decode_cursor(ctx, "audit", cursor)
         try:
             actor, object_type, object_id, action = (
                 st.get("ac"),
@@ -182,6 +198,8 @@ def audit_list(
     nxt = None
     if len(hits) == n:
         nxt = encode_cursor(
+            ctx,
+            "audit",
             {
                 "ac": actor,
                 "ot": object_type,
@@ -191,6 +209,6 @@ def audit_list(
                 "t1": end,
                 "z": n,
                 "a": hits[-1]["sort"],
-            }
+            },
         )
     return AuditPage(items=[h["_source"] for h in hits], next_cursor=nxt)

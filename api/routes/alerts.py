@@ -16,10 +16,9 @@ from socmon.alerting.errors import AlertNotFound, ConcurrentUpdate, InvalidTrans
 from socmon.api import audit
 from socmon.api.auth import Principal, require, unit_filter
 from socmon.api.context import ApiContext, get_ctx
+from socmon.api.cursors import decode_cursor, encode_cursor
 from socmon.api.problems import ProblemError, problem_responses
 from socmon.api.routes.common import (
-    decode_cursor,
-    encode_cursor,
     page_size,
     parse_time,
     search,
@@ -180,16 +179,13 @@ def _hit(h: dict[str, Any]) -> dict[str, Any]:
 
 
 def scoped_alert(ctx: ApiContext, p: Principal, alert_id: str) -> dict[str, Any]:
-    """The alert if it exists within the principal's units: 404 / 403 otherwise."""
+    """The alert if it exists within the principal's units, else 404: an alert of another
+    unit answers exactly as one that does not exist (docs/security.md)."""
     q = {"bool": {"filter": [{"ids": {"values": [alert_id]}}, *unit_filter(p)]}}
     resp = search(ctx, index=ctx.names.alerts, query=q, size=1)
     hits = resp["hits"]["hits"]
     if hits:
         return _hit(hits[0])
-    if p.units is not None:
-        exists = search(ctx, index=ctx.names.alerts, query={"ids": {"values": [alert_id]}}, size=0)
-        if exists["hits"]["total"]["value"]:
-            raise ProblemError(403, "this alert belongs to a unit outside your scope")
     raise ProblemError(404, f"alert '{alert_id}' not found")
 
 
@@ -263,7 +259,7 @@ def list_alerts(
 ) -> AlertPage:
     ctx = get_ctx(request)
     if cursor:
-        state = decode_cursor(cursor)
+        state = decode_cursor(ctx, "alerts", cursor)
         try:
             f = AlertFilter.model_validate(state["f"])
             sort_field, sort_order, n = state["s"], state["o"], int(state["z"])
@@ -308,6 +304,8 @@ def list_alerts(
     nxt = None
     if len(hits) == n:
         nxt = encode_cursor(
+            ctx,
+            "alerts",
             {
                 "p": resp.get("pit_id", pit_id) if pit_id else None,
                 "a": hits[-1]["sort"],
@@ -315,7 +313,7 @@ def list_alerts(
                 "s": sort_field,
                 "o": sort_order,
                 "z": n,
-            }
+            },
         )
     return AlertPage(
         items=[_hit(h) for h in hits],

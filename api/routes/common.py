@@ -1,12 +1,10 @@
-"""Helpers shared by routes: time ranges, bounded searches, cursors."""
+"""Helpers shared by routes: time ranges, bounded searches (cursors: ``api.cursors``)."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from typing import Any
 
-import orjson
 from elasticsearch import NotFoundError
 
 from socmon.api.context import ApiContext
@@ -40,7 +38,10 @@ def parse_time(value: str | None, name: str) -> dt.datetime | None:
         ) from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.UTC)
-    return t.astimezone(dt.UTC)
+    try:
+        return t.astimezone(dt.UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise ProblemError(422, f"{name}: '{value}' is out of range") from None
 
 
 def iso(t: dt.datetime) -> str:
@@ -100,18 +101,3 @@ def paged_search(ctx: ApiContext, size: int | None, page: int, **kwargs: Any) ->
     if page * n > FROM_SIZE_WINDOW:
         raise ProblemError(422, f"page * size may be at most {FROM_SIZE_WINDOW}")
     return search(ctx, size=n, from_=(page - 1) * n, track_total_hits=True, **kwargs)
-
-
-def encode_cursor(state: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(state)).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> dict[str, Any]:
-    try:
-        pad = "=" * (-len(cursor) % 4)
-        state = orjson.loads(base64.urlsafe_b64decode(cursor + pad))
-    except Exception:
-        raise ProblemError(400, "the cursor is not valid") from None
-    if not isinstance(state, dict):
-        raise ProblemError(400, "the cursor is not valid")
-    return state

@@ -3,67 +3,85 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
 from typing import Any
 
+import luqum.tree as lt
 from elasticsearch import NotFoundError
 from fastapi import APIRouter, Depends, Query, Request
+from luqum.exceptions import IllegalCharacterError, ParseError
+from luqum.parser import lexer as lucene_lexer
+from luqum.parser import parser as lucene_parser
 from pydantic import BaseModel, Field
 
 from socmon.api.auth import Principal, require, unit_filter
 from socmon.api.context import get_ctx
+from socmon.api.cursors import decode_cursor, encode_cursor
 from socmon.api.problems import ProblemError, problem_responses
 from socmon.api.routes.common import (
-    decode_cursor,
-    encode_cursor,
     iso,
     page_size,
     range_clause,
     search,
     time_range,
 )
+from socmon.safe_yaml import clip
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
 MAX_QUERY = 2000
-_FIELD = re.compile(r"([^\s():\"]+):")
+MAX_WILDCARDS = 4
+# ECS-style field names only: no escapes, wildcards or leading underscore (_id, _index, ...)
+_FIELD_NAME = re.compile(r"^[A-Za-z0-9@][A-Za-z0-9@_.\-]*$")
+_PARSER_LOCK = threading.Lock()  # luqum's parser (PLY) keeps state between calls
+
+
+def _refuse(reason: str) -> ProblemError:
+    return ProblemError(422, reason, errors=[{"loc": ["query", "q"], "msg": reason}])
 
 
 def check_query_string(q: str) -> None:
     """Refuse the expensive or unsafe parts of Lucene syntax: regular expressions, fuzzy and
-    proximity operators, wildcard field names, leading wildcards. 422 with the reason."""
+    proximity operators, wildcard/escaped/underscore field names, leading wildcards.
+
+    The check walks the parsed query (luqum's Lucene grammar), not the raw text, so escaping
+    cannot hide an operator (``admin\\\\~2`` is a fuzzy query on ``admin\\``). 422 with
+    the reason; a query luqum cannot parse is refused too."""
     if len(q) > MAX_QUERY:
-        raise ProblemError(422, f"q is longer than {MAX_QUERY} characters")
-    outside: list[str] = []
-    in_quote = False
-    escaped = False
-    for ch in q:
-        if escaped:
-            escaped = False
-            outside.append(" " if not in_quote else "")
-            continue
-        if ch == "\\":
-            escaped = True
-            continue
-        if ch == '"':
-            in_quote = not in_quote
-            outside.append(" ")
-            continue
-        if not in_quote:
-            outside.append(ch)
-    text = "".join(outside)
-    if "/" in text:
-        raise ProblemError(422, "regular expressions (/.../) are not allowed in q; quote the value")
-    if "~" in q.replace("\\~", ""):
-        raise ProblemError(422, "fuzzy and proximity operators (~) are not allowed in q")
-    for m in _FIELD.finditer(text):
-        field = m.group(1)
-        if "*" in field or "?" in field or field.startswith("_"):
-            raise ProblemError(
-                422, f"field '{field}' is not allowed in q (no wildcards or _fields)"
+        raise _refuse(f"q is longer than {MAX_QUERY} characters")
+    try:
+        with _PARSER_LOCK:
+            tree = lucene_parser.parse(q, lexer=lucene_lexer.clone())
+    except (ParseError, IllegalCharacterError) as e:
+        raise _refuse(f"q is not valid Lucene syntax: {clip(str(e), 200)}") from None
+    for node in _walk(tree):
+        if isinstance(node, lt.Regex):
+            raise _refuse("regular expressions (/.../) are not allowed in q; quote the value")
+        if isinstance(node, lt.Fuzzy | lt.Proximity):
+            raise _refuse("fuzzy and proximity operators (~) are not allowed in q")
+        if isinstance(node, lt.SearchField) and not _FIELD_NAME.match(node.name):
+            raise _refuse(
+                f"field '{clip(node.name, 100)}' is not allowed in q "
+                "(no wildcards, escapes or _fields)"
             )
-    for token in re.split(r"[\s():]+", text):
-        if token.startswith(("*", "?")):
-            raise ProblemError(422, "leading wildcards are not allowed in q")
+        if isinstance(node, lt.Word) and node.value.startswith(("*", "?")):
+            raise _refuse("leading wildcards are not allowed in q")
+        if isinstance(node, lt.Word) and _wildcards(node.value) > MAX_WILDCARDS:
+            # each one multiplies the automaton Elasticsearch builds (50: ~2 s per query)
+            raise _refuse(f"at most {MAX_WILDCARDS} wildcards (* or ?) per term in q")
+
+
+def _wildcards(term: str) -> int:
+    return len(re.findall(r"(?<!\\)[*?]", term))
+
+
+def _walk(node: lt.Item) -> Iterator[lt.Item]:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(n.children)
 
 
 class EventPage(BaseModel):
@@ -109,7 +127,7 @@ def search_events(
 ) -> EventPage:
     ctx = get_ctx(request)
     if cursor:
-        st = decode_cursor(cursor)
+        st = decode_cursor(ctx, "events", cursor)
         try:
             q, start, end, unit = st.get("q"), st["t0"], st["t1"], st.get("u")
             n, pit_id, after = int(st["z"]), str(st["p"]), list(st["a"])
@@ -169,6 +187,8 @@ def search_events(
     nxt = None
     if len(hits) == n:
         nxt = encode_cursor(
+            ctx,
+            "events",
             {
                 "p": resp.get("pit_id", pit_id),
                 "a": hits[-1]["sort"],
@@ -177,7 +197,7 @@ def search_events(
                 "t1": iso(t1),
                 "u": unit,
                 "z": n,
-            }
+            },
         )
     total = resp["hits"]["total"]
     return EventPage(

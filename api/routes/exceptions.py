@@ -99,7 +99,10 @@ def _scoped(ctx: ApiContext, p: Principal, eid: str) -> dict[str, Any]:
         doc = exc.get(ctx.client, ctx.names, eid)
     except ExceptionNotFound:
         raise ProblemError(404, f"exception '{eid}' not found") from None
-    _check_scope(p, (doc.get("organization") or {}).get("id"))
+    org = (doc.get("organization") or {}).get("id")
+    if org is not None and not p.sees_unit(org):  # as if it did not exist (docs/security.md)
+        raise ProblemError(404, f"exception '{eid}' not found")
+    _check_scope(p, org)
     return doc
 
 

@@ -635,8 +635,8 @@ def preview_yaml(
 ) -> PreviewResult:
     if not body.yaml:
         raise ProblemError(422, "yaml is required here")
-    _, text = ensure_id(body.yaml)
-    return _preview(get_ctx(request), p, text, body)
+    # no id added: the problems' line numbers are those of the posted text
+    return _preview(get_ctx(request), p, body.yaml, body)
 
 
 @router.post(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
@@ -68,13 +69,22 @@ def readyz(request: Request, response: Response) -> Readiness:
             "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
             "description": "Metrics in the Prometheus text format",
         },
-        **problem_responses(401),
+        **problem_responses(401, 403),
     },
 )
 def metrics(request: Request) -> Response:
+    """Readable without a token from ``api.metrics_networks`` (default: loopback only), from
+    elsewhere with the bearer ``api.metrics_token``; 401/403 otherwise (docs/security.md)."""
     ctx = get_ctx(request)
-    token = ctx.settings.api.metrics_token
-    if token is not None:
+    s = ctx.settings.api
+    address = request.client.host if request.client else ""
+    if not _in_networks(address, s.metrics_networks):
+        token = s.metrics_token
+        if token is None:
+            raise ProblemError(
+                403,
+                "/metrics is readable from api.metrics_networks only (or set api.metrics_token)",
+            )
         auth = request.headers.get("authorization", "")
         given = auth[7:] if auth.lower().startswith("bearer ") else ""
         if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
@@ -84,3 +94,11 @@ def metrics(request: Request) -> Response:
                 headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
             )
     return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _in_networks(address: str, networks: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(n, strict=False) for n in networks)

@@ -5,9 +5,11 @@ API (issue 7): HTTP service, authentication, limits.
 
 from __future__ import annotations
 
+import ipaddress
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from socmon.settings.base import Section
 
@@ -49,19 +51,84 @@ class ApiSettings(Section):
     key_cache_seconds: float = Field(
         5.0, ge=0, description="Seconds a verified API key is cached (revocation delay)."
     )
+    key_cache_size: int = Field(
+        10_000, ge=1, description="Keys kept in the cache (least recently used evicted first)."
+    )
+    negative_cache_seconds: float = Field(
+        2.0, ge=0, description="Seconds an unknown or revoked key is remembered as such."
+    )
+    auth_failures_per_minute: int = Field(
+        30,
+        ge=0,
+        description="Failed authentications allowed per client address and minute, then 429 "
+        "without a lookup (0: unlimited).",
+    )
+    auth_failures_burst: int = Field(
+        20, ge=1, description="Failed authentications a client address may make at once."
+    )
+    cursor_secret: SecretStr | None = Field(
+        None,
+        description="Key signing pagination cursors (HMAC-SHA256). Unset: a random key per "
+        "process (cursors work only on the process that made them).",
+    )
+    cursor_secret_previous: SecretStr | None = Field(
+        None,
+        description="The previous cursor key, still accepted: set it to the old "
+        "cursor_secret when rotating.",
+    )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Seconds a client has to send a request's headers (then 408 and closed; "
+        "after a response: keep_alive_timeout plus this).",
+    )
+    body_timeout: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Seconds a client has to send a whole request body (then closed).",
+    )
+    keep_alive_timeout: int = Field(
+        5, ge=1, le=300, description="Seconds an idle keep-alive connection stays open."
+    )
+    max_connections: int = Field(
+        1000, ge=1, description="Concurrent connections the server accepts (503 above)."
+    )
+    max_connections_per_address: int = Field(
+        50, ge=1, description="Concurrent connections one client address may hold."
+    )
+    tls_cert_file: Path | None = Field(
+        None, description="TLS certificate chain (PEM): the API serves HTTPS when set."
+    )
+    tls_key_file: Path | None = Field(None, description="TLS private key (PEM).")
+    hsts_max_age: int = Field(
+        31_536_000,
+        ge=0,
+        description="Strict-Transport-Security max-age sent over TLS (0: no header).",
+    )
     oidc_issuer: str | None = Field(None, description="OIDC issuer (iss) of accepted JWTs.")
     oidc_jwks_url: str | None = Field(None, description="JWKS URL of the issuer's signing keys.")
-    oidc_audience: str | None = Field(None, description="Audience (aud) JWTs must carry.")
+    oidc_audience: str | None = Field(
+        None, description="Audience (aud) JWTs must carry; required when oidc_issuer is set."
+    )
     oidc_algorithms: list[str] = Field(
         default_factory=lambda: ["RS256", "ES256"], description="Accepted JWT algorithms."
     )
     oidc_role_claim: str = Field("socmon_role", description="JWT claim holding the role.")
     oidc_units_claim: str = Field(
         "socmon_units",
-        description="JWT claim holding the organisation units (list; '*' or absent: province).",
+        description="JWT claim holding the organisation units: a list of unit ids, or ['*'] "
+        "(or '*') for the province; absent, empty or malformed: no access.",
     )
     metrics_token: SecretStr | None = Field(
-        None, description="Bearer token /metrics requires (unset: /metrics is open)."
+        None,
+        description="Bearer token /metrics requires from addresses outside metrics_networks.",
+    )
+    metrics_networks: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description="Addresses (CIDR) that may read /metrics without the token; ['0.0.0.0/0', "
+        "'::/0']: open to all.",
     )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS (empty: CORS off)."
@@ -71,3 +138,21 @@ class ApiSettings(Section):
         False,
         description="/readyz fails until the detection engine reports it has loaded rules.",
     )
+
+    @model_validator(mode="after")
+    def _checked(self) -> ApiSettings:
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError(
+                "oidc_issuer is set without oidc_audience: tokens issued for any other "
+                "application would be accepted"
+            )
+        if self.oidc_issuer and not self.oidc_jwks_url:
+            raise ValueError("oidc_issuer is set without oidc_jwks_url")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("TLS needs both tls_cert_file and tls_key_file")
+        for net in self.metrics_networks:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"metrics_networks: '{net}' is not an address or CIDR") from None
+        return self

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import http.server
+import json
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from elasticsearch import Elasticsearch
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -18,6 +24,7 @@ from socmon.api.context import ApiContext
 from socmon.api.keys import create_key
 from socmon.indices import IndexNames
 from socmon.settings import Settings
+from socmon.settings.collectors import OrganizationUnit
 
 UNIT_A = "so-tttt"
 UNIT_B = "ubnd-xa-a"
@@ -93,6 +100,12 @@ def api_settings(settings: Settings) -> Settings:
     s = settings.model_copy(deep=True)
     s.api.rate_limit_per_minute = 100_000
     s.api.rate_limit_burst = 100_000
+    s.api.auth_failures_burst = 100_000  # tests/api/test_security.py tests the throttle
+    # the units keys may be bound to (api.keys.configured_units)
+    s.collectors.organization_units = [
+        OrganizationUnit(id=UNIT_A, name="Unit A"),
+        OrganizationUnit(id=UNIT_B, name="Unit B"),
+    ]
     return s
 
 
@@ -108,7 +121,8 @@ def app(ctx: ApiContext) -> FastAPI:
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False) as c:
+    # a loopback client, as a local Prometheus or a test on the host is (api.metrics_networks)
+    with TestClient(app, raise_server_exceptions=False, client=("127.0.0.1", 50000)) as c:
         yield c
 
 
@@ -132,3 +146,38 @@ def keys(ctx: ApiContext) -> dict[str, str]:
 
 def h(key: str) -> dict[str, str]:
     return {"X-API-Key": key}
+
+
+@pytest.fixture
+def oidc(ctx):
+    """A JWKS served on a local port, and a function minting tokens signed by its key."""
+    priv = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(priv.public_key()))
+    jwk.update({"kid": "k1", "use": "sig", "alg": "RS256"})
+    body = json.dumps({"keys": [jwk]}).encode()
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    issuer = "https://sso.example.gov.vn/realms/socmon"
+    ctx.settings.api.oidc_issuer = issuer
+    ctx.settings.api.oidc_jwks_url = f"http://127.0.0.1:{srv.server_address[1]}/jwks"
+    ctx.settings.api.oidc_audience = "socmon-api"
+
+    def mint(key=priv, **claims):
+        now = int(time.time())
+        base = {"iss": issuer, "aud": "socmon-api", "sub": "u1", "iat": now, "exp": now + 300}
+        base.update(claims)
+        return jwt.encode(base, key, algorithm="RS256", headers={"kid": "k1"})
+
+    yield mint
+    srv.shutdown()

@@ -126,7 +126,8 @@ def test_detail_status_assignee_notes_and_audit(client, keys, ctx):
     assert r.status_code == 200
     assert r.json()["alert"]["id"] == aid
     assert r.json()["events"]
-    assert client.get(f"/api/v1/alerts/{other}", headers=h(keys["viewer@A"])).status_code == 403
+    # another unit's alert answers as a made-up id does (docs/security.md, issue 16 item 11)
+    assert client.get(f"/api/v1/alerts/{other}", headers=h(keys["viewer@A"])).status_code == 404
     assert client.get("/api/v1/alerts/nope", headers=h(keys["viewer"])).status_code == 404
 
     r = client.post(
@@ -159,7 +160,7 @@ def test_detail_status_assignee_notes_and_audit(client, keys, ctx):
         client.post(
             f"/api/v1/alerts/{aid}/notes", json={"text": "x"}, headers=h(keys["analyst@B"])
         ).status_code
-        == 403
+        == 404
     )
 
     detail = client.get(f"/api/v1/alerts/{aid}", headers=h(keys["viewer@A"])).json()

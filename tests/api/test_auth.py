@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import socket
-import threading
 import time
 
-import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter
@@ -75,10 +72,16 @@ def test_cli_keys(ctx, api_settings, monkeypatch):
 
     monkeypatch.setenv("SOCMON_ES_URL", api_settings.es.url)
     monkeypatch.setenv("SOCMON_ES_INDEX_PREFIX", ctx.names.prefix)
-    runner = CliRunner()
-    r = runner.invoke(
-        cli, ["keys", "create", "--name", "ops", "--role", "analyst", "--unit", UNIT_A, "--json"]
+    monkeypatch.setenv(
+        "SOCMON_COLLECTORS_ORGANIZATION_UNITS", json.dumps([{"id": UNIT_A, "name": "A"}])
     )
+    runner = CliRunner()
+    create = ["keys", "create", "--name", "ops", "--role", "analyst", "--json"]
+    # units must be configured, non-blank, '*' alone (issue 16 item 4)
+    for bad in (["--unit", "nope"], ["--unit", "  "], ["--unit", UNIT_A, "--unit", "*"]):
+        r = runner.invoke(cli, [*create, *bad])
+        assert r.exit_code == 2 and "--unit" in r.output, (bad, r.output)
+    r = runner.invoke(cli, [*create, "--unit", UNIT_A])
     assert r.exit_code == 0, r.output
     made = json.loads(r.output.strip().splitlines()[-1])
     assert made["key"].startswith("smk_") and made["units"] == [UNIT_A]
@@ -206,41 +209,6 @@ def test_openapi_complete(client):
 # ---------------------------------------------------------------- OIDC / JWT
 
 
-@pytest.fixture
-def oidc(ctx):
-    """A JWKS served on a local port, and a function minting tokens signed by its key."""
-    priv = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(priv.public_key()))
-    jwk.update({"kid": "k1", "use": "sig", "alg": "RS256"})
-    body = json.dumps({"keys": [jwk]}).encode()
-
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    issuer = "https://sso.example.gov.vn/realms/socmon"
-    ctx.settings.api.oidc_issuer = issuer
-    ctx.settings.api.oidc_jwks_url = f"http://127.0.0.1:{srv.server_address[1]}/jwks"
-    ctx.settings.api.oidc_audience = "socmon-api"
-
-    def mint(key=priv, **claims):
-        now = int(time.time())
-        base = {"iss": issuer, "aud": "socmon-api", "sub": "u1", "iat": now, "exp": now + 300}
-        base.update(claims)
-        return jwt.encode(base, key, algorithm="RS256", headers={"kid": "k1"})
-
-    yield mint
-    srv.shutdown()
-
-
 def test_jwt_bearer(ctx, oidc):
     index_alerts(ctx.client, ctx.names, [make_alert(1, UNIT_A), make_alert(2, UNIT_B)])
     with TestClient(create_app(ctx), raise_server_exceptions=False) as c:
@@ -250,8 +218,9 @@ def test_jwt_bearer(ctx, oidc):
 
         r = get(oidc(socmon_role="viewer", socmon_units=[UNIT_A]))
         assert r.status_code == 200 and r.json()["total"] == 1
-        r = get(oidc(socmon_role="viewer"))
-        assert r.json()["total"] == 2  # no units claim: province
+        r = get(oidc(socmon_role="viewer", socmon_units=["*"]))
+        assert r.json()["total"] == 2  # the province, explicitly
+        assert get(oidc(socmon_role="viewer")).status_code == 403  # no units claim: nothing
         assert get(oidc(socmon_role="viewer", iss="https://evil")).status_code == 401
         assert get(oidc(socmon_role="viewer", aud="other")).status_code == 401
         assert get(oidc(socmon_role="viewer", exp=int(time.time()) - 10)).status_code == 401
@@ -261,7 +230,7 @@ def test_jwt_bearer(ctx, oidc):
         r = c.post(
             "/api/v1/rules/validate",
             json={"yaml": "x: 1"},
-            headers={"Authorization": f"Bearer {oidc(socmon_role='viewer')}"},
+            headers={"Authorization": f"Bearer {oidc(socmon_role='viewer', socmon_units='*')}"},
         )
         assert r.status_code == 403
 

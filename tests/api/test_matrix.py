@@ -77,7 +77,8 @@ RANK = {V: 0, AN: 1, AD: 2}
 
 def _table(aid: str, eid: str, kid: str) -> dict[tuple[str, str], dict[str, Any]]:
     """(method, route) -> request; unit=True: the object or filter is in unit A, so keys of
-    unit B must be refused (403)."""
+    unit B must be refused: 403 when they name the unit (a filter, a new object), 404 when
+    they address an existing object by id (object=True: as if it did not exist)."""
     exc = {
         "scope": "unit",
         "organization_id": UNIT_A,
@@ -86,21 +87,28 @@ def _table(aid: str, eid: str, kid: str) -> dict[tuple[str, str], dict[str, Any]
     }
     return {
         ("GET", "/api/v1/alerts"): {"url": f"/api/v1/alerts?unit={UNIT_A}", "unit": True},
-        ("GET", "/api/v1/alerts/{alert_id}"): {"url": f"/api/v1/alerts/{aid}", "unit": True},
+        ("GET", "/api/v1/alerts/{alert_id}"): {
+            "url": f"/api/v1/alerts/{aid}",
+            "unit": True,
+            "object": True,
+        },
         ("POST", "/api/v1/alerts/{alert_id}/status"): {
             "url": f"/api/v1/alerts/{aid}/status",
             "json": {"status": "acknowledged"},
             "unit": True,
+            "object": True,
         },
         ("POST", "/api/v1/alerts/{alert_id}/assignee"): {
             "url": f"/api/v1/alerts/{aid}/assignee",
             "json": {"assignee": "x"},
             "unit": True,
+            "object": True,
         },
         ("POST", "/api/v1/alerts/{alert_id}/notes"): {
             "url": f"/api/v1/alerts/{aid}/notes",
             "json": {"text": "n"},
             "unit": True,
+            "object": True,
         },
         ("POST", "/api/v1/alerts/bulk"): {
             "url": "/api/v1/alerts/bulk",
@@ -148,15 +156,18 @@ def _table(aid: str, eid: str, kid: str) -> dict[tuple[str, str], dict[str, Any]
         ("GET", "/api/v1/exceptions/{exception_id}"): {
             "url": f"/api/v1/exceptions/{eid}",
             "unit": True,
+            "object": True,
         },
         ("PATCH", "/api/v1/exceptions/{exception_id}"): {
             "url": f"/api/v1/exceptions/{eid}",
             "json": {"reason": "r2"},
             "unit": True,
+            "object": True,
         },
         ("DELETE", "/api/v1/exceptions/{exception_id}"): {
             "url": f"/api/v1/exceptions/{eid}",
             "unit": True,
+            "object": True,
         },
         ("GET", "/api/v1/events"): {"url": f"/api/v1/events?unit={UNIT_A}", "unit": True},
         ("GET", "/api/v1/stats"): {"url": f"/api/v1/stats?unit={UNIT_A}", "unit": True},
@@ -172,6 +183,8 @@ def _table(aid: str, eid: str, kid: str) -> dict[tuple[str, str], dict[str, Any]
         ("GET", "/healthz"): {"url": "/healthz"},
         ("GET", "/readyz"): {"url": "/readyz"},
         ("GET", "/metrics"): {"url": "/metrics"},
+        ("GET", "/docs"): {"url": "/docs"},
+        ("GET", "/docs/docs-init.js"): {"url": "/docs/docs-init.js"},
     }
 
 
@@ -198,7 +211,14 @@ def test_authorisation_matrix(client, app, keys, ctx):
     assert set(routes) == set(table) == set(POLICY), "routes and the matrix tables differ"
 
     # Keys of unit B first, then unit A, then the province: destructive calls come last.
-    principals = [None] + [f"{r}@B" for r in ROLES] + [f"{r}@A" for r in ROLES] + list(ROLES)
+    # and keys that are no keys: well-formed but made up, or with '*' stuffed in the id
+    keys = {**keys, "forged": f"smk_{'ab' * 8}_{'x' * 43}", "stuffed": "smk_*_" + "y" * 43}
+    principals = (
+        [None, "forged", "stuffed"]
+        + [f"{r}@B" for r in ROLES]
+        + [f"{r}@A" for r in ROLES]
+        + list(ROLES)
+    )
     failures = []
     checked = 0
     for method, path in sorted(routes, key=lambda x: x[0] == "DELETE"):
@@ -210,16 +230,17 @@ def test_authorisation_matrix(client, app, keys, ctx):
             checked += 1
             if role == "public":
                 expected = "allowed"
-            elif who is None:
+            elif who in (None, "forged", "stuffed"):
                 expected = 401
             else:
                 key_role, _, unit = who.partition("@")
-                refused = (
-                    RANK[key_role] < RANK[role]  # role too low
-                    or (province_only and bool(unit))  # province-wide objects
-                    or (req.get("unit") and unit == "B")  # another unit's object
-                )
-                expected = 403 if refused else "allowed"
+                if RANK[key_role] < RANK[role] or (province_only and bool(unit)):
+                    expected = 403  # role too low, or a province-wide object
+                elif req.get("unit") and unit == "B":
+                    # another unit: 403 when named, 404 when its object is addressed by id
+                    expected = 404 if req.get("object") else 403
+                else:
+                    expected = "allowed"
             got = resp.status_code
             ok = got not in (401, 403) and got < 500 if expected == "allowed" else got == expected
             if not ok:

@@ -1,6 +1,7 @@
 """Property-based checks over the OpenAPI document (schemathesis): for generated requests to
 every operation, no 5xx, and every response matches its documented status, media type and
-schema. Bounded: a few examples per operation, derandomised."""
+schema; and (issue 16) every response carries the security headers, stays small, and no
+problem document shows internals. Bounded: a few examples per operation, derandomised."""
 
 from __future__ import annotations
 
@@ -15,11 +16,41 @@ from schemathesis.checks import (
 
 from tests.api.conftest import h, index_alerts, make_alert
 
+MAX_ANSWER_BYTES = 1024 * 1024
+INTERNALS = ("Traceback", "search_phase_execution_exception", 'File "/', "PyJWT")
+
+
+def _header(response, name: str) -> str:
+    v = response.headers.get(name) or response.headers.get(name.lower()) or ""
+    return v[0] if isinstance(v, list) else str(v)
+
+
+def security_headers(ctx, response, case):
+    """Every answer: CSP without framing, no sniffing, no caching (issue 16 item 9)."""
+    csp = _header(response, "content-security-policy")
+    assert "frame-ancestors 'none'" in csp, f"CSP missing or allows framing: {csp!r}"
+    assert _header(response, "x-content-type-options") == "nosniff"
+    assert _header(response, "cache-control") == "no-store"
+
+
+def bounded_answers_without_internals(ctx, response, case):
+    """No input makes an answer huge (item 1: echoed YAML) or a problem show internals
+    (item 12)."""
+    body = response.content or b""
+    assert len(body) <= MAX_ANSWER_BYTES, f"{len(body)} bytes"
+    if "problem+json" in _header(response, "content-type"):
+        text = body.decode("utf-8", "replace")
+        for word in INTERNALS:
+            assert word not in text, f"problem shows {word!r}: {text[:300]}"
+
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
+    security_headers,
+    bounded_answers_without_internals,
 ]
 MAX_EXAMPLES = 4
 
