@@ -70,6 +70,9 @@ POLICY: dict[tuple[str, str], tuple[str, bool]] = {
     ("GET", "/healthz"): (PUBLIC, False),
     ("GET", "/readyz"): (PUBLIC, False),
     ("GET", "/metrics"): (PUBLIC, False),
+    # docs/security.md: the API's documentation page describes routes, not data
+    ("GET", "/docs"): (PUBLIC, False),
+    ("GET", "/docs/docs-init.js"): (PUBLIC, False),
 }
 # the order of the roles, as docs/api.md states it (viewer < analyst < admin)
 RANK = {V: 0, AN: 1, AD: 2}
