@@ -243,9 +243,9 @@ async def same_answers(
     size: int,
     mix: list[dict[str, Any]],
 ) -> int:
-    """Send every filter with every key both ways; the alert ids (in order) must be equal.
-    Returns the number of comparisons."""
-    n = 0
+    """Send every filter with every key both ways; the alert ids (in order) must be equal,
+    and not all answers empty. Returns the number of comparisons."""
+    n = found = 0
     async with (
         httpx.AsyncClient(base_url=api, timeout=30) as a,
         httpx.AsyncClient(base_url=es, timeout=30) as e,
@@ -261,6 +261,9 @@ async def same_answers(
                 if ids_api != ids_es:
                     raise SystemExit(f"API and direct answers differ for {f} units {units}")
                 n += 1
+                found += bool(ids_api)
+    if not found:
+        raise SystemExit("every answer is empty: nothing was compared")
     return n
 
 
