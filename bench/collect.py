@@ -457,6 +457,7 @@ def main() -> None:
     n = 2_000 if args.quick else 60_000
     repeats = 1 if args.quick else 3
     out: dict[str, Any] = {"lines": n, "repeats": repeats}
+    print(f"os.cpu_count() {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
     for fmt, lines in (("syslog", syslog_lines(n)), ("nginx", access_lines(n))):
         p, h = parse_only(fmt, lines, repeats)
         out[f"{fmt}_parser_lines_per_s"] = round(p)
@@ -500,6 +501,7 @@ def main() -> None:
                 f"{res['e2e_ratio_pairs_median']:.2f}; from the CPU costs alone "
                 f"{res['e2e_ratio_from_cpu']:.2f})"
             )
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     print(json.dumps(out))
 
 

@@ -324,7 +324,10 @@ def main() -> None:
     print(f"capture: {mixed} ({npk} packets, {mixed.stat().st_size / 1e6:.0f} MB)")
 
     print("rates are packets per CPU-second of one process (the machine is shared with other")
-    print("jobs, so wall-clock rates are shown too)")
+    print(
+        f"jobs, so wall-clock rates are shown too); os.cpu_count() {os.cpu_count()}, load "
+        f"average {os.getloadavg()[0]:.1f}"
+    )
     times, walls, events = [], [], 0
     for _ in range(args.repeats):
         dt, events, wall = run_socmon(mixed)
@@ -379,6 +382,7 @@ def main() -> None:
     if ratio_tshark is not None:
         print(f"ratio socmon/tshark = {ratio_tshark:.2f} (target >= 1)")
     print(f"ratio socmon/scapy  = {ratio_scapy:.1f} (target >= 10)")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     print(
         json.dumps(
             {
