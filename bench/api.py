@@ -3,15 +3,24 @@
 1,000,000 alerts of alerting's shape live under the prefix ``socmon-bench-api`` (loaded once
 with the bulk writer, reused on later runs). The API runs as `socmon serve` in its own process
 (as deployed). 50 concurrent clients (httpx, asyncio) request the first page of the alert
-list with typical filters (status, severity, unit, last 7 days; newest first; 50 per page),
+list with typical filters (status, severity, unit, the last 7 days; newest first; 50 per page),
 cycling through a mix of filters and of province / unit keys; the baseline is the same
 Elasticsearch query (same filters, sort, size, source filtering, total-hits tracking) posted
-by the same kind of clients straight to Elasticsearch. Modes alternate, repeats are medians.
+by the same kind of clients straight to Elasticsearch.
 
-Targets: API p99 <= 2x direct p99, and API p99 <= 150 ms. Ends with one JSON line.
+Same job, same resources: the time filter is one absolute ISO 8601 instant fixed at the start
+(7 days before it) sent to both, not ``now-7d`` to one and a time to the other; the API bounds
+the Elasticsearch calls it runs at once (``api.workers_threads``, set by this bench with
+``--bound``), so the direct clients get the same bound (at most that many requests in flight
+to Elasticsearch; the others wait, and the wait counts in their latency as it does in the
+API's). Before timing, every filter and key is sent both ways and the alert ids of the two
+answers must be equal. Errors (non-200 answers, transport errors) are counted, and a run with
+errors does not meet the targets. Modes alternate, repeats are medians.
 
-    .venv/bin/python bench/api.py [--alerts N] [--clients C] [--requests R] [--repeats K]
-                                  [--es-url URL]
+Targets: API p99 <= 2x direct p99, API p99 <= 150 ms, no errors. Ends with one JSON line.
+
+    .venv/bin/python bench/api.py [--alerts N] [--clients C] [--bound B] [--requests R]
+                                  [--repeats K] [--es-url URL] [--prefix P]
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from socmon.api.keys import create_key  # noqa: E402
 from socmon.bulk import BulkWriter  # noqa: E402
 from socmon.indices import IndexNames, apply_templates  # noqa: E402
 from socmon.settings import StorageSettings  # noqa: E402
+from socmon.settings.api import ApiSettings  # noqa: E402
 
 PREFIX = "socmon-bench-api"
 UNITS = [f"unit-{i:02d}" for i in range(40)]
@@ -120,12 +130,14 @@ def ensure_alerts(client: Elasticsearch, names: IndexNames, n: int) -> float:
     return took
 
 
-FILTERS: list[dict[str, Any]] = [
-    {"status": ["open"], "severity": ["high", "critical"]},
-    {"status": ["open", "acknowledged", "in_progress"]},
-    {"severity": ["critical"], "start": "now-7d"},
-    {"status": ["open"], "start": "now-7d"},
-]
+def filters(start: str) -> list[dict[str, Any]]:
+    """The filter mix; ``start`` is one absolute ISO 8601 instant for both modes."""
+    return [
+        {"status": ["open"], "severity": ["high", "critical"]},
+        {"status": ["open", "acknowledged", "in_progress"]},
+        {"severity": ["critical"], "start": start},
+        {"status": ["open"], "start": start},
+    ]
 
 
 def es_body(f: dict[str, Any], units: list[str] | None, size: int) -> dict[str, Any]:
@@ -138,9 +150,10 @@ def es_body(f: dict[str, Any], units: list[str] | None, size: int) -> dict[str, 
     if f.get("severity"):
         filters.append({"terms": {"severity": f["severity"]}})
     if f.get("start"):
-        filters.append({"range": {"@timestamp": {"gte": f["start"]}}})
+        rng = {"gte": f["start"], "format": "strict_date_optional_time"}
+        filters.append({"range": {"@timestamp": rng}})
     return {
-        "query": {"bool": {"filter": filters}},
+        "query": {"bool": {"filter": filters, "must": []}},
         "size": size,
         "sort": [
             {"@timestamp": {"order": "desc", "missing": "_last", "unmapped_type": "date"}},
@@ -157,6 +170,24 @@ def percentile(xs: list[float], p: float) -> float:
     return s[k]
 
 
+async def request(
+    http: httpx.AsyncClient,
+    kind: str,
+    f: dict[str, Any],
+    key: str,
+    units: list[str] | None,
+    alerts_index: str,
+    size: int,
+) -> httpx.Response:
+    if kind == "api":
+        params: list[tuple[str, str]] = [("size", str(size))]
+        for k, v in f.items():
+            for x in v if isinstance(v, list) else [v]:
+                params.append((k, x))
+        return await http.get("/api/v1/alerts", params=params, headers={"X-API-Key": key})
+    return await http.post(f"/{alerts_index}/_search", json=es_body(f, units, size))
+
+
 async def load(
     kind: str,
     base: str,
@@ -165,29 +196,32 @@ async def load(
     clients: int,
     requests: int,
     size: int,
+    mix: list[dict[str, Any]],
+    bound: int,
 ) -> dict[str, float]:
+    """``clients`` concurrent clients; towards Elasticsearch directly at most ``bound``
+    requests in flight (the API's own bound on its Elasticsearch calls)."""
     lat: list[float] = []
     errors = 0
     counter = iter(range(requests))
+    gate = asyncio.Semaphore(bound if kind == "es" else clients)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
 
         async def worker() -> None:
             nonlocal errors
             for i in counter:
-                f = FILTERS[i % len(FILTERS)]
+                f = mix[i % len(mix)]
                 key, units = keys[i % len(keys)]
                 t0 = time.perf_counter()
-                if kind == "api":
-                    params: list[tuple[str, str]] = [("size", str(size))]
-                    for k, v in f.items():
-                        for x in v if isinstance(v, list) else [v]:
-                            params.append((k, x))
-                    r = await http.get("/api/v1/alerts", params=params, headers={"X-API-Key": key})
-                else:
-                    r = await http.post(f"/{alerts_index}/_search", json=es_body(f, units, size))
+                try:
+                    async with gate:
+                        r = await request(http, kind, f, key, units, alerts_index, size)
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
                 lat.append(time.perf_counter() - t0)
-                if r.status_code != 200:
+                if not ok:
                     errors += 1
 
         t0 = time.perf_counter()
@@ -201,6 +235,38 @@ async def load(
     }
 
 
+async def same_answers(
+    api: str,
+    es: str,
+    keys: list[tuple[str, list[str] | None]],
+    alerts_index: str,
+    size: int,
+    mix: list[dict[str, Any]],
+) -> int:
+    """Send every filter with every key both ways; the alert ids (in order) must be equal,
+    and not all answers empty. Returns the number of comparisons."""
+    n = found = 0
+    async with (
+        httpx.AsyncClient(base_url=api, timeout=30) as a,
+        httpx.AsyncClient(base_url=es, timeout=30) as e,
+    ):
+        for f in mix:
+            for key, units in keys:
+                ra = await request(a, "api", f, key, units, alerts_index, size)
+                re_ = await request(e, "es", f, key, units, alerts_index, size)
+                ra.raise_for_status()
+                re_.raise_for_status()
+                ids_api = [x["id"] for x in ra.json()["items"]]
+                ids_es = [h["_id"] for h in re_.json()["hits"]["hits"]]
+                if ids_api != ids_es:
+                    raise SystemExit(f"API and direct answers differ for {f} units {units}")
+                n += 1
+                found += bool(ids_api)
+    if not found:
+        raise SystemExit("every answer is empty: nothing was compared")
+    return n
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -211,31 +277,48 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--alerts", type=int, default=1_000_000)
     ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument(
+        "--bound",
+        type=int,
+        default=ApiSettings().workers_threads,
+        help="Elasticsearch calls in flight at once, for both modes (the API's "
+        "api.workers_threads; default its default)",
+    )
     ap.add_argument("--requests", type=int, default=2000, help="per mode and repeat")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--size", type=int, default=50)
+    ap.add_argument("--prefix", default=PREFIX, help="index prefix of the alerts and keys")
     ap.add_argument(
         "--es-url", default=os.environ.get("SOCMON_TEST_ES_URL", "http://127.0.0.1:9250")
     )
     args = ap.parse_args()
 
     client = Elasticsearch(args.es_url, request_timeout=120)
-    names = IndexNames(PREFIX)
+    names = IndexNames(args.prefix)
     load_s = ensure_alerts(client, names, args.alerts)
     province, _ = create_key(client, names, "bench-province", "viewer", None, "bench")
     unit_keys = [
         (create_key(client, names, f"bench-{u}", "viewer", [u], "bench")[0], [u]) for u in UNITS[:3]
     ]
     keys: list[tuple[str, list[str] | None]] = [(province, None), *unit_keys]
+    start = iso(dt.datetime.now(dt.UTC) - dt.timedelta(days=7))
+    mix = filters(start)
+    print(
+        f"{args.clients} clients; at most {args.bound} Elasticsearch calls in flight in both "
+        f"modes; time filter from {start} (absolute, both modes); os.cpu_count() "
+        f"{os.cpu_count()}, load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOCMON_")}
     env.update(
         SOCMON_ES_URL=args.es_url,
-        SOCMON_ES_INDEX_PREFIX=PREFIX,
+        SOCMON_ES_INDEX_PREFIX=args.prefix,
         SOCMON_API_RATE_LIMIT_PER_MINUTE="0",
         # every client is on 127.0.0.1: above the pool of 50 (api.max_connections_per_address)
         SOCMON_API_MAX_CONNECTIONS_PER_ADDRESS="500",
+        SOCMON_API_WORKERS_THREADS=str(args.bound),
         SOCMON_LOG_LEVEL="WARNING",
     )
     server = subprocess.Popen(
@@ -253,14 +336,20 @@ def main() -> None:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise SystemExit("the API did not start")
             time.sleep(0.2)
-        # warm up both paths (caches, connections, JIT of nothing: just first-use costs)
-        asyncio.run(load("api", base, keys, names.alerts, 10, 200, args.size))
-        asyncio.run(load("es", args.es_url, keys, names.alerts, 10, 200, args.size))
+        compared = asyncio.run(same_answers(base, args.es_url, keys, names.alerts, args.size, mix))
+        print(f"same answers both ways: {compared} filter x key combinations compared")
+        # warm up both paths (connections, first-use costs)
+        common = (keys, names.alerts)
+        asyncio.run(load("api", base, *common, 10, 200, args.size, mix, args.bound))
+        asyncio.run(load("es", args.es_url, *common, 10, 200, args.size, mix, args.bound))
         runs: dict[str, list[dict[str, float]]] = {"api": [], "es": []}
         for rep in range(args.repeats):
-            for kind, url in (("es", args.es_url), ("api", base)):
+            order = (("es", args.es_url), ("api", base))
+            for kind, url in order if rep % 2 == 0 else order[::-1]:
                 r = asyncio.run(
-                    load(kind, url, keys, names.alerts, args.clients, args.requests, args.size)
+                    load(
+                        kind, url, *common, args.clients, args.requests, args.size, mix, args.bound
+                    )
                 )
                 runs[kind].append(r)
                 print(
@@ -275,9 +364,13 @@ def main() -> None:
     def med(kind: str, k: str) -> float:
         return statistics.median(x[k] for x in runs[kind])
 
-    out = {
+    out: dict[str, Any] = {
+        "bench": "api",
         "alerts": int(client.count(index=names.alerts)["count"]),
         "clients": args.clients,
+        "es_calls_in_flight_bound": args.bound,
+        "time_filter_start": start,
+        "answers_compared": compared,
         "requests_per_repeat": args.requests,
         "repeats": args.repeats,
         "load_seconds": round(load_s, 1),
@@ -290,14 +383,18 @@ def main() -> None:
         "api_errors": sum(x["errors"] for x in runs["api"]),
         "es_errors": sum(x["errors"] for x in runs["es"]),
     }
+    no_errors = out["api_errors"] == 0 and out["es_errors"] == 0
     out["p99_ratio"] = round(out["api_p99_ms"] / out["es_p99_ms"], 2)
-    out["target_ratio_met"] = out["p99_ratio"] <= 2.0
-    out["target_150ms_met"] = out["api_p99_ms"] <= 150
+    out["no_errors"] = no_errors
+    out["target_ratio_met"] = out["p99_ratio"] <= 2.0 and no_errors
+    out["target_150ms_met"] = out["api_p99_ms"] <= 150 and no_errors
     print(f"API    p50 {out['api_p50_ms']} ms, p99 {out['api_p99_ms']} ms, {out['api_rps']} req/s")
     print(f"direct p50 {out['es_p50_ms']} ms, p99 {out['es_p99_ms']} ms, {out['es_rps']} req/s")
     print(
-        f"p99 ratio API/direct {out['p99_ratio']} (target <= 2), API p99 <= 150 ms: "
-        f"{out['target_150ms_met']}"
+        f"errors: API {out['api_errors']}, direct {out['es_errors']}; p99 ratio API/direct "
+        f"{out['p99_ratio']} (target <= 2): {'met' if out['target_ratio_met'] else 'NOT met'}; "
+        f"API p99 <= 150 ms: {'met' if out['target_150ms_met'] else 'NOT met'} (a target "
+        f"counts as met only without errors); load average {os.getloadavg()[0]:.1f}"
     )
     print(json.dumps(out))
 

@@ -8,9 +8,17 @@
 2. Measures, in the same run (medians of ``--repeats``):
    - socmon: ``read_pcap_events`` over the whole file (decoding, flows, DNS/HTTP parsing,
      building every ECS event dict), one core;
-   - tshark: ``tshark -r FILE -T fields -e frame.time_epoch -e ip.src -e ip.dst
-     -e tcp.srcport -e tcp.dstport`` (Debian's tshark; when it is missing and we run as
-     root, the bench installs it with apt-get, and says so);
+   - tshark doing comparable work: ``tshark -n -r FILE --enable-protocol communityid
+     -T fields -e ...`` with the fields socmon's events carry (``TSHARK_FIELDS``: time,
+     addresses, ports, protocol, TCP flags and lengths, its conversation numbers
+     ``tcp.stream``/``udp.stream``, the Community ID, ICMP type/code, the DNS header, question
+     and answers, the HTTP request and response line, host, user agent, content type and
+     length). tshark dissects every packet fully and prints one line per packet; socmon
+     decodes the same layers, keeps a flow table and prints one ECS event per flow, DNS
+     transaction, HTTP exchange and ICMP exchange. tshark's start-up (loading its
+     dissectors and plugins) is excluded: the same command on a one-packet pcap is measured
+     in the same run and its CPU time subtracted (Debian's tshark; when it is missing and we
+     run as root, the bench installs it with apt-get; otherwise it says it is missing);
    - scapy: plain ``PcapReader`` dissection of the first ``--scapy-packets`` packets,
      extrapolated to a rate (scapy would take many minutes for the whole file).
 3. Measures the peak memory (max RSS of a child process) of the flow table holding 1M
@@ -180,11 +188,14 @@ def ensure_tshark() -> tuple[str | None, str]:
     if os.geteuid() == 0 and shutil.which("apt-get"):
         print("tshark missing: installing Debian's tshark with apt-get (running as root)")
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "install", "-y", "tshark"], env=env, check=False)
+        install = ["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-qq", "tshark"]
+        if subprocess.run(install, env=env, check=False).returncode != 0:
+            subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
+            subprocess.run(install, env=env, check=False)
         exe = shutil.which("tshark")
         if exe:
             return exe, "installed by this bench with apt-get"
-    return None, "missing (not root or no apt-get): tshark figures skipped"
+    return None, "MISSING (not installed, and not root with apt-get): no tshark figures"
 
 
 def _children_cpu() -> float:
@@ -192,13 +203,66 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run_tshark(exe: str, path: Path) -> tuple[float, float]:
-    """(CPU seconds of the tshark process, wall seconds)."""
-    cmd = [exe, "-n", "-r", str(path), "-T", "fields", "-e", "frame.time_epoch", "-e", "ip.src"]
-    cmd += ["-e", "ip.dst", "-e", "tcp.srcport", "-e", "tcp.dstport"]
+# The fields of socmon's flow, DNS, HTTP and ICMP events, as tshark names them.
+TSHARK_FIELDS = [
+    "frame.time_epoch",
+    "frame.len",
+    "ip.src",
+    "ip.dst",
+    "ip.proto",
+    "tcp.srcport",
+    "tcp.dstport",
+    "tcp.flags",
+    "tcp.len",
+    "tcp.stream",
+    "udp.srcport",
+    "udp.dstport",
+    "udp.stream",
+    "communityid",
+    "icmp.type",
+    "icmp.code",
+    "dns.id",
+    "dns.flags.response",
+    "dns.flags.opcode",
+    "dns.flags.rcode",
+    "dns.qry.name",
+    "dns.qry.type",
+    "dns.qry.class",
+    "dns.a",
+    "dns.time",
+    "http.request.method",
+    "http.request.uri",
+    "http.request.version",
+    "http.host",
+    "http.user_agent",
+    "http.response.code",
+    "http.content_type",
+    "http.content_length",
+]
+
+
+def tshark_cmd(exe: str, path: Path) -> list[str]:
+    cmd = [exe, "-n", "-r", str(path), "--enable-protocol", "communityid", "-T", "fields"]
+    for f in TSHARK_FIELDS:
+        cmd += ["-e", f]
+    return cmd
+
+
+def first_packet(path: Path, out: Path) -> Path:
+    """A pcap holding the first packet of ``path`` (tshark's start-up is measured on it)."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+        rec = f.read(16)
+        data = f.read(struct.unpack("<IIII", rec)[2])
+    out.write_bytes(head + rec + data)
+    return out
+
+
+def run_tshark(exe: str, path: Path) -> tuple[float, float, int]:
+    """(CPU seconds of the tshark process, wall seconds, output lines)."""
     w, c = time.perf_counter(), _children_cpu()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return _children_cpu() - c, time.perf_counter() - w
+    r = subprocess.run(tshark_cmd(exe, path), capture_output=True, check=True)
+    return _children_cpu() - c, time.perf_counter() - w, r.stdout.count(b"\n")
 
 
 def run_scapy(path: Path, limit: int) -> float:
@@ -219,8 +283,8 @@ def peak_memory_child(path: Path) -> dict:
     code = (
         "import resource, sys, json, time\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from collectors.network.engine import PacketProcessor\n"
-        "from collectors.network.pcapfile import iter_packets, open_capture\n"
+        "from socmon.collectors.network.engine import PacketProcessor\n"
+        "from socmon.collectors.network.pcapfile import iter_packets, open_capture\n"
         "from socmon.settings.network import NetworkSettings\n"
         "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "s = NetworkSettings(flow_max=2_000_000, flow_idle_timeout=3600)\n"
@@ -250,7 +314,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--scapy-packets", type=int, default=20_000)
     ap.add_argument("--quick", action="store_true", help="tiny run (smoke test)")
-    ap.add_argument("--no-tshark", action="store_true", help="skip tshark (smoke test)")
+    ap.add_argument("--no-tshark", action="store_true", help="skip tshark")
     args = ap.parse_args()
     if args.quick:
         args.packets, args.flows, args.repeats, args.scapy_packets = 20_000, 20_000, 1, 2000
@@ -260,7 +324,10 @@ def main() -> None:
     print(f"capture: {mixed} ({npk} packets, {mixed.stat().st_size / 1e6:.0f} MB)")
 
     print("rates are packets per CPU-second of one process (the machine is shared with other")
-    print("jobs, so wall-clock rates are shown too)")
+    print(
+        f"jobs, so wall-clock rates are shown too); os.cpu_count() {os.cpu_count()}, load "
+        f"average {os.getloadavg()[0]:.1f}"
+    )
     times, walls, events = [], [], 0
     for _ in range(args.repeats):
         dt, events, wall = run_socmon(mixed)
@@ -275,13 +342,24 @@ def main() -> None:
 
     exe, how = (None, "skipped (--no-tshark)") if args.no_tshark else ensure_tshark()
     tshark_rate = None
+    startup = None
     if exe:
-        runs = [run_tshark(exe, mixed) for _ in range(args.repeats)]
-        tt = statistics.median(r[0] for r in runs)
+        one = first_packet(mixed, CACHE / "first-packet.pcap")
+        runs, empty = [], []
+        for _ in range(args.repeats):  # alternating: the start-up measured beside each run
+            empty.append(run_tshark(exe, one))
+            runs.append(run_tshark(exe, mixed))
+        startup = statistics.median(r[0] for r in empty)
+        tt = statistics.median(r[0] for r in runs) - startup
+        lines = runs[-1][2]
+        if lines != npk:
+            raise SystemExit(f"tshark printed {lines} lines for {npk} packets")
         tshark_rate = npk / tt
         print(
-            f"tshark : {tshark_rate:>12,.0f} packets/s (median {tt:.2f} CPU s, "
-            f"{statistics.median(r[1] for r in runs):.2f} wall s; tshark {how})"
+            f"tshark : {tshark_rate:>12,.0f} packets/s (median {tt:.2f} CPU s after taking "
+            f"off its start-up, {startup:.2f} CPU s on a one-packet pcap; "
+            f"{statistics.median(r[1] for r in runs):.2f} wall s with it; "
+            f"{len(TSHARK_FIELDS)} fields a packet, {lines} lines; tshark {how})"
         )
     else:
         print(f"tshark : {how}")
@@ -304,6 +382,7 @@ def main() -> None:
     if ratio_tshark is not None:
         print(f"ratio socmon/tshark = {ratio_tshark:.2f} (target >= 1)")
     print(f"ratio socmon/scapy  = {ratio_scapy:.1f} (target >= 10)")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     print(
         json.dumps(
             {
@@ -317,6 +396,8 @@ def main() -> None:
                 "concurrent_flows": mem["flows"],
                 "peak_rss_mb": round(mem["peak_rss_mb"], 1),
                 "tshark": how,
+                "tshark_fields": len(TSHARK_FIELDS),
+                "tshark_startup_cpu_s": round(startup, 3) if startup is not None else None,
                 "rate_basis": "packets per CPU-second",
             }
         )

@@ -6,10 +6,12 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash deploy/bootstrap.sh
 # System packages the tests use (Debian), installed when missing: promtool and a real
-# Prometheus (tests/ops), a real browser (Debian's chromium: /docs offline, the console).
+# Prometheus (tests/ops), a real browser (Debian's chromium: /docs offline, the console),
+# tshark (the pcap benchmark's baseline).
 need=()
 command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v tshark >/dev/null 2>&1 || need+=(tshark)  # bench/pcap.py's baseline (smoke test)
 if (( ${#need[@]} )); then
   if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"

@@ -1,4 +1,4 @@
-"""The benchmark script runs (small input) and ends with one JSON line of figures."""
+"""bench/sigma_engine.py runs (small input) and ends with one JSON line of figures."""
 
 from __future__ import annotations
 
@@ -25,3 +25,9 @@ def test_engine_bench_quick(datasets: Path) -> None:
     last = json.loads(r.stdout.strip().splitlines()[-1])
     assert last["bench"] == "sigma_engine" and last["events_per_s"] > 0
     assert last["ratio_vs_naive"] > 1
+    # distinct events of the three origins, cold caches, and the naive baseline's match sets
+    # equal to the engine's on every event (the bench exits 1 otherwise)
+    assert all(n > 0 for n in last["events_by_origin"].values()), last["events_by_origin"]
+    assert last["events"] == sum(last["events_by_origin"].values())
+    assert last["match_sets_equal"] is True and last["naive_events"] == last["events"]
+    assert last["caches"].startswith("cold")
