@@ -98,8 +98,8 @@ class WindowAcks:
 
     @property
     def waiting(self) -> bool:
-        """Whether the client waits for an ACK (a window is open)."""
-        return bool(self.windows)
+        """Whether the client waits for an ACK: it sent whole windows we have not ACKed."""
+        return bool(self.windows) and not self.windows[-1].left
 
     def keepalive(self, interval: float) -> None:
         with self._lock:
@@ -174,7 +174,7 @@ class BeatsServer(StreamListener):
                         replies.flush(conn)
                     acks.keepalive(cfg.partial_ack_interval)
                     replies.flush(conn)
-                    if full or acks.waiting:
+                    if full or (acks.waiting and not reader.buffered):
                         last = time.monotonic()  # the client waits for us: not idle
                     if conn not in ready:
                         if time.monotonic() - last >= cfg.idle_timeout:
