@@ -218,7 +218,17 @@ def windows_variable_mapping() -> dict[tuple[str, str], dict[str, str]]:
     return out
 
 
-def _ecs_windows_items() -> list[ProcessingItem]:
+# Fields of the Windows System element (what Winlogbeat itself writes); with
+# ``windows_event_data`` every other Windows field stays under ``winlog.event_data``.
+SYSTEM_TARGETS = frozenset(
+    ("event.code", "winlog.channel", "winlog.provider_name", "winlog.computer_name")
+)
+
+
+def _ecs_windows_items(event_data: bool = False) -> list[ProcessingItem]:
+    """ecs_windows' items. ``event_data``: map only the System fields; every EventData field
+    stays ``winlog.event_data.<Name>`` (documents as Winlogbeat sends them, without the ECS
+    fields its Elasticsearch ingest pipelines would add)."""
     items = []
     base = ecs_windows()
     base._clear_pipeline()  # its items are re-parented into socmon's pipeline
@@ -226,6 +236,10 @@ def _ecs_windows_items() -> list[ProcessingItem]:
         tr = item.transformation
         if isinstance(tr, FieldMappingTransformation):
             tr.mapping = _strip_caseless(tr.mapping)
+            if event_data:
+                tr.mapping = {k: v for k, v in tr.mapping.items() if v in SYSTEM_TARGETS}
+                if not tr.mapping:
+                    continue
         items.append(item)
     return items
 
@@ -280,13 +294,22 @@ def _other_items() -> list[ProcessingItem]:
     return items
 
 
-def socmon_pipeline(placeholders: Mapping[str, Sequence[str]] | None = None) -> ProcessingPipeline:
+def socmon_pipeline(
+    placeholders: Mapping[str, Sequence[str]] | None = None,
+    *,
+    windows_event_data: bool = False,
+    field_map: Mapping[str, str] | None = None,
+) -> ProcessingPipeline:
     """The processing pipeline both detection modes apply to every rule.
 
     ``placeholders``: values for ``%name%`` placeholders (the ``expand`` modifier), usually
     ``settings.detection.placeholders``. Placeholders without values are left in the rule; the
     streaming engine reports them (and never matches them), scheduled mode reports the
     conversion error.
+
+    For indices other shippers write (``detection.external_sources``): ``windows_event_data``
+    keeps Windows EventData fields under ``winlog.event_data`` (raw Winlogbeat documents);
+    ``field_map`` renames socmon's field names to the ones those documents use, last.
     """
     variables = {k: list(v) for k, v in (placeholders or {}).items()}
     items: list[ProcessingItem] = []
@@ -298,8 +321,15 @@ def socmon_pipeline(placeholders: Mapping[str, Sequence[str]] | None = None) -> 
             )
         )
     items += _windows_category_items()
-    items += _ecs_windows_items()
+    items += _ecs_windows_items(windows_event_data)
     items += _other_items()
+    if field_map:
+        items.append(
+            ProcessingItem(
+                identifier="socmon_external_field_map",
+                transformation=FieldMappingTransformation(_mapping(field_map)),
+            )
+        )
     return ProcessingPipeline(
         name="socmon: Sigma -> socmon ECS events",
         priority=20,

@@ -44,10 +44,11 @@ from prometheus_client import Counter, Gauge, Histogram
 from sigma.correlations import SigmaCorrelationType
 
 from socmon.ids import doc_id
-from socmon.indices import IndexNames
+from socmon.indices import IndexNames, install_external_template
 from socmon.metrics import REGISTRY
 from socmon.rules.correlation import MONOTONIC_OPS, CorrelationEngine, parse_timestamp
 from socmon.rules.detection import Detection, MatchedEvent
+from socmon.rules.external import External, externals
 from socmon.rules.reload import RuleWatcher
 from socmon.rules.scheduled_convert import ScheduledCorrelation, ScheduledRule, ScheduledSet
 from socmon.rules.scheduled_search import PagedSearch
@@ -149,13 +150,13 @@ class RuleChanges:
 class CoverageStore:
     """Per-rule ``covered_until`` in the state index."""
 
-    def __init__(self, client: Elasticsearch, names: IndexNames) -> None:
+    def __init__(self, client: Elasticsearch, names: IndexNames, scope: str = "") -> None:
         self.client = client
         self.index = names.state
+        self.scope = scope  # an external source's name: its coverage is its own
 
-    @staticmethod
-    def _id(rule_key: str) -> str:
-        return f"scheduled:{rule_key}"
+    def _id(self, rule_key: str) -> str:
+        return f"scheduled:{self.scope}:{rule_key}" if self.scope else f"scheduled:{rule_key}"
 
     def get(self, rule_key: str) -> float | None:
         """Where the rule's coverage ends; None for a new (or suspended) rule."""
@@ -185,6 +186,7 @@ class CoverageStore:
             document={
                 "kind": "scheduled",
                 "rule_id": rule_key,
+                **({"source": self.scope} if self.scope else {}),
                 "covered_until": _iso(covered_until),
                 "suspended": None,
                 "@timestamp": now,
@@ -194,7 +196,9 @@ class CoverageStore:
 
 
 class ScheduledRunner:
-    """Runs converted rules over the events indices, tracking coverage per rule."""
+    """Runs converted rules over the events indices, tracking coverage per rule. With
+    ``external`` (``rules.external``): over another shipper's indices instead, with its own
+    coverage, and each matched document given its organisation unit before it is reported."""
 
     def __init__(
         self,
@@ -205,14 +209,16 @@ class ScheduledRunner:
         output: Callable[[Detection], bool],
         index_pattern: str | None = None,
         clock: Callable[[], float] = time.time,
+        external: External | None = None,
     ) -> None:
         self.client = client
         self.names = names
         self.set = rules
         self.s = settings
         self.output = output
-        self.index = index_pattern or names.events_pattern
-        self.coverage = CoverageStore(client, names)
+        self.external = external
+        self.index = index_pattern or (external.index if external else names.events_pattern)
+        self.coverage = CoverageStore(client, names, external.name if external else "")
         self.clock = clock
 
     # -- windows ------------------------------------------------------------------------
@@ -386,7 +392,12 @@ class ScheduledRunner:
             limit=self.s.scheduled_max_hits,
             index_filter=window,
         )
-        yield from paged
+        if self.external is None:
+            yield from paged
+        else:
+            ext = self.external
+            for h in paged:
+                yield {**h, "_source": ext.annotate(h.get("_source") or {})}
         if paged.overflow:
             TRUNCATED.inc()
             OVERFLOW.labels(rule_key).inc(paged.overflow)
@@ -545,8 +556,11 @@ class ScheduledService:
         watcher: RuleWatcher | None = None,
         convert: Callable[[Any], ScheduledSet] | None = None,
         poll_interval: float | None = None,
+        more: list[tuple[ScheduledRunner, Callable[[Any], ScheduledSet]]] | None = None,
     ) -> None:
         self.runner = runner
+        # the runners over external sources, each with its own conversion of the rules
+        self.more = list(more or [])
         self.interval = interval
         self.watcher = watcher
         self._convert = convert
@@ -567,6 +581,8 @@ class ScheduledService:
         if got is None:
             return None
         self._generation, loaded = got
+        for runner, conv in self.more:
+            runner.replace(conv(loaded))
         return self.runner.replace(self._convert(loaded))
 
     def _loop(self) -> None:
@@ -575,10 +591,13 @@ class ScheduledService:
             due = time.monotonic() >= next_run
             try:
                 changes = self.maybe_reload()
+                runners = [self.runner, *(r for r, _ in self.more)]
                 if due:
-                    self.runner.run_once()
+                    for r in runners:
+                        r.run_once()
                 elif changes and (changes.added or changes.changed):
-                    self.runner.run_once(changes.added | changes.changed)
+                    for r in runners:
+                        r.run_once(changes.added | changes.changed)
             except Exception:
                 ERRORS.labels("unexpected").inc()
                 log.exception("scheduled detection pass failed; retrying next interval")
@@ -590,6 +609,16 @@ class ScheduledService:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+
+
+def _converter(placeholders: Any, options: dict[str, Any]) -> Callable[[Any], ScheduledSet]:
+    """Loaded rules -> scheduled set with an external source's mapping options."""
+    from socmon.rules.scheduled_convert import convert
+
+    def conv(rules: Any) -> ScheduledSet:
+        return convert(rules, placeholders, **options)
+
+    return conv
 
 
 def scheduled_service(
@@ -609,6 +638,17 @@ def scheduled_service(
     converted = convert(loaded, placeholders)
     output = DetectionOutput(ctx.client, ctx.names, ctx.detection_handler)
     runner = ScheduledRunner(ctx.client, ctx.names, converted, s, output)
+    more: list[tuple[ScheduledRunner, Callable[[Any], ScheduledSet]]] = []
+    for ext in externals(ctx.settings):
+        conv = _converter(placeholders, ext.convert_options)
+        if ext.src.install_template:
+            install_external_template(ctx.client, ctx.names, ext.name, ext.patterns)
+        ext_runner = ScheduledRunner(ctx.client, ctx.names, conv(loaded), s, output, external=ext)
+        more.append((ext_runner, conv))
+        log.info(
+            "scheduled detection covers an external source",
+            extra={"source": ext.name, "index": ext.index},
+        )
     log.info(
         "scheduled detection ready",
         extra={
@@ -627,4 +667,5 @@ def scheduled_service(
         watcher,
         lambda rules: convert(rules, placeholders),
         poll,
+        more,
     )

@@ -73,8 +73,8 @@ def C(frames: bytes) -> bytes:
 def doc(i: int) -> dict[str, Any]:
     return {
         "@timestamp": "2026-01-01T00:00:00.000Z",
-        "message": f"Jan  1 00:00:00 pc-01 sshd[1]: Failed password for root from 192.0.2.{i % 250} "
-        f"port {1000 + i} ssh2",
+        "message": "Jan  1 00:00:00 pc-01 sshd[1]: Failed password for root from "
+        f"192.0.2.{i % 250} port {1000 + i} ssh2",
         "input": {"type": "filestream"},
         "log": {"offset": i * 100, "file": {"path": "/var/log/auth.log", "inode": "7"}},
         "agent": {"id": "a1", "name": "pc-01", "type": "filebeat"},
@@ -223,7 +223,7 @@ def test_compressed_frame_split_in_tiny_chunks() -> None:
 )
 def test_bad_frames_are_counted_and_close_the_connection(stream: bytes, why: str) -> None:
     before = bad("beats_frame")
-    with beats_server() as (srv, sink), socket.create_connection(("127.0.0.1", srv.port)) as c:
+    with beats_server() as (srv, _), socket.create_connection(("127.0.0.1", srv.port)) as c:
         c.sendall(stream)
         assert closed_by_server(c)
     assert bad("beats_frame") == before + 1
@@ -312,12 +312,14 @@ def test_backpressure_by_not_reading_beyond_the_inflight_bound() -> None:
 
 def test_connections_bounded() -> None:
     before = bad("too_many_connections")
-    with beats_server(max_connections=1) as (srv, sink):
-        with socket.create_connection(("127.0.0.1", srv.port)) as a:
-            a.sendall(W(1) + J(1, doc(0)))
-            sink.wait(1)
-            with socket.create_connection(("127.0.0.1", srv.port)) as b:
-                assert closed_by_server(b)
+    with (
+        beats_server(max_connections=1) as (srv, sink),
+        socket.create_connection(("127.0.0.1", srv.port)) as a,
+    ):
+        a.sendall(W(1) + J(1, doc(0)))
+        sink.wait(1)
+        with socket.create_connection(("127.0.0.1", srv.port)) as b:
+            assert closed_by_server(b)
     assert bad("too_many_connections") == before + 1
 
 
