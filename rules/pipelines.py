@@ -23,7 +23,9 @@ docs/detection.md.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sigma.pipelines.common import logsource_windows
@@ -35,6 +37,7 @@ from sigma.processing.transformations import (
     FieldMappingTransformation,
     ValueListPlaceholderTransformation,
 )
+from sigma.types import SigmaNull
 
 CASELESS = ".caseless"
 
@@ -225,6 +228,47 @@ SYSTEM_TARGETS = frozenset(
 )
 
 
+@dataclass
+class _Alternatives(FieldMappingTransformation):
+    """A field that may also be spelled another way: a value matches in any of them. Null
+    checks (``field: null``) are left on the first spelling: "absent in one of them" would
+    hold for nearly every event."""
+
+    def apply_detection_item(self, detection_item: Any) -> Any:
+        if any(isinstance(v, SigmaNull) for v in detection_item.value):
+            return None
+        return super().apply_detection_item(detection_item)
+
+
+@dataclass
+class AlsoUserData(_Alternatives):
+    """``winlog.event_data.X`` -> that or ``winlog.user_data.X``: Winlogbeat keeps the fields
+    of ``<UserData>`` (WMI-Activity, ...) apart, where socmon's Windows events have them
+    beside EventData."""
+
+    def apply_field_name(self, field: str | None) -> str | list[str] | None:
+        prefix = "winlog.event_data."
+        if field and field.startswith(prefix):
+            return [field, "winlog.user_data." + field[len(prefix) :]]
+        return None
+
+
+@dataclass
+class SpacedNames(_Alternatives):
+    """``winlog.event_data.ThreatName`` -> that or ``winlog.event_data.Threat Name``: Windows
+    Defender names its EventData with spaces; socmon's Windows events also carry them without
+    (the Sigma spelling), Winlogbeat's only with (the Lucene backend escapes the space)."""
+
+    def apply_field_name(self, field: str | None) -> str | list[str] | None:
+        prefix = "winlog.event_data."
+        if not field or not field.startswith(prefix):
+            return None
+        words = re.findall(r"[A-Z][a-z0-9]+|[A-Z]+(?![a-z])", field[len(prefix) :])
+        if len(words) < 2 or "".join(words) != field[len(prefix) :]:
+            return None
+        return [field, prefix + " ".join(words)]
+
+
 def _ecs_windows_items(event_data: bool = False) -> list[ProcessingItem]:
     """ecs_windows' items. ``event_data``: map only the System fields; every EventData field
     stays ``winlog.event_data.<Name>`` (documents as Winlogbeat sends them, without the ECS
@@ -322,6 +366,21 @@ def socmon_pipeline(
         )
     items += _windows_category_items()
     items += _ecs_windows_items(windows_event_data)
+    if windows_event_data:
+        items.append(
+            ProcessingItem(
+                identifier="socmon_winlogbeat_spaced_names",
+                transformation=SpacedNames({}),
+                rule_conditions=[LogsourceCondition(product="windows", service="windefend")],
+            )
+        )
+        items.append(
+            ProcessingItem(
+                identifier="socmon_winlogbeat_user_data",
+                transformation=AlsoUserData({}),
+                rule_conditions=[LogsourceCondition(product="windows")],
+            )
+        )
     items += _other_items()
     if field_map:
         items.append(

@@ -33,3 +33,17 @@ def test_bench_relp_small() -> None:
     last = json.loads(r.stdout.strip().splitlines()[-1])
     assert last["bench"] == "relp" and last["relp_messages_per_s"] > 0
     assert last["tcp_messages_per_s"] > 0
+
+
+def test_bench_beats_small() -> None:
+    script = str(PROJECT_ROOT / "bench" / "beats.py")
+    r = subprocess.run(
+        [sys.executable, script, "--events", "3000", "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    last = json.loads(r.stdout.strip().splitlines()[-1])
+    assert last["bench"] == "beats" and last["beats_events_per_s"] > 0
+    assert last["relp_events_per_s"] > 0
