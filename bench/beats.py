@@ -8,7 +8,8 @@ Beats listener, in windows of 2,048 events (Beats' default ``bulk_max_size``), z
 default window). Both feed an in-memory sink that makes every event durable at once, one
 connection each, the client in the same process, all pinned to one core. Frames are built
 before the clock starts. Baseline in the same run: RELP; ratio = Beats / RELP events/s
-(medians of alternating runs).
+(medians of alternating runs). The process's CPU time per event (client and listener threads
+together) is printed too: on a shared, loaded machine it moves far less than the rates.
 
 Run: ``.venv/bin/python bench/beats.py [--events N] [--repeats R]``. Prints figures and ends
 with one JSON line.
@@ -55,9 +56,10 @@ def main() -> None:
 
     settings = load_settings()
     n = args.events
+    # the same bytes in both: the message of the Beats event, the MSG of the RELP frame
     texts = [
-        f"2026-11-25T01:00:00.{i % 1_000_000:06d}+00:00 web-01 sshd[812]: Failed password "
-        f"for root from 203.0.113.{i % 250} port {1024 + i % 60000} ssh2"
+        f"<13>1 2026-11-25T01:00:00.{i % 1_000_000:06d}+00:00 web-01 sshd 812 - - Failed "
+        f"password for root from 203.0.113.{i % 250} port {1024 + i % 60000} ssh2"
         for i in range(n)
     ]
 
@@ -83,7 +85,7 @@ def main() -> None:
             out.append((len(chunk), data))
         return out
 
-    def run_beats(windows: list[tuple[int, bytes]]) -> float:
+    def run_beats(windows: list[tuple[int, bytes]]) -> tuple[float, float]:
         sink = ListSink()
         srv = BeatsServer(
             BeatsSource(bind="127.0.0.1", port=0),
@@ -113,23 +115,23 @@ def main() -> None:
 
         t = threading.Thread(target=read)
         t.start()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _, data in windows:
             done.acquire()
             c.sendall(data)
         t.join(120)
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         assert acked[0] == n == len(sink.events), f"{acked[0]} acknowledged"
         c.close()
         srv.stop()
-        return n / dt
+        return n / dt, cpu / n * 1e6
 
-    def run_relp() -> float:
+    def run_relp() -> tuple[float, float]:
         sink = ListSink()
         src = SyslogSource(protocol="relp", bind="127.0.0.1", port=0)
         srv = SyslogServer(src, settings.collectors, sink, Enricher(settings.collectors))
         srv.start()
-        frames = [relp.frame(2 + i, "syslog", f"<13>1 {m}".encode()) for i, m in enumerate(texts)]
+        frames = [relp.frame(2 + i, "syslog", m.encode()) for i, m in enumerate(texts)]
         c = socket.create_connection(("127.0.0.1", srv.port))
         c.sendall(relp.frame(1, "open", b"commands=syslog"))
         acked = [0]
@@ -144,28 +146,31 @@ def main() -> None:
 
         t = threading.Thread(target=read)
         t.start()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i in range(0, n, 128):
             c.sendall(b"".join(frames[i : i + 128]))
         t.join(120)
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         assert acked[0] == n + 1 and len(sink.events) == n, f"{acked[0]} responses"
         c.close()
         srv.stop()
-        return n / dt
+        return n / dt, cpu / n * 1e6
 
     windows = beats_windows()
     beats_runs, relp_runs = [], []
     for _ in range(args.repeats):  # alternating, so both see the same machine
         beats_runs.append(run_beats(windows))
         relp_runs.append(run_relp())
-    b, r = statistics.median(beats_runs), statistics.median(relp_runs)
+    b = statistics.median(x[0] for x in beats_runs)
+    r = statistics.median(x[0] for x in relp_runs)
+    bc = statistics.median(x[1] for x in beats_runs)
+    rc = statistics.median(x[1] for x in relp_runs)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"events: {n} per run, {args.repeats} runs each, one core (client included)")
     print(f"machine load (1 min) at the end: {load:.2f}")
-    print(f"Beats (lumberjack v2, zlib 3, windows of {WINDOW}): {b:,.0f} events/s")
-    print(f"RELP, baseline: {r:,.0f} events/s")
-    print(f"ratio Beats / RELP: {b / r:.2f}")
+    print(f"Beats (lumberjack v2, zlib 3, windows of {WINDOW}): {b:,.0f} events/s, {bc:.1f} us CPU")
+    print(f"RELP, baseline: {r:,.0f} events/s, {rc:.1f} us CPU")
+    print(f"ratio Beats / RELP: {b / r:.2f} (rates), {rc / bc:.2f} (from CPU per event)")
     print(
         json.dumps(
             {
@@ -175,6 +180,9 @@ def main() -> None:
                 "beats_events_per_s": round(b, 1),
                 "relp_events_per_s": round(r, 1),
                 "ratio_beats_vs_relp": round(b / r, 3),
+                "beats_cpu_us_per_event": round(bc, 1),
+                "relp_cpu_us_per_event": round(rc, 1),
+                "ratio_from_cpu": round(rc / bc, 3),
                 "load_1min": round(load, 2),
             }
         )

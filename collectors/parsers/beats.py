@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 from typing import Any
 
@@ -67,10 +68,18 @@ def line_format(doc: dict[str, Any], line: str) -> str | None:
             return "zeek"
     path = _file_path(doc)
     if path:
-        for pat, fmt in PATH_FORMATS:
-            if fnmatch.fnmatch(path, pat):
-                return fmt
+        fmt = _path_format(path)
+        if fmt:
+            return fmt
     return detect_line(line)
+
+
+@functools.lru_cache(maxsize=4096)
+def _path_format(path: str) -> str | None:
+    for pat, fmt in PATH_FORMATS:
+        if fnmatch.fnmatch(path, pat):
+            return fmt
+    return None
 
 
 def _file_path(doc: dict[str, Any]) -> str | None:
