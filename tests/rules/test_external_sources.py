@@ -30,7 +30,7 @@ from socmon.settings.detection import ExternalSource
 from tests.collectors.winlogbeat_shape import evtx_records, winlogbeat_doc
 from tests.rules.test_differential_es import regression  # noqa: F401 (fixture)
 
-pytestmark = [pytest.mark.es, pytest.mark.datasets]
+pytestmark = [pytest.mark.es, pytest.mark.datasets, pytest.mark.slow]
 
 UNITS = [
     {"id": "hq", "name": "Văn phòng tỉnh", "hosts": ["MSEDGEWIN10*"]},
