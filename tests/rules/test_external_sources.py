@@ -30,7 +30,7 @@ from socmon.settings.detection import ExternalSource
 from tests.collectors.winlogbeat_shape import evtx_records, winlogbeat_doc
 from tests.rules.test_differential_es import regression  # noqa: F401 (fixture)
 
-pytestmark = [pytest.mark.es, pytest.mark.datasets, pytest.mark.slow]
+pytestmark = [pytest.mark.es]
 
 UNITS = [
     {"id": "hq", "name": "Văn phòng tỉnh", "hosts": ["MSEDGEWIN10*"]},
@@ -63,6 +63,8 @@ def _run(runner: ScheduledRunner, out: list[Detection]) -> set[tuple[str, str]]:
     return {(d.rule_id, d.events[0].id) for d in out}
 
 
+@pytest.mark.datasets
+@pytest.mark.slow
 def test_winlogbeat_index_fires_as_the_evtx_records(
     es_client: Elasticsearch,
     names: IndexNames,
@@ -145,3 +147,44 @@ def test_winlogbeat_index_fires_as_the_evtx_records(
         print(f"{len(via_evtx)} (rule, record) pairs on both paths")
     finally:
         es_client.indices.delete(index=ext_index, ignore_unavailable=True)
+
+
+def test_socmon_run_covers_an_external_source(
+    settings: Settings, names: IndexNames, es_client: Elasticsearch, tmp_path: Path
+) -> None:
+    """`socmon run`'s scheduled service (rules.services.build) runs one more runner per
+    external source: its document becomes a detection with the unit of its unit_field, and
+    the index template is installed when asked."""
+    from socmon.rules.scheduled import ScheduledService
+    from socmon.rules.services import build
+    from tests.rules.test_scheduled_reload import R1, ctx_for, event, iso, scheduled, wait_for
+
+    pattern = f"winlogbeat-{names.prefix}-*"
+    s = settings.model_copy(deep=True)
+    s.detection.external_sources = [
+        ExternalSource(name="wlb", index=pattern, unit_field="fields.unit", install_template=True)
+    ]
+    index = f"winlogbeat-{names.prefix}-2026.12.04"
+    now = time.time()
+    ctx = ctx_for(s, tmp_path)
+    got: list[Detection] = []
+    ctx.detection_handler = got.append
+    services = build(ctx)
+    sched = services[1]
+    assert isinstance(sched, ScheduledService) and len(sched.more) == 1
+    assert es_client.indices.exists_index_template(name=f"{names.prefix}-external-wlb")
+    doc = event(now - 10, "needle1") | {"fields": {"unit": "xa-a"}}
+    es_client.index(index=index, id="w1", document=doc, refresh=True)
+    assert iso(now - 10) == doc["@timestamp"]
+    for svc in services:
+        svc.start()
+    try:
+        wait_for(lambda: scheduled(got, R1) == {"w1"})
+        d = next(d for d in got if d.events[0].id == "w1")
+        assert d.events[0].index == index
+        assert d.events[0].event["organization"] == {"id": "xa-a", "name": "xa-a"}
+    finally:
+        for svc in services:
+            svc.stop()
+        ctx.writer.close()
+        es_client.indices.delete(index=index, ignore_unavailable=True)
