@@ -174,9 +174,10 @@ class BeatsServer(StreamListener):
                         replies.flush(conn)
                     acks.keepalive(cfg.partial_ack_interval)
                     replies.flush(conn)
+                    full = full or self.inflight.full  # again: others may have filled it
                     if full or (acks.waiting and not reader.buffered):
                         last = time.monotonic()  # the client waits for us: not idle
-                    if conn not in ready:
+                    if conn not in ready or full:
                         if time.monotonic() - last >= cfg.idle_timeout:
                             self._recv_idle(ip, True)
                             return
