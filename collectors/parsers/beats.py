@@ -2,8 +2,11 @@
 
 - **Winlogbeat** (a ``winlog`` object): through the Windows mapping ``socmon parse`` uses for
   EVTX (``WindowsRecordParser.winlogbeat``), so every Windows Sigma rule sees the same fields.
-  Identity ``evtx:<computer>:<channel>`` and the record id: the id an EVTX file of the same
-  record gets, so a record both shipped and imported is stored once.
+  Identity ``evtx:<computer>:<channel>`` and ``<record id>@<time>``: the id an EVTX file of
+  the same record gets (the time to the microsecond, as the EVTX path writes it), so a record
+  both shipped and imported is stored once when Winlogbeat's ``@timestamp`` carries the
+  record's time to the microsecond (its own output does; a Beat that rounds it to the
+  millisecond gets other ids: the record is then stored once per path, never lost).
 - **Filebeat** lines (a string ``message`` from a line input: ``log``, ``filestream``,
   ``tcp``, ``udp``, ``syslog``, ...): the line goes through socmon's parser chosen by
   ``event.dataset`` (Filebeat modules), else the file name in ``log.file.path``, else the line
@@ -17,9 +20,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import functools
 import hashlib
+import re
 from typing import Any
 
 from socmon.collectors.event import PARSE_FAILURE, add_tag, failure
@@ -162,7 +167,9 @@ class BeatsNormalizer:
             rid = wl2.get("record_id")
             if isinstance(rid, int | str) and str(rid).isdigit():
                 ident = f"evtx:{wl2.get('computer_name', '')}:{wl2.get('channel', '')}"
-                return ev, ident, int(rid)
+                ts = doc.get("@timestamp")
+                created = evtx_time(ts) if isinstance(ts, str) else None
+                return ev, ident, f"{int(rid)}@{created}" if created else int(rid)
             return ev, f"beats:{agent}", _digest(payload)
         msg = doc.get("message")
         if isinstance(msg, str) and _input_type(doc) in LINE_INPUTS:
@@ -206,6 +213,25 @@ class BeatsNormalizer:
 
     def _failure(self, payload: bytes, text: str, reason: str) -> tuple[Event, str, str]:
         return failure(text, reason, "beats"), "beats:", _digest(payload)
+
+
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)")
+
+
+def evtx_time(ts: str) -> str | None:
+    """A time as the EVTX path writes a record's ``SystemTime`` in its id (the ``evtx``
+    package: UTC, microseconds, ``Z``); None when ``ts`` is not RFC 3339."""
+    m = _RFC3339.fullmatch(ts)
+    if m is None:
+        return None
+    frac = (m[2] or "")[:6].ljust(6, "0")
+    if m[3] == "Z":
+        return f"{m[1]}.{frac}Z"
+    try:
+        t = dt.datetime.fromisoformat(f"{m[1]}.{frac}{m[3]}").astimezone(dt.UTC)
+    except ValueError:
+        return None
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _digest(payload: bytes) -> str:

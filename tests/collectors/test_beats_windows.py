@@ -81,12 +81,59 @@ def test_winlogbeat_fields_equal_the_evtx_path(both_shapes: list[Any]) -> None:
 
 @pytest.mark.datasets
 def test_winlogbeat_ids_equal_the_evtx_ids(both_shapes: list[Any]) -> None:
-    """The Beats identity is the EVTX source's (computer, channel, record number), so a
-    record both shipped by Winlogbeat and read from an .evtx file is stored once."""
+    """The Beats identity is the EVTX source's (computer, channel, record number @ time), so
+    a record both shipped by Winlogbeat and read from an .evtx file is stored once."""
     for _, a, _, (ident, pos, rec) in both_shapes:
         wl = a["winlog"]
+        system = rec["Event"]["System"]
         assert ident == f"evtx:{wl['computer_name']}:{wl['channel']}"
-        assert pos == int(rec["Event"]["System"]["EventRecordID"])
+        created = system["TimeCreated"]["#attributes"]["SystemTime"]
+        assert pos == f"{system['EventRecordID']}@{created}"
+
+
+@pytest.mark.datasets
+def test_winlogbeat_ids_equal_the_ids_of_read_evtx(datasets: Path) -> None:
+    """The same, against the ids the EVTX source itself emits (collectors.reader.read_evtx).
+    The EVTX source numbers records by the record header, Winlogbeat by the XML's
+    EventRecordID: equal in logs Windows wrote (what Winlogbeat reads), renumbered from 1 in
+    exported files such as the regression samples (all 238 differ). So each Winlogbeat document
+    here gets the header's number, as it would reading the live log."""
+    import evtx
+
+    from socmon.collectors.lines import LineHandler
+    from socmon.collectors.reader import read_evtx
+    from socmon.pipeline import ListSink
+
+    s = load_settings()
+    norm = _norm()
+    n = 0
+    for path in sorted((datasets / "sigmahq" / "regression_data").rglob("*.evtx")):
+        via_evtx, via_beats = ListSink(), ListSink()
+        h = LineHandler(
+            "auto", s.collectors, Enricher(s.collectors), via_evtx, source_kind="evtx", source="t"
+        )
+        hb = LineHandler(
+            "auto", s.collectors, Enricher(s.collectors), via_beats, source_kind="beats", source="t"
+        )
+        read_evtx(path, str(path), h)
+        for r in evtx.PyEvtxParser(str(path)).records_json():
+            doc = winlogbeat_doc(json.loads(r["data"]), "pc", "a")
+            doc["winlog"]["record_id"] = r["event_record_id"]
+            payload = json.dumps(doc).encode()
+            ev, ident, pos = norm(payload, payload.decode())
+            hb.emit_event(ev, ident, pos)
+            n += 1
+        assert [i for i, _ in via_beats.events] == [i for i, _ in via_evtx.events], path
+    assert n >= 230
+
+
+def test_evtx_time_forms() -> None:
+    from socmon.collectors.parsers.beats import evtx_time
+
+    assert evtx_time("2020-10-27T20:00:14.3242341Z") == "2020-10-27T20:00:14.324234Z"
+    assert evtx_time("2020-10-27T20:00:14Z") == "2020-10-27T20:00:14.000000Z"
+    assert evtx_time("2020-10-28T03:00:14.5+07:00") == "2020-10-27T20:00:14.500000Z"
+    assert evtx_time("yesterday") is None
 
 
 @pytest.mark.datasets
