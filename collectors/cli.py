@@ -133,7 +133,7 @@ def parse(
 )
 @click.pass_context
 def collect(ctx: click.Context, use_stdin: bool, stdin_format: str | None) -> None:
-    """Run the configured collectors (files, syslog, EVTX, stdin) into Elasticsearch until
+    """Run the configured collectors (files, syslog, Beats, EVTX, stdin) into Elasticsearch until
     SIGTERM/SIGINT (or end of stdin when only stdin is read). Checkpoints advance only when
     events are durable, so a restart after kill -9 re-reads nothing twice."""
     from socmon.cli_es import ensure_elasticsearch
@@ -164,7 +164,7 @@ def collect(ctx: click.Context, use_stdin: bool, stdin_format: str | None) -> No
         reader = StdinReader(handler)
     if not services and reader is None:
         raise click.ClickException(
-            "nothing to collect: configure collectors.files/syslog/evtx or pass --stdin"
+            "nothing to collect: configure collectors.files/syslog/beats/evtx or pass --stdin"
         )
     stop = threading.Event()
 

@@ -1,5 +1,6 @@
 """Enrichment every collected event gets: organisation unit (from settings: file path glob,
-syslog sender address/CIDR, host name glob; a visible default otherwise), ``event.ingested``,
+syslog/Beats sender address/CIDR, host name glob, Beats agent name glob; a visible default
+otherwise), ``event.ingested``,
 ``ecs.version``, ``socmon.collector``/``socmon.source``, ``@timestamp`` when the line had none,
 and GeoIP of public addresses when a MaxMind database is configured.
 """
@@ -27,6 +28,7 @@ class OrgMapper:
     def __init__(self, settings: CollectorSettings) -> None:
         self.default = (settings.default_org_id, settings.default_org_name)
         self.units: list[tuple[str, str, list[str], list[Any], list[str]]] = []
+        self.agent_units: list[tuple[str, str, list[str]]] = []
         for u in settings.organization_units:
             nets = []
             for s in u.senders:
@@ -37,9 +39,11 @@ class OrgMapper:
                         "organisation unit: bad sender address", extra={"unit": u.id, "value": s}
                     )
             self.units.append((u.id, u.name, u.paths, nets, [h.lower() for h in u.hosts]))
+            self.agent_units.append((u.id, u.name, [a.lower() for a in u.agents]))
         self.for_path = lru_cache(maxsize=4096)(self._for_path)
         self.for_sender = lru_cache(maxsize=65536)(self._for_sender)
         self.for_host = lru_cache(maxsize=65536)(self._for_host)
+        self.for_agent = lru_cache(maxsize=65536)(self._for_agent)
 
     def _for_path(self, path: str) -> tuple[str, str] | None:
         for uid, name, paths, _, _ in self.units:
@@ -64,8 +68,20 @@ class OrgMapper:
                 return uid, name
         return None
 
+    def _for_agent(self, agent: str) -> tuple[str, str] | None:
+        a = agent.lower()
+        for uid, name, agents in self.agent_units:
+            if any(fnmatch.fnmatch(a, p) for p in agents):
+                return uid, name
+        return None
+
     def resolve(
-        self, *, path: str | None = None, sender: str | None = None, host: str | None = None
+        self,
+        *,
+        path: str | None = None,
+        sender: str | None = None,
+        host: str | None = None,
+        agent: str | None = None,
     ) -> tuple[str, str]:
         if not self.units:
             return self.default
@@ -79,6 +95,10 @@ class OrgMapper:
                 return r
         if host:
             r = self.for_host(host)
+            if r:
+                return r
+        if agent:
+            r = self.for_agent(agent)
             if r:
                 return r
         return self.default
@@ -222,7 +242,12 @@ class SourceEnricher:
         if isinstance(host, dict):
             if org is None:
                 hname = host.get("name")
-                org = self.orgs.resolve(host=hname if isinstance(hname, str) else None)
+                ag = ev.get("agent")
+                aname = ag.get("name") if isinstance(ag, dict) else None
+                org = self.orgs.resolve(
+                    host=hname if isinstance(hname, str) else None,
+                    agent=aname if isinstance(aname, str) else None,
+                )
         else:
             ev["host"] = {"name": self.collector}
             if org is None:

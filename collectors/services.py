@@ -1,6 +1,6 @@
 """``build(ctx)``: the collectors `socmon run` (and `socmon collect`) starts from settings:
-one service per file source, syslog listener and EVTX source, all emitting into ``ctx.events``
-with acks, so checkpoints advance only when events are durable."""
+one service per file source, syslog listener, Beats listener and EVTX source, all emitting
+into ``ctx.events`` with acks, so checkpoints advance only when events are durable."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from socmon.collectors.enrich import Enricher
+from socmon.collectors.sources.beats_server import BeatsServer
 from socmon.collectors.sources.evtx_files import EvtxTailer
 from socmon.collectors.sources.files import FileTailer
 from socmon.collectors.sources.syslog_server import SyslogServer
@@ -67,6 +68,9 @@ def build_sources(settings: Settings, sink: EventSink, flush: Any = None) -> lis
     for s in cs.syslog:
         srv = SyslogServer(s, cs, sink, enricher)
         out.append(_Wrapped(srv.name, srv))
+    for b in cs.beats:
+        bsrv = BeatsServer(b, cs, sink, enricher)
+        out.append(_Wrapped(bsrv.name, bsrv))
     for e in cs.evtx:
         name = source_name("evtx", e)
         out.append(_Wrapped(name, EvtxTailer(e, cs, sink, enricher, cp_dir, name), flush))

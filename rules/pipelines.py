@@ -23,7 +23,9 @@ docs/detection.md.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sigma.pipelines.common import logsource_windows
@@ -35,6 +37,7 @@ from sigma.processing.transformations import (
     FieldMappingTransformation,
     ValueListPlaceholderTransformation,
 )
+from sigma.types import SigmaNull
 
 CASELESS = ".caseless"
 
@@ -218,7 +221,58 @@ def windows_variable_mapping() -> dict[tuple[str, str], dict[str, str]]:
     return out
 
 
-def _ecs_windows_items() -> list[ProcessingItem]:
+# Fields of the Windows System element (what Winlogbeat itself writes); with
+# ``windows_event_data`` every other Windows field stays under ``winlog.event_data``.
+SYSTEM_TARGETS = frozenset(
+    ("event.code", "winlog.channel", "winlog.provider_name", "winlog.computer_name")
+)
+
+
+@dataclass
+class _Alternatives(FieldMappingTransformation):
+    """A field that may also be spelled another way: a value matches in any of them. Null
+    checks (``field: null``) are left on the first spelling: "absent in one of them" would
+    hold for nearly every event."""
+
+    def apply_detection_item(self, detection_item: Any) -> Any:
+        if any(isinstance(v, SigmaNull) for v in detection_item.value):
+            return None
+        return super().apply_detection_item(detection_item)
+
+
+@dataclass
+class AlsoUserData(_Alternatives):
+    """``winlog.event_data.X`` -> that or ``winlog.user_data.X``: Winlogbeat keeps the fields
+    of ``<UserData>`` (WMI-Activity, ...) apart, where socmon's Windows events have them
+    beside EventData."""
+
+    def apply_field_name(self, field: str | None) -> str | list[str] | None:
+        prefix = "winlog.event_data."
+        if field and field.startswith(prefix):
+            return [field, "winlog.user_data." + field[len(prefix) :]]
+        return None
+
+
+@dataclass
+class SpacedNames(_Alternatives):
+    """``winlog.event_data.ThreatName`` -> that or ``winlog.event_data.Threat Name``: Windows
+    Defender names its EventData with spaces; socmon's Windows events also carry them without
+    (the Sigma spelling), Winlogbeat's only with (the Lucene backend escapes the space)."""
+
+    def apply_field_name(self, field: str | None) -> str | list[str] | None:
+        prefix = "winlog.event_data."
+        if not field or not field.startswith(prefix):
+            return None
+        words = re.findall(r"[A-Z][a-z0-9]+|[A-Z]+(?![a-z])", field[len(prefix) :])
+        if len(words) < 2 or "".join(words) != field[len(prefix) :]:
+            return None
+        return [field, prefix + " ".join(words)]
+
+
+def _ecs_windows_items(event_data: bool = False) -> list[ProcessingItem]:
+    """ecs_windows' items. ``event_data``: map only the System fields; every EventData field
+    stays ``winlog.event_data.<Name>`` (documents as Winlogbeat sends them, without the ECS
+    fields its Elasticsearch ingest pipelines would add)."""
     items = []
     base = ecs_windows()
     base._clear_pipeline()  # its items are re-parented into socmon's pipeline
@@ -226,6 +280,10 @@ def _ecs_windows_items() -> list[ProcessingItem]:
         tr = item.transformation
         if isinstance(tr, FieldMappingTransformation):
             tr.mapping = _strip_caseless(tr.mapping)
+            if event_data:
+                tr.mapping = {k: v for k, v in tr.mapping.items() if v in SYSTEM_TARGETS}
+                if not tr.mapping:
+                    continue
         items.append(item)
     return items
 
@@ -280,13 +338,22 @@ def _other_items() -> list[ProcessingItem]:
     return items
 
 
-def socmon_pipeline(placeholders: Mapping[str, Sequence[str]] | None = None) -> ProcessingPipeline:
+def socmon_pipeline(
+    placeholders: Mapping[str, Sequence[str]] | None = None,
+    *,
+    windows_event_data: bool = False,
+    field_map: Mapping[str, str] | None = None,
+) -> ProcessingPipeline:
     """The processing pipeline both detection modes apply to every rule.
 
     ``placeholders``: values for ``%name%`` placeholders (the ``expand`` modifier), usually
     ``settings.detection.placeholders``. Placeholders without values are left in the rule; the
     streaming engine reports them (and never matches them), scheduled mode reports the
     conversion error.
+
+    For indices other shippers write (``detection.external_sources``): ``windows_event_data``
+    keeps Windows EventData fields under ``winlog.event_data`` (raw Winlogbeat documents);
+    ``field_map`` renames socmon's field names to the ones those documents use, last.
     """
     variables = {k: list(v) for k, v in (placeholders or {}).items()}
     items: list[ProcessingItem] = []
@@ -298,8 +365,30 @@ def socmon_pipeline(placeholders: Mapping[str, Sequence[str]] | None = None) -> 
             )
         )
     items += _windows_category_items()
-    items += _ecs_windows_items()
+    items += _ecs_windows_items(windows_event_data)
+    if windows_event_data:
+        items.append(
+            ProcessingItem(
+                identifier="socmon_winlogbeat_spaced_names",
+                transformation=SpacedNames({}),
+                rule_conditions=[LogsourceCondition(product="windows", service="windefend")],
+            )
+        )
+        items.append(
+            ProcessingItem(
+                identifier="socmon_winlogbeat_user_data",
+                transformation=AlsoUserData({}),
+                rule_conditions=[LogsourceCondition(product="windows")],
+            )
+        )
     items += _other_items()
+    if field_map:
+        items.append(
+            ProcessingItem(
+                identifier="socmon_external_field_map",
+                transformation=FieldMappingTransformation(_mapping(field_map)),
+            )
+        )
     return ProcessingPipeline(
         name="socmon: Sigma -> socmon ECS events",
         priority=20,

@@ -44,11 +44,12 @@ from prometheus_client import Counter, Gauge, Histogram
 from sigma.correlations import SigmaCorrelationType
 
 from socmon.ids import doc_id
-from socmon.indices import IndexNames
+from socmon.indices import IndexNames, install_external_template
 from socmon.metrics import REGISTRY
 from socmon.pipeline import REPEAT_COUNT
 from socmon.rules.correlation import MONOTONIC_OPS, CorrelationEngine, parse_timestamp
 from socmon.rules.detection import Detection, MatchedEvent
+from socmon.rules.external import External, externals
 from socmon.rules.reload import RuleWatcher
 from socmon.rules.scheduled_convert import ScheduledCorrelation, ScheduledRule, ScheduledSet
 from socmon.rules.scheduled_search import PagedSearch
@@ -150,13 +151,13 @@ class RuleChanges:
 class CoverageStore:
     """Per-rule ``covered_until`` in the state index."""
 
-    def __init__(self, client: Elasticsearch, names: IndexNames) -> None:
+    def __init__(self, client: Elasticsearch, names: IndexNames, scope: str = "") -> None:
         self.client = client
         self.index = names.state
+        self.scope = scope  # an external source's name: its coverage is its own
 
-    @staticmethod
-    def _id(rule_key: str) -> str:
-        return f"scheduled:{rule_key}"
+    def _id(self, rule_key: str) -> str:
+        return f"scheduled:{self.scope}:{rule_key}" if self.scope else f"scheduled:{rule_key}"
 
     def get(self, rule_key: str) -> float | None:
         """Where the rule's coverage ends; None for a new (or suspended) rule."""
@@ -186,6 +187,7 @@ class CoverageStore:
             document={
                 "kind": "scheduled",
                 "rule_id": rule_key,
+                **({"source": self.scope} if self.scope else {}),
                 "covered_until": _iso(covered_until),
                 "suspended": None,
                 "@timestamp": now,
@@ -195,7 +197,9 @@ class CoverageStore:
 
 
 class ScheduledRunner:
-    """Runs converted rules over the events indices, tracking coverage per rule."""
+    """Runs converted rules over the events indices, tracking coverage per rule. With
+    ``external`` (``rules.external``): over another shipper's indices instead, with its own
+    coverage, and each matched document given its organisation unit before it is reported."""
 
     def __init__(
         self,
@@ -206,14 +210,16 @@ class ScheduledRunner:
         output: Callable[[Detection], bool],
         index_pattern: str | None = None,
         clock: Callable[[], float] = time.time,
+        external: External | None = None,
     ) -> None:
         self.client = client
         self.names = names
         self.set = rules
         self.s = settings
         self.output = output
-        self.index = index_pattern or names.events_pattern
-        self.coverage = CoverageStore(client, names)
+        self.external = external
+        self.index = index_pattern or (external.index if external else names.events_pattern)
+        self.coverage = CoverageStore(client, names, external.name if external else "")
         self.clock = clock
 
     # -- windows ------------------------------------------------------------------------
@@ -387,7 +393,12 @@ class ScheduledRunner:
             limit=self.s.scheduled_max_hits,
             index_filter=window,
         )
-        yield from paged
+        if self.external is None:
+            yield from paged
+        else:
+            ext = self.external
+            for h in paged:
+                yield {**h, "_source": ext.annotate(h.get("_source") or {})}
         if paged.overflow:
             TRUNCATED.inc()
             OVERFLOW.labels(rule_key).inc(paged.overflow)
@@ -548,8 +559,11 @@ class ScheduledService:
         watcher: RuleWatcher,
         convert: Callable[[Any], ScheduledSet],
         poll_interval: float | None = None,
+        more: list[tuple[ScheduledRunner, Callable[[Any], ScheduledSet]]] | None = None,
     ) -> None:
         self.runner = runner
+        # the runners over external sources, each with its own conversion of the rules
+        self.more = list(more or [])
         self.interval = interval
         self.watcher = watcher
         self._convert = convert
@@ -568,6 +582,8 @@ class ScheduledService:
         if got is None:
             return None
         self._generation, loaded = got
+        for runner, conv in self.more:
+            runner.replace(conv(loaded))
         return self.runner.replace(self._convert(loaded))
 
     def _loop(self) -> None:
@@ -576,10 +592,13 @@ class ScheduledService:
             due = time.monotonic() >= next_run
             try:
                 changes = self.maybe_reload()
+                runners = [self.runner, *(r for r, _ in self.more)]
                 if due:
-                    self.runner.run_once()
+                    for r in runners:
+                        r.run_once()
                 elif changes and (changes.added or changes.changed):
-                    self.runner.run_once(changes.added | changes.changed)
+                    for r in runners:
+                        r.run_once(changes.added | changes.changed)
             except Exception:
                 ERRORS.labels("unexpected").inc()
                 log.exception("scheduled detection pass failed; retrying next interval")
@@ -591,6 +610,16 @@ class ScheduledService:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+
+
+def _converter(placeholders: Any, options: dict[str, Any]) -> Callable[[Any], ScheduledSet]:
+    """Loaded rules -> scheduled set with an external source's mapping options."""
+    from socmon.rules.scheduled_convert import convert
+
+    def conv(rules: Any) -> ScheduledSet:
+        return convert(rules, placeholders, **options)
+
+    return conv
 
 
 def scheduled_service(ctx: Any, loaded: Any, watcher: RuleWatcher) -> ScheduledService | None:
@@ -608,6 +637,17 @@ def scheduled_service(ctx: Any, loaded: Any, watcher: RuleWatcher) -> ScheduledS
     converted = convert(loaded, placeholders)
     output = DetectionOutput(ctx.client, ctx.names, ctx.detection_handler)
     runner = ScheduledRunner(ctx.client, ctx.names, converted, s, output)
+    more: list[tuple[ScheduledRunner, Callable[[Any], ScheduledSet]]] = []
+    for ext in externals(ctx.settings):
+        conv = _converter(placeholders, ext.convert_options)
+        if ext.src.install_template:
+            install_external_template(ctx.client, ctx.names, ext.name, ext.patterns)
+        ext_runner = ScheduledRunner(ctx.client, ctx.names, conv(loaded), s, output, external=ext)
+        more.append((ext_runner, conv))
+        log.info(
+            "scheduled detection covers an external source",
+            extra={"source": ext.name, "index": ext.index},
+        )
     log.info(
         "scheduled detection ready",
         extra={
@@ -623,4 +663,5 @@ def scheduled_service(ctx: Any, loaded: Any, watcher: RuleWatcher) -> ScheduledS
         watcher,
         lambda rules: convert(rules, placeholders),
         poll,
+        more,
     )

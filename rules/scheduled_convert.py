@@ -138,10 +138,13 @@ class ScheduledSet:
 
 
 def convert_rule(
-    rule: SigmaRule, placeholders: Mapping[str, Sequence[str]] | None = None
+    rule: SigmaRule,
+    placeholders: Mapping[str, Sequence[str]] | None = None,
+    **mapping: Any,
 ) -> list[str]:
-    """The Lucene queries of one base rule (a copy is processed; the rule is not changed)."""
-    backend = SocmonLuceneBackend(processing_pipeline=socmon_pipeline(placeholders))
+    """The Lucene queries of one base rule (a copy is processed; the rule is not changed).
+    ``mapping``: ``socmon_pipeline``'s options for other shippers' indices."""
+    backend = SocmonLuceneBackend(processing_pipeline=socmon_pipeline(placeholders, **mapping))
     processed = copy.deepcopy(rule)
     # pySigma returns nothing for rules only referenced by correlations (generate: false);
     # scheduled mode needs their queries to evaluate the correlation.
@@ -151,16 +154,20 @@ def convert_rule(
 
 
 def convert(
-    loaded: LoadedRules, placeholders: Mapping[str, Sequence[str]] | None = None
+    loaded: LoadedRules,
+    placeholders: Mapping[str, Sequence[str]] | None = None,
+    **mapping: Any,
 ) -> ScheduledSet:
-    """Convert every loaded rule; problems are collected, never raised."""
+    """Convert every loaded rule; problems are collected, never raised. ``mapping``:
+    ``socmon_pipeline``'s options (``windows_event_data``, ``field_map``) for an external
+    source."""
     out = ScheduledSet()
     by_key: dict[str, ScheduledRule] = {}
     known: dict[str, str] = {}
     for r in loaded.rules:
         key = rule_id(r)
         try:
-            queries = convert_rule(r, placeholders)
+            queries = convert_rule(r, placeholders, **mapping)
         except Exception as e:  # pySigma raises many types on unsupported constructs
             out.problems.append(
                 Problem(rule_source(r), key, f"{type(e).__name__}: {e}", "scheduled")
@@ -189,7 +196,7 @@ def convert(
         try:
             # the referenced rules' logsources decide the field mapping (pySigma resolves
             # them through the references, kept by deepcopy)
-            socmon_pipeline(placeholders).apply(processed)
+            socmon_pipeline(placeholders, **mapping).apply(processed)
             compiled = compile_correlation(processed, known, rule_source(c))
         except CorrelationProblem as e:
             out.problems.append(Problem(rule_source(c), key, e.reason, "correlation"))

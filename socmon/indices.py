@@ -146,6 +146,25 @@ def _mapping_args(template: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
+def install_external_template(
+    client: Elasticsearch, names: IndexNames, source: str, patterns: list[str]
+) -> str:
+    """socmon's events mapping as an index template for another shipper's indices
+    (``detection.external_sources[].install_template``): the Sigma-matched fields
+    lowercase-normalised, so scheduled detection matches them case-insensitively. Only
+    indices created afterwards get it."""
+    name = f"{names.prefix}-external-{source}"
+    client.indices.put_index_template(
+        name=name,
+        index_patterns=patterns,
+        priority=TEMPLATE_PRIORITY,
+        version=TEMPLATE_VERSION,
+        template=load_template("events"),
+        meta={"managed_by": "socmon", "kind": "external", "source": source},
+    )
+    return name
+
+
 def templates_applied(client: Elasticsearch, names: IndexNames) -> bool:
     """True when every template exists at the current version (used by readiness checks)."""
     try:

@@ -1,4 +1,9 @@
-"""Event search over a time range: a restricted query string, unit scoping, cursor pages."""
+"""Event search over a time range: a restricted query string, unit scoping, cursor pages.
+
+The search covers socmon's events and the indices of ``detection.external_sources`` (other
+shippers' documents), each filtered by its own unit rule (``rules.external``): a principal
+sees the external documents of its units only, and every item carries the unit it belongs to.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from luqum.parser import lexer as lucene_lexer
 from luqum.parser import parser as lucene_parser
 from pydantic import BaseModel, Field
 
-from socmon.api.auth import Principal, require, unit_filter
+from socmon.api.auth import Principal, require
 from socmon.api.context import get_ctx
 from socmon.api.cursors import decode_cursor, encode_cursor
 from socmon.api.problems import ProblemError, problem_responses
@@ -26,6 +31,7 @@ from socmon.api.routes.common import (
     search,
     time_range,
 )
+from socmon.rules.external import External, externals
 from socmon.safe_yaml import clip
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
@@ -84,6 +90,17 @@ def _walk(node: lt.Item) -> Iterator[lt.Item]:
         stack.extend(n.children)
 
 
+def unit_clause(own_pattern: str, ext: list[External], units: list[str]) -> dict[str, Any]:
+    """Documents of ``units``: socmon's events by ``organization.id``, each external source's
+    documents by its own unit rule."""
+    own: dict[str, Any] = {"terms": {"organization.id": units}}
+    if not ext:
+        return own
+    should = [{"bool": {"filter": [{"wildcard": {"_index": {"value": own_pattern}}}, own]}}]
+    should += [{"bool": {"filter": [e.index_query(), e.unit_query(units)]}} for e in ext]
+    return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
 class EventPage(BaseModel):
     items: list[dict[str, Any]] = Field(
         ...,
@@ -136,12 +153,16 @@ def search_events(
     else:
         n, pit_id, after = page_size(ctx, size), "", []
     t0, t1 = time_range(ctx, start, end)
-    filters: list[dict[str, Any]] = [range_clause("@timestamp", t0, t1), *unit_filter(p)]
+    ext = externals(ctx.settings)
+    own = ctx.names.events_pattern
+    filters: list[dict[str, Any]] = [range_clause("@timestamp", t0, t1)]
+    if p.units is not None:
+        filters.append(unit_clause(own, ext, list(p.units)))
     if unit:
         outside = [u for u in unit if not p.sees_unit(u)]
         if outside:
             raise ProblemError(403, f"unit(s) outside your scope: {', '.join(outside)}")
-        filters.append({"terms": {"organization.id": unit}})
+        filters.append(unit_clause(own, ext, unit))
     must: list[dict[str, Any]] = []
     if q:
         check_query_string(q)
@@ -161,7 +182,7 @@ def search_events(
     if not pit_id:
         try:
             pit = ctx.es().open_point_in_time(
-                index=ctx.names.events_pattern,
+                index=",".join([own, *(e.index for e in ext)]),
                 keep_alive=ctx.settings.api.cursor_keep_alive,
                 ignore_unavailable=True,
             )
@@ -182,6 +203,9 @@ def search_events(
     items = []
     for h in hits:
         doc = dict(h.get("_source") or {})
+        src = next((e for e in ext if e.holds(str(h.get("_index")))), None)
+        if src is not None:
+            doc = src.annotate(doc)
         doc["_id"], doc["_index"] = h["_id"], h.get("_index")
         items.append(doc)
     nxt = None

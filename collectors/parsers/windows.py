@@ -308,6 +308,20 @@ class WindowsRecordParser:
         data = wl.get("event_data") if isinstance(wl.get("event_data"), dict) else {}
         assert isinstance(data, dict)
         data = _unspaced(data)
+        user_data = wl.get("user_data")
+        if isinstance(user_data, dict):
+            # as for EVTX (windata.event_data): UserData's fields beside EventData's, which
+            # win a clash; Winlogbeat gives them flat with the element name in xml_name
+            data = {
+                **{k: v for k, v in user_data.items() if k != "xml_name"},
+                **data,
+            }
+        if "param1" in data and "Data" not in data:
+            # unnamed <Data> items: Winlogbeat numbers them; the EVTX path also lists them
+            n = 1
+            while f"param{n}" in data:
+                n += 1
+            data = {**data, "Data": [data[f"param{i}"] for i in range(1, n)]}
         ev = shape(
             event_id=wl.get("event_id", (obj.get("event") or {}).get("code")),
             channel=_str(wl.get("channel") or ""),

@@ -175,11 +175,18 @@ class Replies:
 
     def ack(self, txnr: int) -> Callable[[], None]:
         """The callback that acknowledges message ``txnr`` (called once, when durable)."""
+        return self.track(lambda: response(txnr))
+
+    def track(self, reply: Callable[[], bytes | None]) -> Callable[[], None]:
+        """A callback for one message handed to the pipeline: once durable, ``reply()`` gives
+        the bytes to send (None: nothing to send yet)."""
         with self._idle:
             self._pending += 1
 
         def done() -> None:
-            self.send(response(txnr))
+            data = reply()
+            if data:
+                self.send(data)
             with self._idle:
                 self._pending -= 1
                 if not self._pending:

@@ -20,23 +20,23 @@ import logging
 import select
 import socket
 import ssl
-import threading
 import time
 from typing import Any
 
 from socmon.collectors.enrich import Enricher
 from socmon.collectors.event import clean_ip
 from socmon.collectors.lines import LineHandler
-from socmon.collectors.metrics import BYTES, SYSLOG_CONNECTIONS, SYSLOG_MESSAGES, report_bad
+from socmon.collectors.metrics import BYTES, SYSLOG_MESSAGES, report_bad
 from socmon.collectors.sources import relp
+from socmon.collectors.sources.listener import SESSION_STOP_SECONDS, StreamListener
 from socmon.pipeline import Ack, EventSink
 from socmon.settings.collectors import CollectorSettings, SyslogSource
 
 log = logging.getLogger(__name__)
-RELP_STOP_SECONDS = 2.0  # on stop, how long RELP sessions wait for pending acknowledgements
+RELP_STOP_SECONDS = SESSION_STOP_SECONDS
 
 
-class SyslogServer:
+class SyslogServer(StreamListener):
     def __init__(
         self,
         cfg: SyslogSource,
@@ -44,71 +44,31 @@ class SyslogServer:
         sink: EventSink,
         enricher: Enricher,
     ) -> None:
+        super().__init__(cfg)
         self.cfg = cfg
         self.settings = settings
         self.sink = sink
         self.enricher = enricher
-        self.name = f"syslog-{cfg.protocol}-{cfg.bind}:{cfg.port}"
-        self._stop = threading.Event()
-        self._sock: socket.socket | None = None
-        self._threads: list[threading.Thread] = []
+        self.acknowledges = cfg.protocol == "relp"
         self._seq = itertools.count()
-        self._conns: set[socket.socket] = set()
-        self._clients: set[threading.Thread] = set()
-        self._lock = threading.Lock()
-        self._ssl: ssl.SSLContext | None = None
-        self.port = cfg.port
 
-    # ---------------------------------------------------------------- lifecycle
+    def _tls_wanted(self) -> bool:
+        return self.cfg.protocol == "tls" or (
+            self.cfg.protocol == "relp" and self.cfg.cert_file is not None
+        )
 
     def start(self) -> None:
+        if self.cfg.protocol != "udp":
+            self._listen()
+            return
         cfg = self.cfg
         family = socket.AF_INET6 if ":" in cfg.bind else socket.AF_INET
-        if cfg.protocol == "udp":
-            s = socket.socket(family, socket.SOCK_DGRAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-        else:
-            s = socket.socket(family, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s = socket.socket(family, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
         s.bind((cfg.bind, cfg.port))
         self.port = s.getsockname()[1]
         s.settimeout(0.5)
-        if cfg.protocol == "udp":
-            target = self._udp_loop
-        else:
-            s.listen(128)
-            target = self._accept_loop
-            if cfg.protocol == "tls" or (cfg.protocol == "relp" and cfg.cert_file):
-                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-                ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-                ctx.load_cert_chain(str(cfg.cert_file), str(cfg.key_file))
-                if cfg.ca_file:
-                    ctx.load_verify_locations(str(cfg.ca_file))
-                    ctx.verify_mode = ssl.CERT_REQUIRED
-                self._ssl = ctx
-        self._sock = s
-        t = threading.Thread(target=target, name=self.name, daemon=True)
-        t.start()
-        self._threads.append(t)
-        log.info("syslog listener started", extra={"listener": self.name, "port": self.port})
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._sock is not None:
-            with contextlib.suppress(OSError):
-                self._sock.close()
-        if self.cfg.protocol == "relp":
-            # RELP sessions end themselves: what became durable is acknowledged, then the
-            # sender is told (serverclose) rather than finding a broken connection mid-send
-            deadline = time.monotonic() + RELP_STOP_SECONDS + 1.0
-            for t in list(self._clients):
-                t.join(timeout=max(0.0, deadline - time.monotonic()))
-        with self._lock:
-            for c in list(self._conns):
-                with contextlib.suppress(OSError):
-                    c.close()
-        for t in self._threads:
-            t.join(timeout=5)
+        self._run(s, self._udp_loop)
 
     # ---------------------------------------------------------------- messages
 
@@ -190,81 +150,11 @@ class SyslogServer:
             except Exception:
                 log.exception("syslog message failed", extra={"sender": addr[0]})
 
-    def _accept_loop(self) -> None:
-        assert self._sock is not None
-        while not self._stop.is_set():
-            try:
-                conn, addr = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                if self._stop.is_set():
-                    return
-                continue
-            with self._lock:
-                if len(self._conns) >= self.cfg.max_connections:
-                    report_bad(
-                        "too_many_connections",
-                        "syslog",
-                        self.name,
-                        addr[0],
-                        f"over {self.cfg.max_connections} clients",
-                    )
-                    conn.close()
-                    continue
-                self._conns.add(conn)
-            t = threading.Thread(
-                target=self._serve, args=(conn, addr), daemon=True, name=f"{self.name}-client"
-            )
-            with self._lock:
-                self._clients = {c for c in self._clients if c.is_alive()}
-                self._clients.add(t)
-            t.start()
-
-    def _serve(self, conn: socket.socket, addr: tuple[Any, ...]) -> None:
-        proto = self.cfg.protocol
-        SYSLOG_CONNECTIONS.labels(proto).inc()
-        try:
-            conn.settimeout(self.cfg.idle_timeout)
-            if self._ssl is not None:
-                try:
-                    conn = self._ssl.wrap_socket(conn, server_side=True)
-                except (ssl.SSLError, OSError) as e:
-                    report_bad("tls_handshake", "syslog", self.name, addr[0], str(e))
-                    return
-            if proto == "relp":
-                self._read_relp(conn, addr)
-            else:
-                self._read_stream(conn, addr)
-        finally:
-            SYSLOG_CONNECTIONS.labels(proto).dec()
-            with self._lock:
-                self._conns.discard(conn)
-            with contextlib.suppress(OSError):
-                conn.close()
-
-    def _recv(self, conn: socket.socket, ip: str, got_any: bool = True) -> bytes | None:
-        """The next bytes from a client; b"" when it closed, None when it broke or stayed
-        idle for ``idle_timeout`` (reported)."""
-        try:
-            data = conn.recv(65536)
-        except TimeoutError:
-            self._recv_idle(ip, got_any)
-            return None
-        except (OSError, ssl.SSLError):
-            return None
-        BYTES.labels("syslog").inc(len(data))
-        return data
-
-    def _recv_idle(self, ip: str, got_any: bool) -> None:
-        report_bad(
-            "idle_client",
-            "syslog",
-            self.name,
-            ip,
-            f"no data for {self.cfg.idle_timeout}s; closing"
-            + ("" if got_any else " (client never sent anything)"),
-        )
+    def _session(self, conn: socket.socket, addr: tuple[Any, ...]) -> None:
+        if self.cfg.protocol == "relp":
+            self._read_relp(conn, addr)
+        else:
+            self._read_stream(conn, addr)
 
     def _read_stream(self, conn: socket.socket, addr: tuple[Any, ...]) -> None:
         handler = self._handler(str(addr[0]))

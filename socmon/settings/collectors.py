@@ -50,6 +50,10 @@ class OrganizationUnit(Section):
         default_factory=list,
         description="Host name globs (case-insensitive, e.g. 'fin-*') of this unit.",
     )
+    agents: list[str] = Field(
+        default_factory=list,
+        description="Beats agent name globs (agent.name, case-insensitive) of this unit.",
+    )
 
 
 class FileSource(Section):
@@ -110,6 +114,55 @@ class SyslogSource(Section):
         return self
 
 
+class BeatsSource(Section):
+    """A Beats (lumberjack v2) listener: Winlogbeat, Filebeat, Elastic Agent ``output.logstash``."""
+
+    bind: str = Field("0.0.0.0", description="Listen address.")
+    port: int = Field(5044, ge=0, le=65535, description="Listen port (0: any free port).")
+    cert_file: Path | None = Field(None, description="TLS: server certificate (PEM).")
+    key_file: Path | None = Field(None, description="TLS: private key (PEM).")
+    ca_file: Path | None = Field(
+        None, description="TLS: CA bundle to require and verify client certificates."
+    )
+    max_window: int = Field(
+        16_384,
+        ge=1,
+        description="Largest window (events per batch) a client may announce; a larger one "
+        "is reported and the connection closed (Beats' bulk_max_size default: 2048).",
+    )
+    max_event_bytes: int = Field(
+        1_048_576, ge=1024, description="Longer events are kept cut and flagged _truncated."
+    )
+    max_batch_bytes: int = Field(
+        64 * 1_048_576,
+        ge=65536,
+        description="Largest compressed frame, before and after decompression.",
+    )
+    max_inflight_events: int = Field(
+        100_000,
+        ge=1,
+        description="Events read from all clients and not yet durable; beyond it no more is "
+        "read (clients wait for their ACK: backpressure).",
+    )
+    idle_timeout: float = Field(
+        300.0, gt=0, description="Seconds a client may stay silent before we close it."
+    )
+    max_connections: int = Field(1000, ge=1, description="Concurrent clients.")
+    partial_ack_interval: float = Field(
+        1.0,
+        gt=0,
+        description="Seconds between ACKs of the durable part of a window not yet complete "
+        "(keeps the client from timing out on a slow store).",
+    )
+    protocol: Literal["beats"] = Field("beats", description="Always beats (lumberjack v2).")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> BeatsSource:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("Beats over TLS needs both cert_file and key_file")
+        return self
+
+
 class EvtxSource(Section):
     paths: list[str] = Field(..., min_length=1, description="Glob patterns of .evtx files.")
     poll_interval: float = Field(5.0, gt=0, description="Seconds between checks for changes.")
@@ -121,6 +174,9 @@ class CollectorSettings(Section):
     enabled: bool = Field(True, description="Start the collectors in `socmon run`.")
     files: list[FileSource] = Field(default_factory=list, description="Files to follow.")
     syslog: list[SyslogSource] = Field(default_factory=list, description="Syslog listeners.")
+    beats: list[BeatsSource] = Field(
+        default_factory=list, description="Beats (lumberjack v2) listeners."
+    )
     evtx: list[EvtxSource] = Field(default_factory=list, description="EVTX files to read.")
     stdin: bool = Field(False, description="Read events from standard input (`socmon collect`).")
     stdin_format: LineFormat = Field("auto", description="Line format of standard input.")

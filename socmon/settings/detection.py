@@ -13,6 +13,44 @@ from pydantic import Field
 from socmon.settings.base import PROJECT_ROOT, Section
 
 
+class ExternalSource(Section):
+    """Indices other shippers write (Winlogbeat or Elastic Agent straight to Elasticsearch)
+    that scheduled detection and the events search also cover."""
+
+    name: str = Field(
+        ..., min_length=1, pattern=r"^[a-z0-9_-]+$", description="Short name (coverage, logs)."
+    )
+    index: str = Field(
+        ...,
+        min_length=1,
+        description="Index pattern(s), comma-separated, e.g. 'winlogbeat-*' or "
+        "'logs-*,.ds-logs-*'.",
+    )
+    windows_event_data: bool = Field(
+        False,
+        description="Windows fields stay under winlog.event_data.<Name> (documents as "
+        "Winlogbeat sends them, without the ECS fields its ingest pipelines add); false: the "
+        "ECS names socmon's own Windows events carry (process.command_line, ...).",
+    )
+    field_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="More renames, socmon field -> field of these documents, applied to the "
+        "rules' queries last (e.g. {'organization.id': 'labels.unit'}).",
+    )
+    unit_field: str | None = Field(
+        None,
+        description="A field of these documents holding the organisation unit id; when unset, "
+        "collectors.organization_units' hosts globs (host.name) then agents globs "
+        "(agent.name) decide, at query time.",
+    )
+    install_template: bool = Field(
+        False,
+        description="Put socmon's events mapping (Sigma-matched fields lowercase-normalised, "
+        "so matching is case-insensitive as Sigma wants) as an index template for this "
+        "pattern; only indices created afterwards get it.",
+    )
+
+
 class DetectionSettings(Section):
     """Sigma detection (issue 5): rule sources, streaming and scheduled modes."""
 
@@ -60,6 +98,11 @@ class DetectionSettings(Section):
     )
     # --- scheduled mode (rules/scheduled.py) ---
     scheduled_enabled: bool = Field(True, description="Run rules as scheduled ES queries.")
+    external_sources: list[ExternalSource] = Field(
+        default_factory=list,
+        description="Other shippers' index patterns scheduled detection (and the events "
+        "search) also cover, each with its field mapping and unit rule.",
+    )
     scheduled_interval: float = Field(60.0, gt=0, description="Scheduled: seconds between runs.")
     scheduled_lookback: float = Field(
         300.0,

@@ -52,3 +52,17 @@ def test_bench_collect_end_to_end_tiny(es_url: str) -> None:
     last = json.loads(r.stdout.strip().splitlines()[-1])
     assert last["raw_bulk_docs_per_s"] > 0 and last["e2e_docs_per_s"] > 0
     assert last["raw_bulk_threads"] == StorageSettings().senders
+
+
+def test_bench_beats_small() -> None:
+    script = str(PROJECT_ROOT / "bench" / "beats.py")
+    r = subprocess.run(
+        [sys.executable, script, "--events", "3000", "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    last = json.loads(r.stdout.strip().splitlines()[-1])
+    assert last["bench"] == "beats" and last["beats_events_per_s"] > 0
+    assert last["relp_events_per_s"] > 0
