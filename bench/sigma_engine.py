@@ -47,25 +47,19 @@ def datasets() -> Path:
 
 def sample_events(sigmahq: Path) -> list[dict[str, Any]]:
     """Every event of the regression samples, parsed as `socmon hunt` / `socmon run` would."""
-    from socmon.rules.hunt import HuntResult, _direct_events
+    from socmon.collectors.reader import read_file
+    from socmon.rules.hunt import _handler_factory
 
     events: list[dict[str, Any]] = []
     evtx_files = sorted((sigmahq / "regression_data").rglob("*.evtx"))
-    try:
-        from socmon.collectors.reader import read_file
-        from socmon.rules.hunt import _handler_factory
 
-        class Collect:
-            def emit(self, doc_id: str, event: dict[str, Any], ack: Any = None) -> None:
-                events.append(event)
+    class Collect:
+        def emit(self, doc_id: str, event: dict[str, Any], ack: Any = None) -> None:
+            events.append(event)
 
-        handler_for = _handler_factory(Collect())  # type: ignore[arg-type]
-        for p in evtx_files:
-            read_file(p, "auto", handler_for)
-    except ImportError:
-        res = HuntResult()
-        for p in evtx_files:
-            events.extend(ev for _, ev in _direct_events(p, res))
+    handler_for = _handler_factory(Collect())  # type: ignore[arg-type]
+    for p in evtx_files:
+        read_file(p, "auto", handler_for)
     return events
 
 

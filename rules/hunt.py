@@ -2,26 +2,23 @@
 
 Inputs are read through the collectors' parsers (``collectors.reader.read_file``: log files,
 ``.gz``/``.zip``, EVTX, JSON lines / JSON documents, pcaps) so hunting sees exactly the events
-``socmon run`` would store. When the collectors layer is unavailable, EVTX files and JSON lines
-are read directly (``rules.winevent`` shapes Windows records the same way).
+``socmon run`` would store.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from socmon.collectors.reader import read_file
 from socmon.rules.detection import Detection
 from socmon.rules.engine import StreamingEngine
 from socmon.rules.evaluate import attach_correlator
 from socmon.rules.loader import load_rules
 from socmon.rules.metrics import HUNT_INPUT_ERRORS
-from socmon.rules.winevent import is_windows_record, record_to_ecs
 
 log = logging.getLogger(__name__)
 
@@ -58,75 +55,6 @@ def _bad(path: str, where: Any, reason: str, result: HuntResult) -> None:
     log.warning("hunt input record skipped", extra={"path": path, "at": where, "reason": reason})
 
 
-def _direct_events(path: Path, result: HuntResult) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Fallback reader: EVTX and JSON (lines, array, or one document)."""
-    from socmon.ids import doc_id
-
-    if path.suffix.lower() == ".evtx":
-        import evtx
-
-        try:
-            parser = evtx.PyEvtxParser(str(path))
-            rec: Any
-            for i, rec in enumerate(parser.records_json()):
-                if not isinstance(rec, dict):
-                    continue
-                try:
-                    obj = orjson.loads(rec["data"])
-                except (orjson.JSONDecodeError, KeyError, TypeError) as e:
-                    _bad(str(path), i, f"evtx: {e}", result)
-                    continue
-                yield doc_id("evtx", str(path), rec.get("event_record_id", i)), record_to_ecs(obj)
-        except (OSError, RuntimeError, ValueError) as e:
-            _bad(str(path), None, f"evtx: {e}", result)
-        return
-    data = path.read_bytes()
-    objs: list[Any]
-    try:
-        whole = orjson.loads(data)
-        objs = whole if isinstance(whole, list) else [whole]
-    except orjson.JSONDecodeError:
-        objs = _json_stream(path, data.decode("utf-8", "replace"), result)
-    for i, obj in enumerate(objs):
-        if not isinstance(obj, dict):
-            _bad(str(path), i, "json: not an object", result)
-            continue
-        ev = record_to_ecs(obj) if is_windows_record(obj) else obj
-        yield doc_id("hunt", str(path), i), ev
-
-
-def _json_stream(path: Path, text: str, result: HuntResult) -> list[Any]:
-    """JSON lines or concatenated (pretty-printed) JSON documents."""
-    import json
-
-    dec = json.JSONDecoder()
-    out: list[Any] = []
-    i, n = 0, len(text)
-    while i < n:
-        while i < n and text[i].isspace():
-            i += 1
-        if i >= n:
-            break
-        try:
-            obj, i = dec.raw_decode(text, i)
-            out.append(obj)
-        except json.JSONDecodeError as e:
-            _bad(str(path), i, f"json: {e.msg}", result)
-            nl = text.find("\n", i)
-            if nl < 0:
-                break
-            i = nl + 1
-    return out
-
-
-def _collectors_reader() -> Any:
-    try:
-        from socmon.collectors.reader import read_file
-    except ImportError:
-        return None
-    return read_file
-
-
 def hunt(
     rule_paths: Iterable[Path | str],
     inputs: Iterable[Path | str],
@@ -134,7 +62,6 @@ def hunt(
     on_detection: Callable[[Detection], None] | None = None,
     engine: StreamingEngine | None = None,
     placeholders: dict[str, list[str]] | None = None,
-    use_collectors: bool = True,
 ) -> HuntResult:
     """Run the rules over the inputs; returns every detection (also passed to
     ``on_detection`` as they happen). ``engine``: a ready engine (rules already compiled)."""
@@ -143,22 +70,16 @@ def hunt(
         attach_correlator(engine)
     result = HuntResult()
     sink = _MatchSink(engine, result, on_detection or (lambda d: None))
-    read_file = _collectors_reader() if use_collectors else None
-    handler_for = _handler_factory(sink) if read_file is not None else None
+    handler_for = _handler_factory(sink)
     for p in inputs:
         path = Path(p)
         if not path.is_file():
             _bad(str(path), None, "not a file", result)
             continue
-        if read_file is not None and handler_for is not None:
-            try:
-                read_file(path, fmt, handler_for)
-                continue
-            except Exception as e:  # e.g. pcap without the network collector
-                _bad(str(path), None, f"{type(e).__name__}: {e}", result)
-                continue
-        for did, ev in _direct_events(path, result):
-            sink.emit(did, ev)
+        try:
+            read_file(path, fmt, handler_for)
+        except Exception as e:  # e.g. pcap without the network collector
+            _bad(str(path), None, f"{type(e).__name__}: {e}", result)
     flush = getattr(engine._correlator, "flush", None)
     if callable(flush):
         for d in flush():

@@ -308,10 +308,6 @@ def socmon_pipeline(placeholders: Mapping[str, Sequence[str]] | None = None) -> 
     )
 
 
-def is_windows(product: str | None) -> bool:
-    return product == "windows"
-
-
 __all__ = [
     "LOGSOURCE_DATASETS",
     "LOGSOURCE_FIELDS",

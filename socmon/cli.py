@@ -43,23 +43,14 @@ class LazyGroup(click.Group):
             module_name, attr = LAZY_COMMANDS[cmd_name].split(":")
             try:
                 module = importlib.import_module(module_name)
-            except ModuleNotFoundError as e:
-                if e.name and module_name.startswith(e.name):
-                    return _unavailable(cmd_name, module_name)
-                raise
-            cmd = getattr(module, attr, None)
-            if not isinstance(cmd, click.Command):
-                return _unavailable(cmd_name, module_name)
+            except ImportError as e:  # an incomplete install: say what is missing, then stop
+                raise click.ClickException(
+                    f"socmon {cmd_name}: {module_name} cannot be imported ({e}); "
+                    "socmon is not installed completely (reinstall it with its dependencies)"
+                ) from e
+            cmd: click.Command = getattr(module, attr)
             return cmd
         return super().get_command(ctx, cmd_name)
-
-
-def _unavailable(name: str, module: str) -> click.Command:
-    @click.command(name=name, help=f"(not available in this build: {module} is missing)")
-    def cmd() -> None:
-        raise click.ClickException(f"'{name}' is not available: {module} is missing")
-
-    return cmd
 
 
 class AppContext:

@@ -120,7 +120,11 @@ class StorageSettings(Section):
 
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
-    format: Literal["json", "text"] = Field("json", description="json (default) or text.")
+    format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description="auto: text when stderr is a terminal, JSON lines otherwise (a service, a "
+        "pipe, a file); json or text: always that.",
+    )
 
 
 class MetricsSettings(Section):
