@@ -105,7 +105,7 @@ def _rows(model: type[BaseModel], path: list[str], nested: list[Nested]) -> list
     rows = []
     for name, info in model.model_fields.items():
         ann = info.annotation
-        if _is_model(ann):
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
             rows.extend(_rows(ann, [*path, name], nested))  # a section
             continue
         dotted = ".".join([*path, name])
