@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 import orjson
 
+from socmon.cli import settings_from
+
 
 @click.group()
 def rules() -> None:
@@ -75,9 +77,9 @@ def check(paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
     "--rules",
     "rule_paths",
     multiple=True,
-    required=True,
     type=click.Path(exists=True, path_type=Path),
-    help="Sigma rule file or directory (repeatable).",
+    help="Sigma rule file or directory (repeatable; default: detection.rule_paths and "
+    "extra_rule_paths, i.e. the rules socmon ships).",
 )
 @click.option(
     "--format",
@@ -89,8 +91,14 @@ def check(paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Only JSON lines (no summary table).")
 @click.option("--no-events", is_flag=True, help="Print event ids instead of whole events.")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
 def hunt(
-    rule_paths: tuple[Path, ...], fmt: str, as_json: bool, no_events: bool, inputs: tuple[Path, ...]
+    ctx: click.Context,
+    rule_paths: tuple[Path, ...],
+    fmt: str,
+    as_json: bool,
+    no_events: bool,
+    inputs: tuple[Path, ...],
 ) -> None:
     """Run Sigma rules (correlations included) over INPUT... (log files, EVTX, JSON, pcaps):
     one JSON line per detection, then a summary table. No Elasticsearch needed."""
@@ -100,6 +108,9 @@ def hunt(
     from socmon.rules.hunt import hunt as run_hunt
     from socmon.rules.loader import load_rules
 
+    if not rule_paths:
+        det = settings_from(ctx).detection
+        rule_paths = (*det.rule_paths, *det.extra_rule_paths)
     loaded = load_rules(rule_paths)
     engine = StreamingEngine.from_rules(loaded)
     attach_correlator(engine)

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from socmon.settings import ENV_PREFIX, PROJECT_ROOT, Settings
+from socmon.settings import ENV_PREFIX, PACKAGE_DIR, PROJECT_ROOT, Settings
 
 # (path shown in the docs, the entry model, what one entry is)
 Nested = tuple[str, type[BaseModel], str]
@@ -54,6 +54,9 @@ def _type(t: Any) -> str:
 
 
 def _default(info: FieldInfo) -> str:
+    extra = info.json_schema_extra
+    if isinstance(extra, dict) and "docs_default" in extra:
+        return f"({extra['docs_default']})"
     if info.default_factory is not None:
         try:
             value: Any = info.default_factory()  # type: ignore[call-arg]
@@ -71,7 +74,7 @@ def _default(info: FieldInfo) -> str:
 
 
 def _repo(s: str) -> str:
-    return s.replace(str(PROJECT_ROOT), "<repo>")
+    return s.replace(str(PACKAGE_DIR), "<socmon package>").replace(str(PROJECT_ROOT), "<repo>")
 
 
 def _plain(value: Any) -> str:

@@ -173,3 +173,23 @@ def test_configuration_reference_documents_every_nested_field() -> None:
                 assert f"`{value}`" in row, f"{path}.{field}: choice {value} not listed"
     # a top-level choice too: spool_full_policy's values
     assert "one of `block` \\| `drop_oldest`" in rows["`storage.spool_full_policy`"]
+
+
+def test_var_dir_default_follows_where_socmon_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A checkout keeps its var/; installed, root gets /var/lib/socmon and a user the XDG
+    data directory (the XDG Base Directory spec: $XDG_DATA_HOME/<app>)."""
+    from socmon.settings import PROJECT_ROOT, base
+
+    assert base.default_var_dir() == PROJECT_ROOT / "var"
+    monkeypatch.setattr(base, "checkout_root", lambda: None)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    monkeypatch.setattr(base.os, "geteuid", lambda: 1000)
+    assert base.default_var_dir() == tmp_path / "socmon"
+    monkeypatch.setattr(base.os, "geteuid", lambda: 0)
+    assert base.default_var_dir() == Path("/var/lib/socmon")
+    monkeypatch.delenv("SOCMON_VAR_DIR", raising=False)
+    monkeypatch.delenv("SOCMON_STORAGE_SPOOL_DIR", raising=False)
+    monkeypatch.setenv("SOCMON_VAR_DIR", str(tmp_path / "state"))
+    assert load_settings().storage.spool_dir == tmp_path / "state" / "spool"
