@@ -72,6 +72,23 @@ def check(paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
         sys.exit(1)
 
 
+@rules.command("pipeline")
+@click.option(
+    "--shipped",
+    is_flag=True,
+    help="The file for the default settings (no placeholders), as shipped in the package.",
+)
+@click.pass_context
+def pipeline(ctx: click.Context, shipped: bool) -> None:
+    """Print socmon's field mapping as a pySigma pipeline file, for sigma-cli:
+    `socmon rules pipeline > socmon.yml; sigma convert -t lucene -p socmon.yml RULES`.
+    Placeholders (`%name%`) get the values of detection.placeholders."""
+    from socmon.rules.pipeline_export import pipeline_yaml
+
+    placeholders = None if shipped else settings_from(ctx).detection.placeholders
+    click.echo(pipeline_yaml(placeholders), nl=False)
+
+
 @click.command()
 @click.option(
     "--rules",
