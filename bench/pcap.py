@@ -219,8 +219,8 @@ def peak_memory_child(path: Path) -> dict:
     code = (
         "import resource, sys, json, time\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from collectors.network.engine import PacketProcessor\n"
-        "from collectors.network.pcapfile import iter_packets, open_capture\n"
+        "from socmon.collectors.network.engine import PacketProcessor\n"
+        "from socmon.collectors.network.pcapfile import iter_packets, open_capture\n"
         "from socmon.settings.network import NetworkSettings\n"
         "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "s = NetworkSettings(flow_max=2_000_000, flow_idle_timeout=3600)\n"

@@ -103,7 +103,12 @@ def test_wheel_runs_its_own_code_and_claims_only_socmon(installed: Installed) ->
     top = {p.name for p in installed.site.iterdir()} - {"socmon_test_deps.pth", "_virtualenv.py"}
     assert {n for n in top if not n.startswith("socmon-")} == {"socmon"}, top
     shipped = installed.site / "socmon"
-    for f in ("deploy/es.sh", "deploy/elasticsearch.env", "templates/events.json"):
+    for f in (
+        "deploy/es.sh",
+        "deploy/elasticsearch.env",
+        "templates/events.json",
+        "rules/socmon-pipeline.yml",
+    ):
         assert (shipped / f).is_file(), f
     assert len(list((shipped / "rules" / "sigma").rglob("*.yml"))) == len(
         list((PROJECT_ROOT / "rules" / "sigma").rglob("*.yml"))
