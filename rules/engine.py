@@ -439,6 +439,11 @@ class StreamingEngine:
         engine.correlations = list(correlations)
         return engine
 
+    @property
+    def correlator(self) -> Correlator | None:
+        """The plugged-in correlation engine (``set_correlator``), if any."""
+        return self._correlator
+
     def set_correlator(self, correlator: Correlator | None) -> None:
         """Plug the correlation engine in: it sees every rule match (``observe``)."""
         self._correlator = correlator

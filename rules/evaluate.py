@@ -56,7 +56,7 @@ def run_events(engine: StreamingEngine, events: Iterable[dict[str, Any]]) -> lis
     out: list[Detection] = []
     for ev in events:
         out.extend(engine.match(ev))
-    flush = getattr(engine._correlator, "flush", None)
+    flush = getattr(engine.correlator, "flush", None)
     if callable(flush):
         out.extend(flush())
     return out

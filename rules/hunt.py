@@ -80,7 +80,7 @@ def hunt(
             read_file(path, fmt, handler_for)
         except Exception as e:  # e.g. pcap without the network collector
             _bad(str(path), None, f"{type(e).__name__}: {e}", result)
-    flush = getattr(engine._correlator, "flush", None)
+    flush = getattr(engine.correlator, "flush", None)
     if callable(flush):
         for d in flush():
             result.detections.append(d)

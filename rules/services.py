@@ -124,7 +124,7 @@ class StreamingDetectionService:
         return engine
 
     def _save_state(self) -> None:
-        corr = self.engine._correlator
+        corr = self.engine.correlator
         snap = getattr(corr, "snapshot", None)
         if self._state is None or not callable(snap):
             return
@@ -183,7 +183,7 @@ class StreamingDetectionService:
         while not self._stop.wait(interval):
             if self.settings.store_rules:
                 self._maybe_reload()
-            corr = self.engine._correlator
+            corr = self.engine.correlator
             flush = getattr(corr, "flush", None)
             if callable(flush):
                 try:
