@@ -151,13 +151,16 @@ def test_es_up_status_down(installed: Installed) -> None:
         for line in (PACKAGE_DIR / "deploy" / "elasticsearch.env").read_text().splitlines()
         if line.startswith("ES_VERSION=")
     )
-    dist = load_settings().var_dir / "es" / "dist" / f"elasticsearch-{version}"
+    checkout_var = load_settings().var_dir
+    dist = checkout_var / "es" / "dist" / f"elasticsearch-{version}"
     if not (dist / "bin" / "elasticsearch").is_file():
         pytest.fail(f"{dist} is missing: the test command (deploy/test.sh) unpacks it first")
-    var = installed.cwd / "var"
+    port = str(_free_port())
+    # The node's state lives beside the test node's (a place its user can reach), not under
+    # pytest's temporary root: concurrent pytest runs reset that root to mode 0700.
+    var = checkout_var / "test-installed" / f"{os.getpid()}-{port}"
     (var / "es" / "dist").mkdir(parents=True)
     (var / "es" / "dist" / dist.name).symlink_to(dist)
-    port = str(_free_port())
     node = dict(SOCMON_VAR_DIR=str(var), SOCMON_ES_LOCAL_PORT=port, SOCMON_ES_LOCAL_HEAP="512m")
     r = installed.run("es", "status", **node)
     assert r.returncode != 0 and "stopped" in r.stdout + r.stderr, r.stdout + r.stderr
@@ -170,8 +173,10 @@ def test_es_up_status_down(installed: Installed) -> None:
         assert (var / "es" / f"node-{port}" / "data").is_dir()  # the state is under var_dir
     finally:
         down = installed.run("es", "down", timeout=120, **node)
+        stopped = installed.run("es", "status", **node)
+        shutil.rmtree(var, ignore_errors=True)
     assert down.returncode == 0, down.stderr
-    assert installed.run("es", "status", **node).returncode != 0
+    assert stopped.returncode != 0
 
 
 def test_hunt_with_the_shipped_rules(installed: Installed, datasets: Path) -> None:
