@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from sigma.backends.elasticsearch import LuceneBackend
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
+
+from socmon.rules.pipelines import socmon_pipeline
 
 _QUOTED = re.compile(r"'([^']+)'")
 _KEY = re.compile(r"^\s*-?\s*([A-Za-z0-9_.\-]+)(\|[A-Za-z0-9_|]+)?\s*:")
@@ -35,19 +38,8 @@ class Checked:
         return not self.problems
 
 
-def _pipeline() -> Any:
-    try:
-        from socmon.rules.pipelines import socmon_pipeline
-    except ImportError:  # the rules layer without its pipeline: plain field names
-        return None
-    return socmon_pipeline()
-
-
-def _backend() -> Any:
-    from sigma.backends.elasticsearch import LuceneBackend
-
-    pipeline = _pipeline()
-    return LuceneBackend(processing_pipeline=pipeline) if pipeline is not None else LuceneBackend()
+def _backend() -> LuceneBackend:
+    return LuceneBackend(processing_pipeline=socmon_pipeline())
 
 
 def _locate(text: str, message: str) -> tuple[int | None, str | None]:

@@ -56,6 +56,13 @@ class PrintSink:
 )
 @click.option("--with-id", is_flag=True, help="Add the deterministic document id as _id.")
 @click.option("--log-format", default=None, help="nginx log_format / Apache LogFormat string.")
+@click.option(
+    "--include",
+    multiple=True,
+    metavar="GLOB",
+    help="In directories, read only files whose name or relative path matches GLOB "
+    "(repeatable; default: every file socmon can read, by extension or content).",
+)
 @click.argument("paths", nargs=-1, required=True)
 @click.pass_context
 def parse(
@@ -66,13 +73,16 @@ def parse(
     timezone: str | None,
     with_id: bool,
     log_format: str | None,
+    include: tuple[str, ...],
     paths: tuple[str, ...],
 ) -> None:
-    """Parse PATH... (files, .gz, .zip, .evtx, pcap, or - for stdin) and print the ECS events
-    as JSON lines on stdout. No Elasticsearch needed."""
+    """Parse PATH... (files, .gz, .zip, .evtx, pcap, directories read recursively, or - for
+    stdin) and print the ECS events as JSON lines on stdout. No Elasticsearch needed. Exits 2
+    when an input cannot be read."""
     from socmon.collectors.enrich import Enricher
+    from socmon.collectors.inputs import expand_inputs
     from socmon.collectors.lines import LineHandler
-    from socmon.collectors.reader import NetworkUnavailable, read_file
+    from socmon.collectors.reader import read_files
     from socmon.collectors.sources.stdin import StdinReader
     from socmon.collectors.timeparse import TimeParser
 
@@ -97,18 +107,20 @@ def parse(
             zeek_path=Path(label).name.split(".")[0] if f == "zeek" else None,
         )
 
+    problems = []
     for p in paths:
         if p == "-":
             StdinReader(handler_for("auto" if fmt in ("evtx", "pcap") else fmt, "stdin")).run()
             continue
-        path = Path(p)
-        if not path.is_file():
-            raise click.ClickException(f"{p}: not a file")
-        try:
-            read_file(path, fmt, handler_for)
-        except NetworkUnavailable as e:
-            raise click.ClickException(str(e)) from None
+        chosen = expand_inputs([p], include)
+        for skipped in chosen.skipped:
+            click.echo(f"skipped {skipped}", err=True)
+        problems += chosen.unreadable + read_files(chosen.files, fmt, handler_for)
     sys.stdout.buffer.flush()
+    for problem in problems:
+        click.echo(f"error: cannot read {problem}", err=True)
+    if problems:
+        sys.exit(2)
 
 
 @click.command()

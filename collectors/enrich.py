@@ -229,7 +229,11 @@ class SourceEnricher:
                 org = self.orgs.default
         ev["organization"] = {"id": org[0], "name": org[1]}
         ev["ecs"] = {"version": ECS_VERSION}
-        ev["socmon"] = {"collector": self.collector, "source": self.label}
+        so = ev.get("socmon")
+        if so:  # what the parser set (e.g. socmon.repeat_count) stays
+            so["collector"], so["source"] = self.collector, self.label
+        else:
+            ev["socmon"] = {"collector": self.collector, "source": self.label}
         if self.geoip is not None:
             self.geoip.apply(ev)
         return ev

@@ -119,7 +119,11 @@ class LineHandler:
         sender: str | None = None,
         truncated: bool = False,
         extra: Event | None = None,
+        where: object = None,
     ) -> Event:
+        """Parse and emit one record. ``position`` goes into the id; bad input is reported at
+        ``where`` when given (e.g. a line number where the id position is a content hash)."""
+        loc = position if where is None else where
         if not truncated:
             # the usual record: valid UTF-8, no NUL, not cut (decode() and its flags otherwise)
             try:
@@ -131,27 +135,36 @@ class LineHandler:
                     if text.endswith("\r"):
                         text = text[:-1]
                     return self.emit_event(
-                        self.parse_text(text, position),
+                        self.parse_text(text, loc),
                         identity,
                         position,
                         ack,
                         path=path,
                         sender=sender,
                         extra=extra,
+                        where=where,
                     )
-        text, flags = self.decode(raw, position)
+        text, flags = self.decode(raw, loc)
         if truncated:
             flags.append(TRUNCATED)
             report_bad(
                 "truncated",
                 self.source_kind,
                 self.source,
-                position,
+                loc,
                 f"record longer than {self.settings.max_line_bytes} bytes",
             )
-        ev = self.parse_text(text, position)
+        ev = self.parse_text(text, loc)
         return self.emit_event(
-            ev, identity, position, ack, path=path, sender=sender, flags=flags, extra=extra
+            ev,
+            identity,
+            position,
+            ack,
+            path=path,
+            sender=sender,
+            flags=flags,
+            extra=extra,
+            where=where,
         )
 
     def emit_event(
@@ -165,6 +178,7 @@ class LineHandler:
         sender: str | None = None,
         flags: list[str] | None = None,
         extra: Event | None = None,
+        where: object = None,
     ) -> Event:
         if flags:
             for f in flags:
@@ -172,7 +186,8 @@ class LineHandler:
         if "tags" in ev and PARSE_FAILURE in ev["tags"]:
             err = ev.get("error")
             reason = err.get("message", "") if isinstance(err, dict) else ""
-            report_bad("parse_failure", self.source_kind, self.source, position, str(reason))
+            loc = position if where is None else where
+            report_bad("parse_failure", self.source_kind, self.source, loc, str(reason))
             ev.setdefault("socmon", {})["parse_failure"] = True
         if extra:
             for k, v in extra.items():

@@ -11,7 +11,7 @@ import io
 import json
 import logging
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
@@ -19,6 +19,7 @@ from typing import IO, Any
 import orjson
 
 from socmon.collectors.event import failure
+from socmon.collectors.inputs import InputProblem
 from socmon.collectors.lines import LineHandler
 from socmon.collectors.metrics import report_bad
 from socmon.collectors.parsers.jsonfmt import JsonBase, TooDeep, depth_ok, loads
@@ -109,6 +110,21 @@ def read_file(
     return n
 
 
+READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, NetworkUnavailable)
+
+
+def read_files(paths: Iterable[Path], fmt: str, handler_for: Any) -> list[InputProblem]:
+    """``read_file`` each path; the files that could not be read (fully), with the reason."""
+    problems: list[InputProblem] = []
+    for path in paths:
+        try:
+            read_file(path, fmt, handler_for)
+        except READ_ERRORS as e:
+            report_bad("read_error", "file", str(path), 0, str(e))
+            problems.append(InputProblem(str(path), f"{type(e).__name__}: {e}"))
+    return problems
+
+
 def file_identity(label: str, head: bytes) -> str:
     return (
         "read:" + hashlib.blake2b(label.encode() + b"\0" + head[:1024], digest_size=8).hexdigest()
@@ -195,7 +211,9 @@ def read_evtx(
     after_record: int = 0,
     on_acked: Callable[[int], None] | None = None,
 ) -> int:
-    """EVTX records (``evtx`` package) -> Windows events. Ids: computer, channel, record id.
+    """EVTX records (``evtx`` package) -> Windows events. Ids: computer, channel, record
+    number and the record's ``TimeCreated`` (record numbers alone repeat: each exported file
+    and each cleared log starts again at 1).
 
     Records numbered ``<= after_record`` are skipped; ``on_acked(n)`` is called once record
     ``n`` is durable. Both use the number in the record header (what the file is ordered by),
@@ -225,19 +243,48 @@ def read_evtx(
             if isinstance(rid, int) and rid <= after_record:
                 continue
             data = rec.get("data", "")
+            created = ""
             try:
                 obj = orjson.loads(data)
                 ev = win.from_record(obj, data)
+                created = _system_time(obj)
             except (orjson.JSONDecodeError, ValueError, TypeError, AttributeError) as e:
                 ev = failure(str(data)[:65536], f"evtx: {type(e).__name__}: {e}", "windows")
             wl = ev.get("winlog", {})
             ident = f"evtx:{wl.get('computer_name', '')}:{wl.get('channel', '')}"
             ack = partial(on_acked, rid) if on_acked is not None and isinstance(rid, int) else None
-            handler.emit_event(ev, ident, rid, ack, path=label)
+            # record numbers restart (a cleared log, every small exported file starts at 1):
+            # the record's own time makes the id tell two records with one number apart
+            position = f"{rid}@{created}" if created else rid
+            handler.emit_event(ev, ident, position, ack, path=label, where=f"record {rid}")
             n += 1
     except (RuntimeError, OSError) as e:
         report_bad("read_error", "evtx", label, n, str(e))
     return n
+
+
+def first_record(path: str | Path) -> str | None:
+    """``"<number>@<SystemTime>"`` of the first record of an EVTX file (None: unreadable or
+    empty): which file this is, as far as checkpoints care."""
+    import evtx
+
+    try:
+        rec = next(iter(evtx.PyEvtxParser(str(path)).records_json()), None)
+        if not isinstance(rec, dict):
+            return None
+        return f"{rec.get('event_record_id')}@{_system_time(orjson.loads(rec.get('data', '')))}"
+    except (RuntimeError, OSError, ValueError):
+        return None
+
+
+def _system_time(obj: Any) -> str:
+    """``Event.System.TimeCreated.SystemTime`` of an EVTX JSON record ("" when absent)."""
+    node = obj.get("Event", obj) if isinstance(obj, dict) else None
+    system = node.get("System") if isinstance(node, dict) else None
+    created = system.get("TimeCreated") if isinstance(system, dict) else None
+    attrs = created.get("#attributes") if isinstance(created, dict) else None
+    st = attrs.get("SystemTime") if isinstance(attrs, dict) else None
+    return st if isinstance(st, str) else ""
 
 
 def read_pcap(path: Path, handler_for: Any) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import click
 import orjson
@@ -107,6 +108,13 @@ def pipeline(ctx: click.Context, shipped: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Only JSON lines (no summary table).")
 @click.option("--no-events", is_flag=True, help="Print event ids instead of whole events.")
+@click.option(
+    "--include",
+    multiple=True,
+    metavar="GLOB",
+    help="In directories, read only files whose name or relative path matches GLOB "
+    "(repeatable; default: every file socmon can read, by extension or content).",
+)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_context
 def hunt(
@@ -115,10 +123,12 @@ def hunt(
     fmt: str,
     as_json: bool,
     no_events: bool,
+    include: tuple[str, ...],
     inputs: tuple[Path, ...],
 ) -> None:
-    """Run Sigma rules (correlations included) over INPUT... (log files, EVTX, JSON, pcaps):
-    one JSON line per detection, then a summary table. No Elasticsearch needed."""
+    """Run Sigma rules (correlations included) over INPUT... (log files, EVTX, JSON, pcaps,
+    or directories, read recursively): one JSON line per detection, then a summary table. No
+    Elasticsearch needed. Exits 2 when an input cannot be read."""
     from socmon.rules.engine import StreamingEngine
     from socmon.rules.evaluate import attach_correlator
     from socmon.rules.hunt import detection_json
@@ -142,18 +152,29 @@ def hunt(
         assert isinstance(d, Detection)
         out.write(orjson.dumps(detection_json(d, not no_events), default=str) + b"\n")
 
-    result = run_hunt(rule_paths, inputs, fmt=fmt, on_detection=emit, engine=engine)
+    result = run_hunt(
+        rule_paths, inputs, fmt=fmt, on_detection=emit, engine=engine, include=include
+    )
     out.flush()
-    if as_json:
-        return
+    for p in result.skipped:
+        click.echo(f"skipped {p}", err=True)
+    if not as_json:
+        _summary(result, len(engine.rules))
+    for p in result.unreadable:
+        click.echo(f"error: cannot read {p}", err=True)
+    if result.unreadable:
+        sys.exit(2)
+
+
+def _summary(result: Any, rules: int) -> None:
     counts = Counter((d.rule_id, d.rule_title, d.level) for d in result.detections)
     click.echo("", err=True)
     click.echo(f"{'count':>7}  {'level':<13} {'rule':<40} title", err=True)
     for (rid, title, level), n in sorted(counts.items(), key=lambda kv: -kv[1]):
         click.echo(f"{n:>7}  {level:<13} {rid[:40]:<40} {title}", err=True)
     click.echo(
-        f"{result.events} events, {len(result.detections)} detections from "
-        f"{len(counts)} rules, {len(engine.rules)} rules loaded, "
-        f"{result.input_errors} input errors",
+        f"{result.files} files, {result.events} events, {len(result.detections)} detections "
+        f"from {len(counts)} rules, {rules} rules loaded, {result.input_errors} input errors, "
+        f"{len(result.skipped)} files skipped, {len(result.unreadable)} inputs unreadable",
         err=True,
     )

@@ -19,7 +19,9 @@ Semantics (Sigma v2 correlation specification):
 - events lacking a group-by field are not grouped (as an Elasticsearch ``terms`` aggregation
   ignores them) and are counted in ``socmon_correlation_events_skipped_total``;
 - the same event (document id) is counted once per group, so a replay after a restart does not
-  inflate counts; detection ids are derived from the rule id and the contributing event ids.
+  inflate counts; an event standing for several occurrences (``socmon.repeat_count``, rsyslog's
+  "message repeated N times") counts that many times in ``event_count`` and ``value_sum/avg``;
+  detection ids are derived from the rule id and the contributing event ids.
 
 Memory is bounded: at most ``max_groups`` groups per rule (the least recently updated one is
 evicted) and ``max_events_per_group`` events per group (the oldest is evicted); both counted in
@@ -51,6 +53,7 @@ from sigma.rule import SigmaRule
 
 from socmon.ids import doc_id
 from socmon.metrics import REGISTRY
+from socmon.pipeline import repeat_count
 from socmon.rules.detection import Detection, MatchedEvent
 
 log = logging.getLogger(__name__)
@@ -459,14 +462,18 @@ class CorrelationEngine:
             group.ids.discard(old.event.id)
 
     def _measure(self, c: CompiledCorrelation, entries: Sequence[_Entry]) -> float:
+        # an event standing for n occurrences (socmon.repeat_count) counts n times
         if c.type is SigmaCorrelationType.EVENT_COUNT:
-            return float(len(entries))
+            return float(sum(repeat_count(e.event.event) for e in entries))
         if c.type is SigmaCorrelationType.VALUE_COUNT:
             return float(len({_hashable(e.value) for e in entries}))
         if c.type is SigmaCorrelationType.VALUE_SUM:
-            return float(sum(e.value for e in entries))
+            return float(sum(e.value * repeat_count(e.event.event) for e in entries))
         if c.type is SigmaCorrelationType.VALUE_AVG:
-            return float(sum(e.value for e in entries)) / len(entries) if entries else 0.0
+            n = sum(repeat_count(e.event.event) for e in entries)
+            return (
+                float(sum(e.value * repeat_count(e.event.event) for e in entries)) / n if n else 0.0
+            )
         return float(len({e.rule for e in entries}))  # temporal
 
     def _satisfied(self, c: CompiledCorrelation, group: _Group) -> list[_Entry] | None:

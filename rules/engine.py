@@ -50,7 +50,7 @@ from socmon.rules.eventview import (
     build_text_fields,
 )
 from socmon.rules.loader import LoadedRules, Problem, report_problem, rule_id, rule_source
-from socmon.rules.metrics import DETECTIONS, EVENT_ERRORS, EVENTS_MATCHED, RULES_LOADED
+from socmon.rules.metrics import SERVICE, EngineMetrics
 from socmon.rules.pipelines import socmon_pipeline
 from socmon.rules.prefilter import LiteralScanner
 
@@ -266,6 +266,14 @@ class Correlator(Protocol):
         self, rule: CompiledRule, event: dict[str, Any], event_id: str
     ) -> list[Detection]: ...
 
+    def flush(self, now: float | None = None) -> list[Detection]:
+        """Detections of windows that closed by ``now`` (None: all of them, end of input)."""
+        ...
+
+    def snapshot(self) -> dict[str, Any]:
+        """The open windows, to be saved and restored after a restart."""
+        ...
+
 
 def event_timestamp(event: dict[str, Any]) -> str:
     ts = event.get("@timestamp")
@@ -371,8 +379,14 @@ def compile_rule(
 class StreamingEngine:
     """Compiled rules + prefilter. Not thread-safe: one engine per consumer thread."""
 
-    def __init__(self, rules: list[CompiledRule], problems: list[Problem]) -> None:
+    def __init__(
+        self,
+        rules: list[CompiledRule],
+        problems: list[Problem],
+        metrics: EngineMetrics = SERVICE,
+    ) -> None:
         self.rules = rules
+        self.metrics = metrics
         self.problems = problems
         self.correlations: list[SigmaCorrelationRule] = []
         self._correlator: Correlator | None = None
@@ -397,7 +411,7 @@ class StreamingEngine:
         self._plans: dict[Any, tuple[_Plan, dict[Any, bool]]] = {}
         self._plans_by_rules: dict[frozenset[int], _Plan] = {}
         self._by_index = {r.index: r for r in rules}
-        RULES_LOADED.set(len(rules))
+        metrics.rules.set(len(rules))
 
     # ------------------------------------------------------------------ building
 
@@ -407,8 +421,11 @@ class StreamingEngine:
         loaded: LoadedRules | Iterable[SigmaRule],
         placeholders: dict[str, list[str]] | None = None,
         pipeline: ProcessingPipeline | None = None,
+        metrics: EngineMetrics = SERVICE,
     ) -> StreamingEngine:
-        """Compile loaded rules. Problems (from loading and compiling) are in ``.problems``."""
+        """Compile loaded rules. Problems (from loading and compiling) are in ``.problems``.
+        ``metrics``: where the engine counts (``rules.metrics.UNEXPOSED`` for an engine that
+        is not the service's)."""
         if isinstance(loaded, LoadedRules):
             sigma_rules = loaded.rules
             problems = list(loaded.problems)
@@ -430,12 +447,12 @@ class StreamingEngine:
         for rule in sigma_rules:
             cr, probs = compile_rule(rule, pipe, len(compiled))
             for p in probs:
-                report_problem(p, stage="compile")
+                report_problem(p, stage="compile", counter=metrics.problems)
             problems += probs
             if cr is not None:
                 cr.generate = id(rule) not in silent
                 compiled.append(cr)
-        engine = cls(compiled, problems)
+        engine = cls(compiled, problems, metrics)
         engine.correlations = list(correlations)
         return engine
 
@@ -514,7 +531,7 @@ class StreamingEngine:
             plan, view.memo = self.route(view.flat)
             cands = plan.candidates(view, self._by_index)
         except (RecursionError, TypeError, AttributeError) as e:
-            EVENT_ERRORS.labels(reason=type(e).__name__).inc()
+            self.metrics.event_errors.labels(reason=type(e).__name__).inc()
             log.warning("event cannot be matched", extra={"reason": str(e)})
             return []
         out = []
@@ -523,7 +540,7 @@ class StreamingEngine:
                 if (r.body or r.fn)(view):  # the plan checked its routing conditions
                     out.append(r)
             except Exception as e:  # a matcher bug must not stop the pipeline
-                EVENT_ERRORS.labels(reason="matcher").inc()
+                self.metrics.event_errors.labels(reason="matcher").inc()
                 log.warning(
                     "rule failed on an event",
                     extra={"rule_id": r.rule_id, "reason": f"{type(e).__name__}: {e}"},
@@ -535,7 +552,7 @@ class StreamingEngine:
     ) -> list[Detection]:
         """Detections for one event: single-event rules that generate, plus whatever the
         correlator produces from these matches."""
-        EVENTS_MATCHED.inc()
+        self.metrics.events.inc()
         matched = self.match_rules(event)
         if not matched:
             return []
@@ -544,10 +561,10 @@ class StreamingEngine:
         for r in matched:
             if r.generate:
                 d = detection_for(r, event, eid, index)
-                DETECTIONS.labels(level=d.level).inc()
+                self.metrics.detections.labels(level=d.level).inc()
                 out.append(d)
             if self._correlator is not None:
                 for d in self._correlator.observe(r, event, eid):
-                    DETECTIONS.labels(level=d.level).inc()
+                    self.metrics.detections.labels(level=d.level).inc()
                     out.append(d)
         return out

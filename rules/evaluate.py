@@ -1,42 +1,27 @@
 """Run rules over events without Elasticsearch: ``evaluate_events`` (tests, ``socmon hunt``).
 
-Loads the rules (correlations included once ``rules.correlation`` provides a correlator),
+Loads the rules (correlations included),
 compiles them into a ``StreamingEngine`` and returns every detection, in event order.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from socmon.rules.correlation import make_correlator
 from socmon.rules.detection import Detection
 from socmon.rules.engine import StreamingEngine
 from socmon.rules.loader import load_rules
 
-log = logging.getLogger(__name__)
-
 
 def attach_correlator(engine: StreamingEngine, state_dir: Path | None = None) -> bool:
-    """Plug the correlation engine into ``engine`` when the engine has correlation rules and
-    ``rules.correlation`` offers ``make_correlator(engine, state_dir=...)``. Returns True when
-    attached."""
+    """Plug the correlation engine into ``engine`` when the engine has correlation rules.
+    Returns True when attached."""
     if not engine.correlations:
         return False
-    try:
-        from socmon.rules import correlation
-    except ImportError:
-        log.warning(
-            "correlation rules loaded but no correlation engine available",
-            extra={"count": len(engine.correlations)},
-        )
-        return False
-    make = getattr(correlation, "make_correlator", None)
-    if make is None:
-        log.warning("rules.correlation has no make_correlator(); correlations not evaluated")
-        return False
-    engine.set_correlator(make(engine, state_dir=state_dir))
+    engine.set_correlator(make_correlator(engine, state_dir=state_dir))
     return True
 
 
@@ -56,9 +41,8 @@ def run_events(engine: StreamingEngine, events: Iterable[dict[str, Any]]) -> lis
     out: list[Detection] = []
     for ev in events:
         out.extend(engine.match(ev))
-    flush = getattr(engine.correlator, "flush", None)
-    if callable(flush):
-        out.extend(flush())
+    if engine.correlator is not None:
+        out.extend(engine.correlator.flush())
     return out
 
 

@@ -2,23 +2,29 @@
 
 Inputs are read through the collectors' parsers (``collectors.reader.read_file``: log files,
 ``.gz``/``.zip``, EVTX, JSON lines / JSON documents, pcaps) so hunting sees exactly the events
-``socmon run`` would store.
+``socmon run`` would store; directories are walked recursively (``collectors.inputs``).
+An input that cannot be read is listed in
+``HuntResult.unreadable`` (``socmon hunt`` then exits non-zero).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from socmon.collectors.reader import read_file
+from socmon.collectors.enrich import Enricher
+from socmon.collectors.inputs import InputProblem, expand_inputs
+from socmon.collectors.lines import LineHandler
+from socmon.collectors.reader import read_files
 from socmon.rules.detection import Detection
 from socmon.rules.engine import StreamingEngine
 from socmon.rules.evaluate import attach_correlator
 from socmon.rules.loader import load_rules
 from socmon.rules.metrics import HUNT_INPUT_ERRORS
+from socmon.settings import load_settings
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +34,9 @@ class HuntResult:
     detections: list[Detection] = field(default_factory=list)
     events: int = 0
     input_errors: int = 0
+    files: int = 0
+    skipped: list[InputProblem] = field(default_factory=list)
+    unreadable: list[InputProblem] = field(default_factory=list)
 
 
 class _MatchSink:
@@ -62,37 +71,30 @@ def hunt(
     on_detection: Callable[[Detection], None] | None = None,
     engine: StreamingEngine | None = None,
     placeholders: dict[str, list[str]] | None = None,
+    include: Sequence[str] = (),
 ) -> HuntResult:
-    """Run the rules over the inputs; returns every detection (also passed to
-    ``on_detection`` as they happen). ``engine``: a ready engine (rules already compiled)."""
+    """Run the rules over the inputs (files or directories, ``include``: globs that narrow
+    what is read in directories); returns every detection (also passed to ``on_detection``
+    as they happen). ``engine``: a ready engine (rules already compiled)."""
     if engine is None:
         engine = StreamingEngine.from_rules(load_rules(rule_paths), placeholders=placeholders)
         attach_correlator(engine)
     result = HuntResult()
     sink = _MatchSink(engine, result, on_detection or (lambda d: None))
     handler_for = _handler_factory(sink)
-    for p in inputs:
-        path = Path(p)
-        if not path.is_file():
-            _bad(str(path), None, "not a file", result)
-            continue
-        try:
-            read_file(path, fmt, handler_for)
-        except Exception as e:  # e.g. pcap without the network collector
-            _bad(str(path), None, f"{type(e).__name__}: {e}", result)
-    flush = getattr(engine.correlator, "flush", None)
-    if callable(flush):
-        for d in flush():
+    chosen = expand_inputs(inputs, include)
+    result.skipped = chosen.skipped
+    result.unreadable = list(chosen.unreadable)
+    result.files = len(chosen.files)
+    result.unreadable += read_files(chosen.files, fmt, handler_for)
+    if engine.correlator is not None:
+        for d in engine.correlator.flush():
             result.detections.append(d)
             sink.on(d)
     return result
 
 
 def _handler_factory(sink: _MatchSink) -> Callable[[str, str], Any]:
-    from socmon.collectors.enrich import Enricher
-    from socmon.collectors.lines import LineHandler
-    from socmon.settings import load_settings
-
     settings = load_settings().collectors
     enricher = Enricher(settings)
 

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from prometheus_client import Counter
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 
-from socmon.rules.metrics import RULE_PROBLEMS
+from socmon.rules.metrics import SERVICE
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,12 @@ def rule_source(rule: SigmaRule | SigmaCorrelationRule | SigmaFilter) -> str:
     return str(src.path)
 
 
-def report_problem(problem: Problem, stage: str = "load") -> Problem:
-    """Count a fatal problem in the metrics (by stage and kind) and log every problem."""
+def report_problem(
+    problem: Problem, stage: str = "load", counter: Counter = SERVICE.problems
+) -> Problem:
+    """Count a fatal problem in ``counter`` (by stage and kind) and log every problem."""
     if problem.fatal:
-        RULE_PROBLEMS.labels(stage=stage, kind=problem.kind).inc()
+        counter.labels(stage=stage, kind=problem.kind).inc()
     log.warning(
         "sigma rule problem",
         extra={
@@ -113,21 +116,28 @@ def _raw_id(doc: Any) -> str | None:
     return None
 
 
-def load_text(text: str, source: str = "<text>") -> LoadedRules:
-    """Parse one YAML text (one or more documents) into rules; never raises."""
+def load_text(
+    text: str, source: str = "<text>", problems: Counter = SERVICE.problems
+) -> LoadedRules:
+    """Parse one YAML text (one or more documents) into rules; never raises. Fatal problems
+    are counted in ``problems`` (``rules.metrics.UNEXPOSED.problems``: not the service's)."""
     out = LoadedRules(files=1)
+
+    def report(problem: Problem) -> Problem:
+        return report_problem(problem, counter=problems)
+
     try:
         docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
     except yaml.YAMLError as e:
-        out.problems.append(report_problem(Problem(source, None, f"invalid YAML: {e}", "yaml")))
+        out.problems.append(report(Problem(source, None, f"invalid YAML: {e}", "yaml")))
         return out
     if not docs:
-        out.problems.append(report_problem(Problem(source, None, "no YAML document", "yaml")))
+        out.problems.append(report(Problem(source, None, "no YAML document", "yaml")))
         return out
     for i, d in enumerate(docs):
         if not isinstance(d, dict):
             reason = f"document {i + 1} is a {type(d).__name__}, not a mapping"
-            out.problems.append(report_problem(Problem(source, None, reason, "yaml")))
+            out.problems.append(report(Problem(source, None, reason, "yaml")))
     docs = [d for d in docs if isinstance(d, dict)]
     location = SigmaRuleLocation(Path(source)) if not source.startswith("<") else None
     try:
@@ -141,21 +151,19 @@ def load_text(text: str, source: str = "<text>") -> LoadedRules:
     except Exception as e:  # pySigma raises a few non-Sigma errors on odd input
         rid = _raw_id(docs[0]) if docs else None
         reason = f"{type(e).__name__}: {e}"
-        out.problems.append(report_problem(Problem(source, rid, reason, _error_kind(e))))
+        out.problems.append(report(Problem(source, rid, reason, _error_kind(e))))
         return out
     bad_ids: set[int] = set()
     for r in [*coll.rules, *coll.filters]:
         if r.errors:
             bad_ids.add(id(r))
             for err in r.errors:
-                out.problems.append(
-                    report_problem(Problem(source, rule_id(r), str(err), _error_kind(err)))
-                )
+                out.problems.append(report(Problem(source, rule_id(r), str(err), _error_kind(err))))
     # Collection-level errors not attached to a rule (e.g. unknown action)
     attached = {id(err) for r in [*coll.rules, *coll.filters] for err in r.errors}
     for err in coll.errors:
         if id(err) not in attached:
-            out.problems.append(report_problem(Problem(source, None, str(err), _error_kind(err))))
+            out.problems.append(report(Problem(source, None, str(err), _error_kind(err))))
     for r in coll.rules:
         if id(r) in bad_ids:
             continue
@@ -264,3 +272,24 @@ def load_rules(
     if client is not None and names is not None:
         out.extend(load_store(client, names))
     return finish(out)
+
+
+def load_for_run(ctx: Any, strict: bool = False) -> LoadedRules:
+    """Rules from the configured paths and (when enabled and reachable) the rule store.
+
+    ``strict``: an unreadable store raises (a reload keeps the rules in use) instead of
+    falling back to the file rules (the start)."""
+    s = ctx.settings.detection
+    paths = [p for p in [*s.rule_paths, *s.extra_rule_paths] if Path(p).exists()]
+    missing = [str(p) for p in [*s.rule_paths, *s.extra_rule_paths] if not Path(p).exists()]
+    if missing:
+        log.warning("rule paths not found", extra={"paths": missing})
+    loaded = load_paths(paths)
+    if s.store_rules:
+        try:
+            loaded.extend(load_store(ctx.client, ctx.names))
+        except Exception as e:  # ES down at start: file rules now, the store at the next poll
+            if strict:
+                raise
+            log.warning("rule store not readable; using file rules", extra={"error": str(e)})
+    return finish(loaded)

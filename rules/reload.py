@@ -1,7 +1,8 @@
 """One watcher of the rule sources for every detection mode of ``socmon run``.
 
-``RuleWatcher`` loads the rules once at start (``rules.services.load_for_run``) and, when
-polled, reads the rule store's revision (``rules.store.store_revision``, one cheap search).
+``RuleWatcher`` loads the rules once at start with the ``load`` function it is given
+(``rules.loader.load_for_run`` in ``socmon run``) and, when polled, reads the rule store's
+revision (``rules.store.store_revision``, one cheap search).
 When the revision changed it loads the rules again, once, and publishes them as a new
 *generation*; each consumer (the streaming engine, the scheduled runner) remembers the
 generation it runs and rebuilds itself from a newer one. So both modes see the same rules,
@@ -36,10 +37,10 @@ class RuleWatcher:
     def __init__(
         self,
         ctx: Any,
-        load: Callable[[Any, bool], LoadedRules] | None = None,
+        load: Callable[[Any, bool], LoadedRules],
     ) -> None:
         self.ctx = ctx
-        self._load = load or _default_load
+        self._load = load
         self._lock = threading.Lock()
         self._revision: Any = _ADOPT
         self.generation = 0
@@ -113,9 +114,3 @@ class RuleWatcher:
             "rules reloaded from the store",
             extra={"revision": list(rev), "generation": self.generation},
         )
-
-
-def _default_load(ctx: Any, strict: bool) -> LoadedRules:
-    from socmon.rules.services import load_for_run
-
-    return load_for_run(ctx, strict=strict)

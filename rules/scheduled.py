@@ -46,6 +46,7 @@ from sigma.correlations import SigmaCorrelationType
 from socmon.ids import doc_id
 from socmon.indices import IndexNames
 from socmon.metrics import REGISTRY
+from socmon.pipeline import REPEAT_COUNT
 from socmon.rules.correlation import MONOTONIC_OPS, CorrelationEngine, parse_timestamp
 from socmon.rules.detection import Detection, MatchedEvent
 from socmon.rules.reload import RuleWatcher
@@ -456,6 +457,8 @@ class ScheduledRunner:
         # would be approximate and, on lowercase-normalised fields, case-insensitive)
         if c.type is SigmaCorrelationType.VALUE_SUM and c.value_field:
             sub["m"] = {"sum": {"field": c.value_field}}
+        elif c.type is SigmaCorrelationType.EVENT_COUNT:  # repeats count (socmon.repeat_count)
+            sub["m"] = {"sum": {"field": f"socmon.{REPEAT_COUNT}", "missing": 1}}
         elif c.type in (SigmaCorrelationType.TEMPORAL, SigmaCorrelationType.TEMPORAL_ORDERED):
             sub = {
                 f"r{i}": {"filter": {"query_string": {"query": q, "lenient": True}}}
@@ -491,7 +494,7 @@ class ScheduledRunner:
         c = item.compiled
         if c.type in (SigmaCorrelationType.TEMPORAL, SigmaCorrelationType.TEMPORAL_ORDERED):
             return all(b[f"r{i}"]["doc_count"] > 0 for i in range(len(item.queries)))
-        if c.type in (SigmaCorrelationType.EVENT_COUNT, SigmaCorrelationType.VALUE_COUNT):
+        if c.type is SigmaCorrelationType.VALUE_COUNT:
             measure = float(b["doc_count"])
         elif "m" in b:
             measure = float(b["m"].get("value") or 0.0)
@@ -542,15 +545,15 @@ class ScheduledService:
         self,
         runner: ScheduledRunner,
         interval: float,
-        watcher: RuleWatcher | None = None,
-        convert: Callable[[Any], ScheduledSet] | None = None,
+        watcher: RuleWatcher,
+        convert: Callable[[Any], ScheduledSet],
         poll_interval: float | None = None,
     ) -> None:
         self.runner = runner
         self.interval = interval
         self.watcher = watcher
         self._convert = convert
-        self._generation = watcher.generation if watcher is not None else 0
+        self._generation = watcher.generation
         self.poll_interval = poll_interval or interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -561,8 +564,6 @@ class ScheduledService:
 
     def maybe_reload(self) -> RuleChanges | None:
         """Swap in the watcher's newer rules, if any; the changes, or None."""
-        if self.watcher is None or self._convert is None:
-            return None
         got = self.watcher.poll(self._generation)
         if got is None:
             return None
@@ -592,9 +593,7 @@ class ScheduledService:
             self._thread.join(timeout=30)
 
 
-def scheduled_service(
-    ctx: Any, loaded: Any, watcher: RuleWatcher | None = None
-) -> ScheduledService | None:
+def scheduled_service(ctx: Any, loaded: Any, watcher: RuleWatcher) -> ScheduledService | None:
     """The scheduled-detection service of ``socmon run`` (``ctx``: ``socmon.runner.RunContext``;
     ``loaded``: ``rules.loader.LoadedRules``; ``watcher``: the rule watcher shared with
     streaming, which reloads the rules when the store changes), or None when disabled."""
@@ -617,9 +616,6 @@ def scheduled_service(
             "problems": len(converted.problems),
         },
     )
-    if watcher is None:
-        watcher = RuleWatcher(ctx)
-        watcher.adopt(loaded)
     poll = min(s.store_poll_interval, s.scheduled_interval) if s.store_rules else None
     return ScheduledService(
         runner,

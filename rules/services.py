@@ -20,44 +20,31 @@ import logging
 import queue
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
+from socmon.rules.correlation import make_correlator
 from socmon.rules.detection import Detection
 from socmon.rules.engine import StreamingEngine
-from socmon.rules.loader import LoadedRules, finish, load_paths, load_store
-from socmon.rules.metrics import EVENT_ERRORS, MATCH_SECONDS
+from socmon.rules.loader import LoadedRules, load_for_run
+from socmon.rules.metrics import (
+    EVENT_ERRORS,
+    MATCH_SECONDS,
+    QUEUE_CAPACITY,
+    QUEUE_DEPTH,
+    QUEUE_WAIT,
+    RELOADS,
+)
 from socmon.rules.reload import RuleWatcher
+from socmon.rules.scheduled import scheduled_service
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
 
 
-def load_for_run(ctx: Any, strict: bool = False) -> LoadedRules:
-    """Rules from the configured paths and (when enabled and reachable) the rule store.
-
-    ``strict``: an unreadable store raises (a reload keeps the rules in use) instead of
-    falling back to the file rules (the start)."""
-    s = ctx.settings.detection
-    paths = [p for p in [*s.rule_paths, *s.extra_rule_paths] if Path(p).exists()]
-    missing = [str(p) for p in [*s.rule_paths, *s.extra_rule_paths] if not Path(p).exists()]
-    if missing:
-        log.warning("rule paths not found", extra={"paths": missing})
-    loaded = load_paths(paths)
-    if s.store_rules:
-        try:
-            loaded.extend(load_store(ctx.client, ctx.names))
-        except Exception as e:  # ES down at start: file rules now, the store at the next poll
-            if strict:
-                raise
-            log.warning("rule store not readable; using file rules", extra={"error": str(e)})
-    return finish(loaded)
-
-
 def _state_store(ctx: Any) -> Any:
     s = ctx.settings.detection
-    mode = getattr(s, "correlation_state", "off")
+    mode = s.correlation_state
     if mode == "es":
         from socmon.rules.correlation_state import EsStateStore
 
@@ -74,16 +61,15 @@ class StreamingDetectionService:
 
     name = "streaming-detection"
 
-    def __init__(self, ctx: Any, loaded: LoadedRules, watcher: RuleWatcher | None = None) -> None:
+    def __init__(self, ctx: Any, loaded: LoadedRules, watcher: RuleWatcher) -> None:
         self.ctx = ctx
         self.settings = ctx.settings.detection
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=self.settings.streaming_queue_size)
+        QUEUE_CAPACITY.set(self.settings.streaming_queue_size)
+        QUEUE_DEPTH.set_function(self.queue.qsize)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._state = _state_store(ctx)
-        if watcher is None:
-            watcher = RuleWatcher(ctx)
-            watcher.adopt(loaded)
         self.watcher = watcher
         self._generation = watcher.generation
         self.engine = self._build(loaded)
@@ -94,24 +80,17 @@ class StreamingDetectionService:
     def _build(self, loaded: LoadedRules) -> StreamingEngine:
         engine = StreamingEngine.from_rules(loaded, placeholders=self.settings.placeholders)
         if engine.correlations:
-            try:
-                from socmon.rules.correlation import make_correlator
-
-                corr = make_correlator(
-                    engine,
-                    max_groups=getattr(self.settings, "correlation_max_groups", 10_000),
-                    max_events_per_group=getattr(
-                        self.settings, "correlation_max_events_per_group", 1_000
-                    ),
-                )
-                if self._state is not None:
-                    try:
-                        corr.restore(self._state.load())
-                    except Exception as e:
-                        log.warning("correlation state not restored", extra={"error": str(e)})
-                engine.set_correlator(corr)
-            except ImportError:
-                log.warning("correlation rules loaded but rules.correlation is unavailable")
+            corr = make_correlator(
+                engine,
+                max_groups=self.settings.correlation_max_groups,
+                max_events_per_group=self.settings.correlation_max_events_per_group,
+            )
+            if self._state is not None:
+                try:
+                    corr.restore(self._state.load())
+                except Exception as e:
+                    log.warning("correlation state not restored", extra={"error": str(e)})
+            engine.set_correlator(corr)
         log.info(
             "streaming engine ready",
             extra={
@@ -125,11 +104,10 @@ class StreamingDetectionService:
 
     def _save_state(self) -> None:
         corr = self.engine.correlator
-        snap = getattr(corr, "snapshot", None)
-        if self._state is None or not callable(snap):
+        if self._state is None or corr is None:
             return
         try:
-            self._state.save(snap())
+            self._state.save(corr.snapshot())
         except Exception as e:
             log.warning("correlation state not saved", extra={"error": str(e)})
 
@@ -137,7 +115,7 @@ class StreamingDetectionService:
 
     def emit(self, doc_id: str, event: dict[str, Any], ack: Any = None) -> None:
         """EventSink: queue the event for matching (waits while the queue is full)."""
-        self.queue.put((doc_id, event))
+        self.queue.put((doc_id, event, time.monotonic()))
 
     def deliver(self, d: Detection) -> None:
         handler = self.ctx.detection_handler
@@ -156,7 +134,8 @@ class StreamingDetectionService:
             item = self.queue.get()
             if item is _STOP:
                 break
-            doc_id, event = item
+            doc_id, event, queued = item
+            QUEUE_WAIT.set(time.monotonic() - queued)
             t0 = time.perf_counter()
             try:
                 index = events_index_for(self.ctx.names, event.get("@timestamp"))
@@ -177,23 +156,20 @@ class StreamingDetectionService:
     def _housekeeping(self) -> None:
         interval = min(
             self.settings.store_poll_interval,
-            getattr(self.settings, "correlation_state_interval", 30.0),
+            self.settings.correlation_state_interval,
         )
         last_state = time.monotonic()
         while not self._stop.wait(interval):
             if self.settings.store_rules:
                 self._maybe_reload()
             corr = self.engine.correlator
-            flush = getattr(corr, "flush", None)
-            if callable(flush):
+            if corr is not None:
                 try:
-                    for d in flush(time.time()):
+                    for d in corr.flush(time.time()):
                         self.deliver(d)
                 except Exception as e:
                     log.warning("correlation flush failed", extra={"error": str(e)})
-            if time.monotonic() - last_state >= getattr(
-                self.settings, "correlation_state_interval", 30.0
-            ):
+            if time.monotonic() - last_state >= self.settings.correlation_state_interval:
                 self._save_state()
                 last_state = time.monotonic()
 
@@ -207,8 +183,10 @@ class StreamingDetectionService:
         try:
             engine = self._build(loaded)
         except Exception:
+            RELOADS.labels(outcome="failed").inc()
             log.exception("rule reload failed; keeping the current rules")
             return
+        RELOADS.labels(outcome="ok").inc()
         self.engine = engine  # atomic swap: the worker picks it up on its next event
         log.info("streaming engine rebuilt", extra={"generation": self._generation})
 
@@ -247,7 +225,7 @@ class StreamingDetectionService:
 
 
 def streaming_service(
-    ctx: Any, loaded: LoadedRules, watcher: RuleWatcher | None = None
+    ctx: Any, loaded: LoadedRules, watcher: RuleWatcher
 ) -> StreamingDetectionService | None:
     if not ctx.settings.detection.streaming_enabled:
         log.info("streaming detection disabled (detection.streaming_enabled)")
@@ -260,16 +238,12 @@ def streaming_service(
 def build(ctx: Any) -> list[Any]:
     """The rules layer's services: streaming and scheduled detection, one rule load and one
     watcher of the rule store."""
-    watcher = RuleWatcher(ctx)
+    watcher = RuleWatcher(ctx, load_for_run)
     loaded = watcher.initial()
     out: list[Any] = []
     svc = streaming_service(ctx, loaded, watcher)
     if svc is not None:
         out.append(svc)
-    try:
-        from socmon.rules.scheduled import scheduled_service
-    except ImportError:
-        return out
     sched = scheduled_service(ctx, loaded, watcher)
     if sched is not None:
         out.append(sched)

@@ -94,5 +94,18 @@ def cli(ctx: click.Context, config: str | None) -> None:
     ctx.obj = AppContext(config)
 
 
+MISSING_DEPENDENCY_EXIT = 3
+
+
 def main(argv: list[str] | None = None) -> Any:
-    return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="socmon")
+    try:
+        return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="socmon")
+    except ModuleNotFoundError as e:
+        # a package socmon depends on is not installed: an install error, said in one line
+        # rather than a traceback, and never a feature quietly turned off
+        click.echo(
+            f"socmon: a required package is missing: {e.name or e}. Install socmon with its "
+            "dependencies (deploy/bootstrap.sh in a checkout, or pip install of the package).",
+            err=True,
+        )
+        sys.exit(MISSING_DEPENDENCY_EXIT)

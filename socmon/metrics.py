@@ -6,8 +6,12 @@ Naming follows Prometheus conventions: ``socmon_<component>_<what>_<unit>``, cou
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, start_http_server
+
+# prometheus-client adds a ``*_created`` series (creation time) beside every counter and
+# histogram; no rule or dashboard uses them, so they only double the series count.
+disable_created_metrics()
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 

@@ -14,6 +14,18 @@ from typing import Any, Protocol
 Event = dict[str, Any]
 Ack = Callable[[], None]
 
+# How many occurrences one event stands for, when a sender compressed repeats (rsyslog's
+# "message repeated N times: [ msg ]" stands for N occurrences of msg after the first, which
+# was logged on its own). ECS has no such field; absent means 1. Correlations count it.
+REPEAT_COUNT = "repeat_count"  # under the custom ``socmon`` object: ``socmon.repeat_count``
+
+
+def repeat_count(event: Event) -> int:
+    """``socmon.repeat_count`` of ``event`` (1 when absent or not a positive integer)."""
+    so = event.get("socmon")
+    n = so.get(REPEAT_COUNT) if isinstance(so, dict) else None
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
+
 
 class EventSink(Protocol):
     def emit(self, doc_id: str, event: Event, ack: Ack | None = None) -> None: ...

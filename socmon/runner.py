@@ -94,7 +94,12 @@ def build_context(settings: Settings) -> RunContext:
 
 
 def build_services(ctx: RunContext) -> list[Service]:
-    services: list[Service] = [RetentionService(ctx)]
+    from socmon.es_metrics import ClusterMetricsService
+
+    services: list[Service] = [
+        RetentionService(ctx),
+        ClusterMetricsService(ctx.client, ctx.settings.metrics.es_poll_interval),
+    ]
     for layer in LAYERS:
         module = importlib.import_module(f"socmon.{layer}.services")
         built = module.build(ctx)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from socmon.collectors.event import set_endpoint, set_user
-from socmon.pipeline import Event
+from socmon.pipeline import REPEAT_COUNT, Event
 
 AUTH = ["authentication"]
 NET = ["network"]
@@ -216,6 +216,8 @@ _PROFTPD_USER = re.compile(r"USER (?P<user>[^\s:]+)|(?P<root>[Rr]oot) login")
 # The user name is the client's to choose (it may contain "ip=..."): the address is the
 # last "ip=X time=N" at the end of the line.
 _XRDP = re.compile(r"AUTHFAIL: user=(?P<user>.*) ip=(?P<host>\S+) time=-?\d+\s*$")
+# rsyslog action.c: "message repeated %d times: [%.800s]" (the message keeps its leading space)
+_REPEATED = re.compile(r"message repeated (\d+) times: \[ ?(.*)\]\s*$", re.S)
 _NETFILTER = re.compile(r"(?:^|\s)(?:IN=|SRC=)")
 _NF_KV = re.compile(r"([A-Z]+)=(\S*)")
 _UFW = re.compile(r"\[UFW (?P<action>[A-Z ]+)\]")
@@ -258,6 +260,10 @@ class AppParsers:
         }
 
     def dispatch(self, ev: Event, program: str, msg: str) -> None:
+        if msg.startswith("message repeated ") and (m := _REPEATED.match(msg)) is not None:
+            # rsyslog's repeat compression: the inner message is the event, N its count
+            msg = ev["message"] = m.group(2)
+            ev.setdefault("socmon", {})[REPEAT_COUNT] = int(m.group(1))
         fn = self._by_program.get(program)
         if fn is None and program:
             base = program.split("(", 1)[0].split("/", 1)[0]

@@ -1,6 +1,10 @@
 """EVTX files (``collectors.evtx[]``): read new records of matching files, poll for changes.
 The checkpoint per file is the highest acknowledged record number (the record header's, which
-orders the file; the XML's EventRecordID may differ in exported or re-assembled files)."""
+orders the file; the XML's EventRecordID may differ in exported or re-assembled files) and
+the file's first record (number and time). When the first record is another one (the file was
+replaced by a new export, or the log cleared: numbers start again at 1), the file is read from
+its start; records already stored keep their ids (``collectors.reader.read_evtx``) and are
+counted as duplicates, never stored twice."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from socmon.collectors.lines import LineHandler
-from socmon.collectors.reader import read_evtx
+from socmon.collectors.reader import first_record, read_evtx
 from socmon.collectors.sources.polled import PolledSource
 from socmon.settings.collectors import EvtxSource
 
@@ -56,7 +60,7 @@ class EvtxTailer(PolledSource[EvtxSource]):
 
             def on_acked(rid: int) -> None:
                 with self._lock:
-                    cur = self.state.setdefault(path, {"record": 0})
+                    cur = self.state.setdefault(path, {"record": 0, "first": None})
                     if rid > cur["record"]:
                         cur["record"] = rid
 
@@ -74,7 +78,13 @@ class EvtxTailer(PolledSource[EvtxSource]):
         return kept
 
     def _read(self, path: str) -> int:
+        first = first_record(path)
         with self._lock:
-            after = int(self.state.get(path, {}).get("record", 0))
+            cur = self.state.get(path, {})
+            if cur and "first" not in cur:  # a checkpoint of an older version: trusted
+                cur["first"] = first
+            elif cur.get("first") != first:  # another file at this path: from its start
+                cur = self.state[path] = {"record": 0, "first": first}
+            after = int(cur.get("record", 0))
         handler, on_acked = self._handler(path)
         return read_evtx(path, path, handler, after_record=after, on_acked=on_acked)

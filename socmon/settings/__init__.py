@@ -147,6 +147,12 @@ class MetricsSettings(Section):
         description="Stand-alone /metrics port for `socmon run` without the API (unset: off).",
     )
     bind: str = Field("127.0.0.1", description="Address of the stand-alone metrics listener.")
+    es_poll_interval: float = Field(
+        15.0,
+        gt=0,
+        description="Seconds between reads of the cluster's health, nodes and disk use "
+        "(socmon_es_* gauges).",
+    )
 
 
 class Settings(BaseSettings):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
 import threading
 import time
 
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from socmon.api.app import UndeclaredRoleError, create_app
 from socmon.api.keys import create_key, list_keys
+from socmon.es import make_client
 from tests.api.conftest import UNIT_A, UNIT_B, h, index_alerts, make_alert
 
 
@@ -128,12 +130,31 @@ def test_body_and_page_limits(ctx, keys):
 
 
 def test_query_time_limit(ctx, keys):
+    """A node that accepts the connection and never answers (a hung node): the search gives
+    up after api.query_timeout (+ the transport margin) with 504, not a 500 or a hang."""
     index_alerts(ctx.client, ctx.names, [make_alert(i) for i in range(3)])
-    ctx.settings.api.query_timeout = 0.000_001  # every search "times out"
-    with TestClient(create_app(ctx), raise_server_exceptions=False) as c:
-        r = c.get("/api/v1/stats", headers=h(keys["viewer"]))
-        assert r.status_code in (200, 504)  # ES may finish before checking its timeout
-        assert r.status_code != 500
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)
+    try:
+        with TestClient(create_app(ctx), raise_server_exceptions=False) as c:
+            assert c.get("/api/v1/stats", headers=h(keys["viewer"])).status_code == 200
+            ctx.settings.api.key_cache_seconds = 3600  # the key stays verified
+            ctx.settings.api.query_timeout = 0.5
+            real = ctx.client
+            port = hung.getsockname()[1]
+            ctx.client = make_client(ctx.settings.es, hosts=[f"http://127.0.0.1:{port}"])
+            try:
+                t0 = time.monotonic()
+                r = c.get("/api/v1/stats", headers=h(keys["viewer"]))
+                took = time.monotonic() - t0
+            finally:
+                ctx.client = real
+        assert r.status_code == 504, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert 0.5 <= took < 0.5 + 2.0 + 5.0, took  # query_timeout + the transport margin
+    finally:
+        hung.close()
 
 
 def test_health_ready_metrics(client, ctx, keys):

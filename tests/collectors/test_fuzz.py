@@ -1,7 +1,11 @@
-"""Random bytes at every parser (hypothesis): never an exception, always an event that keeps
-the original text, and what we cannot parse is flagged."""
+"""Random bytes at every parser (hypothesis): never an exception (not even one the line
+handler catches and turns into a "parser error" event), always exactly one event that keeps
+the original text, and what we cannot parse is flagged: invalid UTF-8, NUL bytes, a JSON
+format given something that is not a JSON object, CEF without its ``CEF:`` header."""
 
 from __future__ import annotations
+
+import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -43,10 +47,41 @@ PREFIXES = [
 )
 def test_random_bytes_never_crash(prefix: bytes, body: bytes, fmt: str) -> None:
     SINK.events.clear()
-    ev = HANDLERS[fmt].handle(prefix + body, "fuzz", 0)
+    raw = prefix + body
+    ev = HANDLERS[fmt].handle(raw, "fuzz", 0)
     assert isinstance(ev, dict) and "@timestamp" in ev
     assert ev["organization"]["id"]
-    assert SINK.events and SINK.events[0][1] is ev
+    assert len(SINK.events) == 1 and SINK.events[0][1] is ev  # one event, emitted
+    tags = ev.get("tags", [])
+    error = ev.get("error", {}).get("message", "")
+    assert not error.startswith("parser error"), error  # a parser raised
+    # the original text, as the handler documents it: invalid UTF-8 replaced, NUL -> U+FFFD,
+    # one trailing CR dropped
+    text = raw.decode("utf-8", "replace").replace("\x00", "\ufffd")
+    text = text[:-1] if text.endswith("\r") else text
+    assert ev["event"]["original"] == text
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        assert "_invalid_utf8" in tags
+    if b"\x00" in raw:
+        assert "_binary" in tags
+    if "_parse_failure" in tags:
+        assert error  # flagged with a reason
+    if fmt in JSON_FORMATS and not _json_object(text):
+        assert "_parse_failure" in tags, ev
+    if fmt == "cef" and "CEF:" not in text:
+        assert "_parse_failure" in tags, ev
+
+
+JSON_FORMATS = ("jsonl", "suricata", "zeek", "winjson")
+
+
+def _json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
 
 
 @settings(max_examples=100, deadline=None)

@@ -292,6 +292,13 @@ def test_relp_over_tls(tls_files: tuple[Path, Path]) -> None:
                 while data := plain.recv(100):  # at most a TLS alert, then closed
                     got += data
             assert b"rsp" not in got
+        # the listener's thread counts the refused handshake after closing the socket
+        deadline = time.monotonic() + 5
+        while (
+            BAD_INPUT.labels("tls_handshake", "syslog")._value.get() == handshakes
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.01)
         assert BAD_INPUT.labels("tls_handshake", "syslog")._value.get() == handshakes + 1
     finally:
         srv.stop()
@@ -353,6 +360,7 @@ class WireTap:
     def __init__(self, upstream_port: int) -> None:
         self.upstream = upstream_port
         self.sent = bytearray()
+        self.refused = 0  # rsyslog's connection attempts while socmon was down
         self.lock = threading.Lock()
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = int(self.sock.getsockname()[1])
@@ -370,6 +378,8 @@ class WireTap:
         try:
             server = socket.create_connection(("127.0.0.1", self.upstream), timeout=2)
         except OSError:
+            with self.lock:
+                self.refused += 1
             client.close()  # socmon is down: rsyslog retries later
             return
         server.settimeout(None)
@@ -401,6 +411,16 @@ class WireTap:
         self.sock.close()
 
 
+def _wait_listening(port: int, p: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        assert p.poll() is None, p.stderr.read().decode() if p.stderr else ""
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        assert time.monotonic() < deadline, f"socmon did not listen on {port}"
+        time.sleep(0.1)
+
+
 @pytest.mark.slow
 def test_rsyslog_to_socmon_kill_9_then_restart_exactly_once(
     rsyslogd: Path, es_client, es_url, names, index_prefix, tmp_path
@@ -417,6 +437,10 @@ def test_rsyslog_to_socmon_kill_9_then_restart_exactly_once(
     source.touch()
     tap = WireTap(port)
     p = _collect(config)
+    # rsyslog drops a message each time its omrelp action is suspended and resumes: start it
+    # once socmon listens, so the only resume is the one after the kill (a slow start on a
+    # loaded machine otherwise adds drops that are rsyslog's, not socmon's)
+    _wait_listening(port, p)
     rs = _start_rsyslog(rsyslogd, work, source, tap.port)
     try:
         time.sleep(1.0)
@@ -448,12 +472,18 @@ def test_rsyslog_to_socmon_kill_9_then_restart_exactly_once(
         # everything rsyslog put on the wire is stored, each line once
         assert len(lines) == len(set(lines)), "a line was stored twice"
         assert set(lines) == on_wire, sorted(on_wire ^ set(lines))[:5]
-        # rsyslog 8.2302 drops one message when its omrelp action resumes (it never reaches
-        # the wire, measured here with the tap; rsyslog issue 571's pattern; a clean stop with
-        # serverclose does not avoid it); anything more lost would be a regression
+        # rsyslog 8.2302 drops one message each time its suspended omrelp action tries to
+        # resume (it never reaches the wire, measured here with the tap; rsyslog issue 571's
+        # pattern; a clean stop with serverclose does not avoid it): one for the kill, one more
+        # per attempt the tap refused while socmon was restarting (a slow restart on a loaded
+        # machine gives several); anything more lost would be a regression
         never_sent = {f"line {i:06d} {'x' * 40}" for i in range(n)} - on_wire
-        assert len(never_sent) <= 1, sorted(never_sent)[:5]
-        print(f"killed at {mid} of {n}; {len(never_sent)} never sent by rsyslog")
+        allowed = max(1, tap.refused)
+        assert len(never_sent) <= allowed, (tap.refused, sorted(never_sent)[:5])
+        print(
+            f"killed at {mid} of {n}; {len(never_sent)} never sent by rsyslog, "
+            f"{tap.refused} attempts refused while socmon was down"
+        )
     finally:
         _stop(p)
         _stop(rs)

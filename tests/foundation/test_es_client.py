@@ -3,7 +3,12 @@ provisioned when a URL is configured."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 from pathlib import Path
+
+import pytest
 
 from socmon.es import client_kwargs, make_client
 from socmon.settings import load_settings
@@ -43,6 +48,27 @@ def test_secrets_are_masked_in_settings_output() -> None:
 
 
 def test_client_is_built_without_contacting_the_cluster() -> None:
-    s = load_settings(es={"url": "http://127.0.0.1:1"})
-    client = make_client(s.es)
-    assert client is not None
+    """A listener counts connections: none while the client is built, one at its first
+    request (so the listener would have seen an early contact)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    srv.settimeout(0.5)
+    try:
+        url = f"http://127.0.0.1:{srv.getsockname()[1]}"
+        client = make_client(load_settings(es={"url": url}).es)
+        with pytest.raises(TimeoutError):
+            srv.accept()  # nothing connected while building
+
+        def first_request() -> None:
+            with contextlib.suppress(Exception):  # the listener never answers
+                client.options(request_timeout=1).info()
+
+        t = threading.Thread(target=first_request)
+        t.start()
+        srv.settimeout(5)
+        conn, _ = srv.accept()  # the client's first request reaches the configured node
+        conn.close()
+        t.join(10)
+    finally:
+        srv.close()

@@ -9,12 +9,12 @@ import string
 from pathlib import Path
 from typing import Any
 
-import pytest
 from scapy.layers.dns import DNS, DNSQR, DNSRR
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
 
+from socmon.rules.evaluate import evaluate_events as evaluate
 from socmon.settings import PROJECT_ROOT
 from tests.network.helpers import events, of, write_pcap
 
@@ -216,7 +216,6 @@ def test_thresholds_are_settings(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- Sigma rules
-evaluate = pytest.importorskip("socmon.rules.evaluate").evaluate_events
 
 
 def titles(evs: list[dict[str, Any]]) -> set[str]:

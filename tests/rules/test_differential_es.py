@@ -61,13 +61,9 @@ UNCONVERTIBLE_REASON = "can't handle field references"
 
 
 def windows_shaper() -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """The collectors' Windows parser when available, else the detection layer's shaper."""
-    try:
-        from socmon.collectors.parsers.windows import WindowsRecordParser
-    except ImportError:
-        from socmon.rules.winevent import record_to_ecs
+    """The collectors' Windows parser (the production EVTX path)."""
+    from socmon.collectors.parsers.windows import WindowsRecordParser
 
-        return record_to_ecs
     return WindowsRecordParser().from_record
 
 

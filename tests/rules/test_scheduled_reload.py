@@ -153,7 +153,7 @@ def test_unreadable_store_keeps_the_rules_in_use(
     settings: Settings, names: IndexNames, es_client: Elasticsearch, tmp_path: Path
 ) -> None:
     ctx = ctx_for(settings, tmp_path)
-    from socmon.rules.services import load_for_run
+    from socmon.rules.loader import load_for_run
 
     failing = {"on": False}
 

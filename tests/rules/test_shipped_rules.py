@@ -1,21 +1,30 @@
 """The rules socmon ships (rules/sigma, except network/ which the network collector owns):
 every rule loads, compiles and converts without a problem, and fires exactly on its positive
-test events (tests/fixtures/rules/shipped/*.yml) through ``evaluate_events``."""
+test events (tests/fixtures/rules/shipped/*.yml) through ``evaluate_events``.
+
+Windows test events are records in the layout the ``evtx`` package gives (``records_json``)
+and are shaped by the production EVTX path: ``collectors.parsers.windows.WindowsRecordParser``
+then the line handler's enrichment, as ``collectors.reader.read_evtx`` does."""
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from socmon.collectors.enrich import Enricher
+from socmon.collectors.lines import LineHandler
+from socmon.collectors.parsers.windows import WindowsRecordParser
+from socmon.pipeline import ListSink
 from socmon.rules.evaluate import build_engine, run_events
 from socmon.rules.loader import load_rules
 from socmon.rules.scheduled_convert import convert
-from socmon.rules.winevent import record_to_ecs
+from socmon.settings.collectors import CollectorSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "rules" / "sigma"
@@ -53,6 +62,18 @@ def windows_record(w: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def production_shape(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Windows records -> events exactly as ``collectors.reader.read_evtx`` emits them."""
+    cs = CollectorSettings()
+    sink = ListSink()
+    handler = LineHandler("winjson", cs, Enricher(cs), sink, source_kind="evtx", source="test")
+    win = WindowsRecordParser(handler.tp)
+    for i, rec in enumerate(records):
+        data = json.dumps(rec)
+        handler.emit_event(win.from_record(json.loads(data), data), "evtx:test", i)
+    return [ev for _, ev in sink.events]
+
+
 def expand(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for item in items:
@@ -69,7 +90,9 @@ def expand(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for field, values in cycle.items():
                 _set(ev, field, values[i % len(values)])
             out.append(ev)
-    return [record_to_ecs(windows_record(e["windows"])) if "windows" in e else e for e in out]
+    return [
+        production_shape([windows_record(e["windows"])])[0] if "windows" in e else e for e in out
+    ]
 
 
 def cases() -> list[Any]:
@@ -90,8 +113,8 @@ def test_every_shipped_rule_loads_compiles_and_converts() -> None:
     assert not loaded.problems, [str(p) for p in loaded.problems]
     engine = build_engine(AREAS)
     assert not engine.problems, [str(p) for p in engine.problems]
-    assert engine._correlator is not None
-    assert not engine._correlator.problems  # type: ignore[attr-defined]
+    assert engine.correlator is not None
+    assert not engine.correlator.problems  # type: ignore[attr-defined]
     converted = convert(loaded)
     assert not converted.problems, [str(p) for p in converted.problems]
     assert len(converted.correlations) == len(loaded.correlations) == 6
