@@ -41,13 +41,8 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in LAZY_COMMANDS:
             module_name, attr = LAZY_COMMANDS[cmd_name].split(":")
-            try:
-                module = importlib.import_module(module_name)
-            except ImportError as e:  # an incomplete install: say what is missing, then stop
-                raise click.ClickException(
-                    f"socmon {cmd_name}: {module_name} cannot be imported ({e}); "
-                    "socmon is not installed completely (reinstall it with its dependencies)"
-                ) from e
+            # a missing dependency raises ModuleNotFoundError: main() says so and exits 3
+            module = importlib.import_module(module_name)
             cmd: click.Command = getattr(module, attr)
             return cmd
         return super().get_command(ctx, cmd_name)
