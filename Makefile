@@ -16,5 +16,6 @@ es-up:
 es-down:
 	.venv/bin/socmon es down
 
-docs:  ## regenerate docs/configuration.md from the settings model
+docs:  ## regenerate the generated files: docs/configuration.md, rules/socmon-pipeline.yml
 	.venv/bin/socmon config --docs > docs/configuration.md
+	.venv/bin/socmon rules pipeline --shipped > rules/socmon-pipeline.yml

@@ -1,8 +1,8 @@
 """`socmon run`: the API as a service (uvicorn in a thread) when ``api.enabled``.
 
 Readiness reports the detection engine: a layer may put ``engine_ready`` (a callable) in
-``ctx.extras``; otherwise the streaming detection sink the rules layer added to ``ctx.events``
-is looked at (ready once it holds a compiled engine and its worker runs).
+``ctx.extras``; otherwise the sinks of ``ctx.events`` that offer ``ready()`` (the rules layer's
+streaming detection: ready once it holds a compiled engine and its worker runs) are asked.
 """
 
 from __future__ import annotations
@@ -18,18 +18,11 @@ def _engine_ready(ctx: RunContext) -> Callable[[], bool] | None:
     given: Any = ctx.extras.get("engine_ready")
     if callable(given):
         return given
-    sinks = [s for s in getattr(ctx.events, "others", []) if hasattr(s, "engine")]
-    if not sinks:
+    found: list[Any] = [getattr(s, "ready", None) for s in ctx.events.others]
+    checks: list[Callable[[], bool]] = [c for c in found if callable(c)]
+    if not checks:
         return None  # no streaming detection in this process
-
-    def ready() -> bool:
-        for s in sinks:
-            threads = getattr(s, "_threads", [])
-            if getattr(s, "engine", None) is None or not any(t.is_alive() for t in threads):
-                return False
-        return True
-
-    return ready
+    return lambda: all(ready() for ready in checks)
 
 
 def build(ctx: RunContext) -> list[Service]:

@@ -52,6 +52,11 @@ class LineHandler:
         self._enrich: dict[tuple[str | None, str | None], SourceEnricher] = {}
         self._ids: dict[str, IdPrefix] = {}
 
+    @property
+    def resolved(self) -> str | None:
+        """The format of the input once known (given, or detected from its first lines)."""
+        return self._resolved
+
     def parser(self, fmt: str) -> Parser:
         p = self._parsers.get(fmt)
         if p is None:

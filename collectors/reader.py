@@ -167,7 +167,7 @@ def read_json_document(stream: IO[bytes], label: str, handler: LineHandler) -> i
         )
         return 1
     items = doc if isinstance(doc, list) else [doc]
-    parser = handler.parser(handler._resolved or "jsonl")
+    parser = handler.parser(handler.resolved or "jsonl")
     n = 0
     for i, item in enumerate(items):
         original = orjson.dumps(item).decode()

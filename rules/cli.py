@@ -10,6 +10,8 @@ from typing import Any
 import click
 import orjson
 
+from socmon.cli import settings_from
+
 
 @click.group()
 def rules() -> None:
@@ -71,14 +73,31 @@ def check(paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
         sys.exit(1)
 
 
+@rules.command("pipeline")
+@click.option(
+    "--shipped",
+    is_flag=True,
+    help="The file for the default settings (no placeholders), as shipped in the package.",
+)
+@click.pass_context
+def pipeline(ctx: click.Context, shipped: bool) -> None:
+    """Print socmon's field mapping as a pySigma pipeline file, for sigma-cli:
+    `socmon rules pipeline > socmon.yml; sigma convert -t lucene -p socmon.yml RULES`.
+    Placeholders (`%name%`) get the values of detection.placeholders."""
+    from socmon.rules.pipeline_export import pipeline_yaml
+
+    placeholders = None if shipped else settings_from(ctx).detection.placeholders
+    click.echo(pipeline_yaml(placeholders), nl=False)
+
+
 @click.command()
 @click.option(
     "--rules",
     "rule_paths",
     multiple=True,
-    required=True,
     type=click.Path(exists=True, path_type=Path),
-    help="Sigma rule file or directory (repeatable).",
+    help="Sigma rule file or directory (repeatable; default: detection.rule_paths and "
+    "extra_rule_paths, i.e. the rules socmon ships).",
 )
 @click.option(
     "--format",
@@ -97,7 +116,9 @@ def check(paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
     "(repeatable; default: every file socmon can read, by extension or content).",
 )
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
 def hunt(
+    ctx: click.Context,
     rule_paths: tuple[Path, ...],
     fmt: str,
     as_json: bool,
@@ -114,6 +135,9 @@ def hunt(
     from socmon.rules.hunt import hunt as run_hunt
     from socmon.rules.loader import load_rules
 
+    if not rule_paths:
+        det = settings_from(ctx).detection
+        rule_paths = (*det.rule_paths, *det.extra_rule_paths)
     loaded = load_rules(rule_paths)
     engine = StreamingEngine.from_rules(loaded)
     attach_correlator(engine)

@@ -3,9 +3,10 @@ and derive its prefilter anchors.
 
 A ``Compiled`` node has ``fn(view) -> bool`` and ``anchors``: a set of literal strings of
 which at least one occurs in the event's prefilter text whenever ``fn`` can be true (``None``
-when no such set is known, e.g. under ``not`` or for a regular expression). The engine indexes
-rules by their root anchors in one Aho-Corasick automaton, so only rules whose anchor occurs in
-an event are evaluated.
+when no such set is known, e.g. under ``not`` or for a regular expression). The engine
+(``rules.engine``) routes each event to the plan of its logsource and indexes that plan's
+rules by their root anchors in RE2 literal sets (``rules.prefilter``), so only rules whose
+anchor occurs in an event are evaluated.
 
 Semantics (Sigma specification, case-insensitive unless ``cased``):
 - plain strings match the whole value; ``*``/``?`` wildcards (``contains``, ``startswith``,
@@ -70,21 +71,15 @@ _RE2_OPTIONS.never_capture = True  # matchers only ask "is there a match": no gr
 
 
 def _searcher(rx: Any) -> Callable[[str], bool]:
-    """``bool(rx.search(s))`` through the RE2 object itself: the package's wrapper builds
-    match objects and maps byte offsets back to characters, several times the cost of the
-    search on short values."""
-    raw = getattr(rx, "_regexp", None)
-    anchor = getattr(getattr(getattr(re2, "_re2", None), "RE2", None), "Anchor", None)
-    if raw is None or anchor is None:  # another google-re2 layout: the public API
-        return lambda s: rx.search(s) is not None
-    match = raw.Match
-    unanchored = anchor.UNANCHORED
+    """``bool(rx.search(s))`` on the UTF-8 bytes: with a ``str`` the package maps byte offsets
+    back to characters for the match object (about twice the cost on short values); a
+    boolean needs no offsets."""
+    search = rx.search
 
-    def search(s: str) -> bool:
-        b = s.encode()
-        return bool(match(unanchored, b, 0, len(b))[0][0] >= 0)
+    def found(s: str) -> bool:
+        return search(s.encode()) is not None
 
-    return search
+    return found
 
 
 def _any_value(f: str, search: Callable[[str], bool]) -> Callable[[EventView], bool]:
@@ -583,7 +578,7 @@ def _fieldref(fld: str, value: SigmaFieldReference) -> Compiled:
 
 def _leaf(fld: str | None, value: Any, warnings: list[str]) -> Compiled:
     if isinstance(value, SigmaExpansion):
-        return _or([_leaf(fld, v, warnings) for v in value.values])
+        return any_of([_leaf(fld, v, warnings) for v in value.values])
     if isinstance(value, SigmaString):
         return _string(fld, value, warnings)
     if isinstance(value, SigmaRegularExpression):
@@ -749,7 +744,8 @@ def _multi_fn(
     return fn
 
 
-def _or(children: list[Compiled]) -> Compiled:
+def any_of(children: list[Compiled]) -> Compiled:
+    """The disjunction of compiled conditions (``or``, several conditions of one rule)."""
     warnings = [w for c in children for w in c.warnings]
     children = _group_or(children)
     if len(children) == 1:
@@ -883,7 +879,7 @@ def compile_condition(node: Any) -> Compiled:
     if isinstance(node, ConditionAND):
         return _and([compile_condition(a) for a in node.args])
     if isinstance(node, ConditionOR):
-        return _or([compile_condition(a) for a in node.args])
+        return any_of([compile_condition(a) for a in node.args])
     if isinstance(node, ConditionNOT):
         return _not(compile_condition(node.args[0]))
     if isinstance(node, ConditionFieldEqualsValueExpression):

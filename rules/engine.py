@@ -2,9 +2,12 @@
 number of rules.
 
 Rules go through ``socmon_pipeline()`` (field mapping + logsource routing, the same as scheduled
-mode), are compiled to closures (``rules.compiler``) and indexed by their prefilter anchors in
-one Aho-Corasick automaton. Per event: flatten once (``EventView``), scan the prefilter text
-once, evaluate only the rules whose anchor occurred (plus the few rules with no anchor).
+mode) and are compiled to closures (``rules.compiler``). Per event: flatten once
+(``EventView``); the values of the routing fields (channel, event code, ...) select a plan
+(``_Plan``, built once per distinct routing tuple and cached) holding only the rules that
+logsource can match; the plan scans its field groups' prefilter texts with RE2 literal sets
+(``rules.prefilter.LiteralScanner``) and evaluates only the rules whose anchors occurred
+(plus the few rules with no anchor).
 
 Correlation rules (Sigma v2) are evaluated by a ``Correlator`` plugged in with
 ``set_correlator``: it receives every match of every rule, including base rules that do not
@@ -31,6 +34,7 @@ from socmon.rules.compiler import (
     ROUTING_FIELDS,
     CompileError,
     Fn,
+    any_of,
     compile_condition,
     condition_fields,
     split_routing,
@@ -344,9 +348,7 @@ def compile_rule(
         warnings = c.warnings
         extra = c.extra
     else:  # several conditions: any of them
-        from socmon.rules.compiler import _or
-
-        c = _or(compiled)
+        c = any_of(compiled)
         fn, anchors, warnings = c.fn, c.anchors, c.warnings
         extra = c.extra
     route = c.route
@@ -454,13 +456,14 @@ class StreamingEngine:
         engine.correlations = list(correlations)
         return engine
 
+    @property
+    def correlator(self) -> Correlator | None:
+        """The plugged-in correlation engine (``set_correlator``), if any."""
+        return self._correlator
+
     def set_correlator(self, correlator: Correlator | None) -> None:
         """Plug the correlation engine in: it sees every rule match (``observe``)."""
         self._correlator = correlator
-
-    @property
-    def correlator(self) -> Correlator | None:
-        return self._correlator
 
     def rule(self, rule_id_or_name: str) -> CompiledRule | None:
         for r in self.rules:

@@ -3,20 +3,17 @@
 Inputs are read through the collectors' parsers (``collectors.reader.read_file``: log files,
 ``.gz``/``.zip``, EVTX, JSON lines / JSON documents, pcaps) so hunting sees exactly the events
 ``socmon run`` would store; directories are walked recursively (``collectors.inputs``).
-``use_collectors=False`` reads EVTX files and JSON directly instead (``rules.winevent`` shapes
-Windows records the same way). An input that cannot be read is listed in
+An input that cannot be read is listed in
 ``HuntResult.unreadable`` (``socmon hunt`` then exits non-zero).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from socmon.collectors.enrich import Enricher
 from socmon.collectors.inputs import InputProblem, expand_inputs
@@ -27,7 +24,6 @@ from socmon.rules.engine import StreamingEngine
 from socmon.rules.evaluate import attach_correlator
 from socmon.rules.loader import load_rules
 from socmon.rules.metrics import HUNT_INPUT_ERRORS
-from socmon.rules.winevent import is_windows_record, record_to_ecs
 from socmon.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -68,67 +64,6 @@ def _bad(path: str, where: Any, reason: str, result: HuntResult) -> None:
     log.warning("hunt input record skipped", extra={"path": path, "at": where, "reason": reason})
 
 
-def _direct_events(path: Path, result: HuntResult) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Fallback reader: EVTX and JSON (lines, array, or one document)."""
-    from socmon.ids import doc_id
-
-    if path.suffix.lower() == ".evtx":
-        import evtx
-
-        try:
-            parser = evtx.PyEvtxParser(str(path))
-            rec: Any
-            for i, rec in enumerate(parser.records_json()):
-                if not isinstance(rec, dict):
-                    continue
-                try:
-                    obj = orjson.loads(rec["data"])
-                except (orjson.JSONDecodeError, KeyError, TypeError) as e:
-                    _bad(str(path), i, f"evtx: {e}", result)
-                    continue
-                yield doc_id("evtx", str(path), rec.get("event_record_id", i)), record_to_ecs(obj)
-        except (OSError, RuntimeError, ValueError) as e:
-            _bad(str(path), None, f"evtx: {e}", result)
-        return
-    data = path.read_bytes()
-    objs: list[Any]
-    try:
-        whole = orjson.loads(data)
-        objs = whole if isinstance(whole, list) else [whole]
-    except orjson.JSONDecodeError:
-        objs = _json_stream(path, data.decode("utf-8", "replace"), result)
-    for i, obj in enumerate(objs):
-        if not isinstance(obj, dict):
-            _bad(str(path), i, "json: not an object", result)
-            continue
-        ev = record_to_ecs(obj) if is_windows_record(obj) else obj
-        yield doc_id("hunt", str(path), i), ev
-
-
-def _json_stream(path: Path, text: str, result: HuntResult) -> list[Any]:
-    """JSON lines or concatenated (pretty-printed) JSON documents."""
-    import json
-
-    dec = json.JSONDecoder()
-    out: list[Any] = []
-    i, n = 0, len(text)
-    while i < n:
-        while i < n and text[i].isspace():
-            i += 1
-        if i >= n:
-            break
-        try:
-            obj, i = dec.raw_decode(text, i)
-            out.append(obj)
-        except json.JSONDecodeError as e:
-            _bad(str(path), i, f"json: {e.msg}", result)
-            nl = text.find("\n", i)
-            if nl < 0:
-                break
-            i = nl + 1
-    return out
-
-
 def hunt(
     rule_paths: Iterable[Path | str],
     inputs: Iterable[Path | str],
@@ -136,7 +71,6 @@ def hunt(
     on_detection: Callable[[Detection], None] | None = None,
     engine: StreamingEngine | None = None,
     placeholders: dict[str, list[str]] | None = None,
-    use_collectors: bool = True,
     include: Sequence[str] = (),
 ) -> HuntResult:
     """Run the rules over the inputs (files or directories, ``include``: globs that narrow
@@ -152,12 +86,7 @@ def hunt(
     result.skipped = chosen.skipped
     result.unreadable = list(chosen.unreadable)
     result.files = len(chosen.files)
-    if use_collectors:
-        result.unreadable += read_files(chosen.files, fmt, handler_for)
-    else:
-        for path in chosen.files:
-            for did, ev in _direct_events(path, result):
-                sink.emit(did, ev)
+    result.unreadable += read_files(chosen.files, fmt, handler_for)
     if engine.correlator is not None:
         for d in engine.correlator.flush():
             result.detections.append(d)

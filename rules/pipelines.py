@@ -397,10 +397,6 @@ def socmon_pipeline(
     )
 
 
-def is_windows(product: str | None) -> bool:
-    return product == "windows"
-
-
 __all__ = [
     "LOGSOURCE_DATASETS",
     "LOGSOURCE_FIELDS",

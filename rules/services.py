@@ -201,6 +201,10 @@ class StreamingDetectionService:
             t.start()
             self._threads.append(t)
 
+    def ready(self) -> bool:
+        """The engine is compiled and its threads run (the API's readiness probe)."""
+        return self.engine is not None and any(t.is_alive() for t in self._threads)
+
     def stop(self) -> None:
         if self._stop.is_set():
             return

@@ -116,9 +116,10 @@ class BulkWriter:
         self.client = client
         self.settings = settings
         self.names = names
-        self.spool = Spool(
-            spool_dir or settings.spool_dir, settings.spool_max_bytes, settings.spool_full_policy
-        )
+        spool_at = spool_dir or settings.spool_dir
+        if spool_at is None:  # a bare StorageSettings: Settings fills it from var_dir
+            raise ValueError("no spool directory: pass spool_dir or set storage.spool_dir")
+        self.spool = Spool(spool_at, settings.spool_max_bytes, settings.spool_full_policy)
         self._lock = threading.Lock()
         self._seq = 0
         self._buf = self._new_batch()

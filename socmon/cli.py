@@ -41,25 +41,11 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in LAZY_COMMANDS:
             module_name, attr = LAZY_COMMANDS[cmd_name].split(":")
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError as e:
-                if e.name and module_name.startswith(e.name):
-                    return _unavailable(cmd_name, module_name)
-                raise
-            cmd = getattr(module, attr, None)
-            if not isinstance(cmd, click.Command):
-                return _unavailable(cmd_name, module_name)
+            # a missing dependency raises ModuleNotFoundError: main() says so and exits 3
+            module = importlib.import_module(module_name)
+            cmd: click.Command = getattr(module, attr)
             return cmd
         return super().get_command(ctx, cmd_name)
-
-
-def _unavailable(name: str, module: str) -> click.Command:
-    @click.command(name=name, help=f"(not available in this build: {module} is missing)")
-    def cmd() -> None:
-        raise click.ClickException(f"'{name}' is not available: {module} is missing")
-
-    return cmd
 
 
 class AppContext:

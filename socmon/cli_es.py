@@ -12,13 +12,14 @@ import orjson
 from socmon.cli import settings_from
 from socmon.es import is_reachable, make_client
 from socmon.indices import IndexNames, apply_templates, delete_expired_event_indices
-from socmon.settings import PROJECT_ROOT, Settings
+from socmon.settings import PACKAGE_DIR, Settings
 
-ES_SCRIPT = PROJECT_ROOT / "deploy" / "es.sh"
+# shipped in the package (a checkout's deploy/es.sh links to it)
+ES_SCRIPT = PACKAGE_DIR / "deploy" / "es.sh"
 
 
 def run_es_script(settings: Settings, action: str) -> int:
-    """Run deploy/es.sh with the local-node settings passed as environment variables."""
+    """Run es.sh with the local-node settings passed as environment variables."""
     env = dict(os.environ)
     env["SOCMON_ES_LOCAL_PORT"] = str(settings.es.local_port)
     env["SOCMON_ES_LOCAL_HEAP"] = settings.es.local_heap

@@ -3,8 +3,8 @@
 Each layer above the plumbing may provide a module ``<layer>.services`` with a function
 ``build(ctx: RunContext) -> list[Service]``. They are called in this order: alerting (it
 provides the detection handler), rules (streaming + scheduled detection; it adds an event sink
-to ``ctx.events``), collectors (they emit into ``ctx.events``), api. A layer that is missing or
-builds nothing is skipped with a log line, never silently.
+to ``ctx.events``), collectors (they emit into ``ctx.events``), api. Every layer ships its
+``services`` module: one that fails to import (a missing dependency) stops ``socmon run``.
 """
 
 from __future__ import annotations
@@ -101,13 +101,7 @@ def build_services(ctx: RunContext) -> list[Service]:
         ClusterMetricsService(ctx.client, ctx.settings.metrics.es_poll_interval),
     ]
     for layer in LAYERS:
-        try:
-            module = importlib.import_module(f"socmon.{layer}.services")
-        except ModuleNotFoundError as e:
-            if e.name in (f"socmon.{layer}", f"socmon.{layer}.services"):
-                log.info("layer has no services yet", extra={"layer": layer})
-                continue
-            raise
+        module = importlib.import_module(f"socmon.{layer}.services")
         built = module.build(ctx)
         log.info(
             "layer services built",

@@ -91,10 +91,6 @@ class Spool:
         with self._cond:
             return len(self._segments)
 
-    def pending_docs(self) -> int:
-        with self._cond:
-            return sum(s.docs for s in self._segments)
-
     def _update_metrics(self) -> None:
         SPOOL_BYTES.set(self.size_bytes)
         SPOOL_SEGMENTS.set(len(self._segments))

@@ -1,13 +1,15 @@
-"""ARP: the IP-to-MAC bindings seen on the wire, and the anomalies ARP spoofing leaves:
-an IP address that changes its MAC, a MAC that claims many addresses (or the gateway's)."""
+"""ARP: the packets as events, the IP-to-MAC bindings seen on the wire, and the anomalies ARP
+spoofing leaves: an IP address that changes its MAC, a MAC that claims many addresses (or the
+gateway's)."""
 
 from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Callable
 from typing import Any
 
-from socmon.collectors.network.ecs import mac_str
+from socmon.collectors.network.ecs import EventFactory, mac_str
 
 OPS = {1: "request", 2: "reply", 3: "rarp_request", 4: "rarp_reply"}
 
@@ -80,3 +82,60 @@ class ArpTracker:
                     }
                 )
         return out
+
+
+class ArpEvents:
+    """Each Ethernet/IPv4 ARP packet as a ``network.arp`` event, and the anomalies the
+    tracker finds in requests and replies as ``network.arp_anomaly`` alerts, into ``out``."""
+
+    def __init__(
+        self,
+        tracker: ArpTracker,
+        factory: EventFactory,
+        out: list[tuple[str, dict[str, Any]]],
+        bad: Callable[[str, str], None],
+    ) -> None:
+        self.tracker = tracker
+        self.factory = factory
+        self.out = out
+        self.bad = bad
+
+    def packet(self, ts: float, data: bytes, off: int, vlan: int | None, pkt_no: int) -> None:
+        a = parse_arp(data, off)
+        if a is None:
+            self.bad("arp_malformed", "not Ethernet/IPv4 ARP or short")
+            return
+        sip, dip = socket.inet_ntoa(a["spa"]), socket.inet_ntoa(a["tpa"])
+        ev = self.factory.base("network.arp", ts, ["network"], ["protocol"])
+        op = OPS.get(a["op"], str(a["op"]))
+        ev["event"]["action"] = f"arp-{op}"
+        ev["source"] = {"ip": sip, "mac": mac_str(a["sha"])}
+        ev["destination"] = {"ip": dip, "mac": mac_str(a["tha"])}
+        ev["related"] = {"ip": [sip] if sip == dip else [sip, dip]}
+        ev["network"] = {"protocol": "arp", "type": "ipv4"}
+        if vlan is not None:
+            ev["network"]["vlan"] = {"id": str(vlan)}
+        ev["arp"] = {"operation": op, "gratuitous": sip == dip}
+        self.out.append((self.factory.id("arp", ts, pkt_no), ev))
+        if a["op"] not in (1, 2):
+            return
+        for anomaly in self.tracker.observe(a["sha"], a["spa"]):
+            self._anomaly(anomaly, ts, pkt_no)
+
+    def _anomaly(self, anomaly: dict[str, Any], ts: float, pkt_no: int) -> None:
+        out = self.factory.alert_base("network.arp_anomaly", ts, anomaly["action"])
+        out["source"] = {"ip": anomaly["ip"], "mac": anomaly["mac"]}
+        out["related"] = {"ip": [anomaly["ip"]]}
+        out["network"] = {"protocol": "arp", "type": "ipv4"}
+        arp: dict[str, Any] = {"gateway": anomaly["gateway"]}
+        if "previous_mac" in anomaly:
+            arp["previous_mac"] = anomaly["previous_mac"]
+            out["message"] = (
+                f"{anomaly['ip']} moved from {anomaly['previous_mac']} to {anomaly['mac']}"
+            )
+        if "ips" in anomaly:
+            arp["claimed_ips"] = anomaly["ips"]
+            arp["claimed_ip_count"] = len(anomaly["ips"])
+            out["message"] = f"{anomaly['mac']} claims {len(anomaly['ips'])} IPv4 addresses"
+        out["arp"] = arp
+        self.out.append((self.factory.id("arp_anomaly", anomaly["action"], ts, pkt_no), out))

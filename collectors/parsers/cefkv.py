@@ -9,7 +9,6 @@ CEF escaping: in the header ``\\|`` and ``\\\\``; in extension values ``\\=``, `
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from socmon.collectors.event import failure, mark_failure, put, set_endpoint, set_user
 from socmon.collectors.timeparse import TimeParser
@@ -399,8 +398,3 @@ def _tz(tz: str) -> str:
     if len(tz) == 5 and tz[0] in "+-" and tz[1:].isdigit():
         return tz[:3] + ":" + tz[3:]
     return ""
-
-
-def kv_dict(ev: Event) -> dict[str, Any]:
-    d = ev.get("kv")
-    return d if isinstance(d, dict) else {}

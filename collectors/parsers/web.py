@@ -9,7 +9,6 @@ of an error-log line ``failure`` for levels error and worse when a client is nam
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from socmon.collectors.event import clean_ip, failure, set_endpoint, set_user
 from socmon.collectors.timeparse import TimeParser
@@ -307,7 +306,3 @@ def compile_log_format(fmt: str) -> re.Pattern[str]:
         pos = m.end()
     out.append(re.escape(fmt[pos:]).replace('\\"', '"'))
     return re.compile("".join(out))
-
-
-def make_web(kind: str, tp: TimeParser, log_format: str | None = None) -> Callable[[str], Event]:
-    return WebParser(kind, tp, log_format)

@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,13 +23,22 @@ from pydantic_settings import (
 
 from socmon.settings.alerting import AlertingSettings
 from socmon.settings.api import ApiSettings
-from socmon.settings.base import ENV_PREFIX, PROJECT_ROOT, Section
+from socmon.settings.base import (
+    ENV_PREFIX,
+    PACKAGE_DIR,
+    PROJECT_ROOT,
+    VAR_DIR_DOC,
+    Section,
+    checkout_root,
+    default_var_dir,
+)
 from socmon.settings.collectors import CollectorSettings
 from socmon.settings.detection import DetectionSettings
 from socmon.settings.network import NetworkSettings
 
 __all__ = [
     "ENV_PREFIX",
+    "PACKAGE_DIR",
     "PROJECT_ROOT",
     "ElasticsearchSettings",
     "LogSettings",
@@ -37,6 +46,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "StorageSettings",
+    "checkout_root",
     "load_settings",
 ]
 
@@ -101,7 +111,9 @@ class StorageSettings(Section):
     )
     backoff_initial: float = Field(0.5, gt=0, description="First retry delay (seconds).")
     backoff_max: float = Field(30.0, gt=0, description="Longest retry delay (seconds).")
-    spool_dir: Path = Field(PROJECT_ROOT / "var" / "spool", description="Disk spool directory.")
+    spool_dir: Path | None = Field(
+        None, description="Disk spool directory (unset: `<var_dir>/spool`)."
+    )
     spool_max_bytes: int = Field(
         2 * 1024**3, gt=0, description="Spool size limit; see spool_full_policy."
     )
@@ -120,7 +132,11 @@ class StorageSettings(Section):
 
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
-    format: Literal["json", "text"] = Field("json", description="json (default) or text.")
+    format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description="auto: text when stderr is a terminal, JSON lines otherwise (a service, a "
+        "pipe, a file); json or text: always that.",
+    )
 
 
 class MetricsSettings(Section):
@@ -154,12 +170,24 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)  # type: ignore[arg-type, unused-ignore]
     log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type, unused-ignore]
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)  # type: ignore[arg-type, unused-ignore]
-    var_dir: Path = Field(PROJECT_ROOT / "var", description="State directory (spool, checkpoints).")
+    var_dir: Path = Field(
+        default_factory=default_var_dir,
+        description="State directory: spool, checkpoints, correlation and capture state, the "
+        "local Elasticsearch node (download, data, logs). Default: " + VAR_DIR_DOC + ".",
+        json_schema_extra={"docs_default": "see meaning"},
+    )
     collectors: CollectorSettings = Field(default_factory=CollectorSettings)  # type: ignore[arg-type, unused-ignore]
     network: NetworkSettings = Field(default_factory=NetworkSettings)  # type: ignore[arg-type, unused-ignore]
     detection: DetectionSettings = Field(default_factory=DetectionSettings)  # type: ignore[arg-type, unused-ignore]
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)  # type: ignore[arg-type, unused-ignore]
     api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type, unused-ignore]
+
+    @model_validator(mode="after")
+    def _follow_var_dir(self) -> Settings:
+        """Directories left unset live under ``var_dir``."""
+        if self.storage.spool_dir is None:
+            self.storage.spool_dir = self.var_dir / "spool"
+        return self
 
     @classmethod
     def settings_customise_sources(

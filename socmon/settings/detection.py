@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from socmon.settings.base import PROJECT_ROOT, Section
+from socmon.settings.base import PACKAGE_DIR, Section
 
 
 class ExternalSource(Section):
@@ -56,7 +56,7 @@ class DetectionSettings(Section):
 
     # --- rule sources and the streaming engine (rules/loader.py, rules/engine.py) ---
     rule_paths: list[Path] = Field(
-        default_factory=lambda: [PROJECT_ROOT / "rules" / "sigma"],
+        default_factory=lambda: [PACKAGE_DIR / "rules" / "sigma"],
         description="Sigma rule files/directories loaded at start (default: the shipped rules).",
     )
     extra_rule_paths: list[Path] = Field(

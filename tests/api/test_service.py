@@ -22,7 +22,7 @@ def test_api_service_serves_and_stops(settings, names):
     s = settings.model_copy(deep=True)
     s.api.port = _free_port()
     ctx = build_context(s)
-    engine = SimpleNamespace(engine=None, _threads=[])
+    engine = SimpleNamespace(ready=lambda: False)
     ctx.events.add(engine)  # a streaming sink that has not loaded its engine yet
     (svc,) = services.build(ctx)
     svc.start()

@@ -6,10 +6,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from socmon.settings import SettingsError, load_settings
+from socmon.settings import Settings, SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -119,3 +120,76 @@ def test_configuration_reference_is_current() -> None:
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
     assert doc == render(), "docs/configuration.md is stale: run `make docs`"
+
+
+def _schema_entries() -> list[tuple[str, dict[str, Any]]]:
+    """Every entry kind nested in a section, found by walking pydantic's JSON schema (an
+    independent view of the model from the renderer's): (docs path, the entry's schema)."""
+    schema = Settings.model_json_schema()
+    defs = schema["$defs"]
+
+    def ref(node: dict[str, Any]) -> list[str]:
+        if "$ref" in node:
+            return [node["$ref"].rsplit("/", 1)[1]]
+        return [r for alt in node.get("oneOf", []) + node.get("anyOf", []) for r in ref(alt)]
+
+    out = []
+    for sec_name, sec in schema["properties"].items():
+        for section in ref(sec):
+            for name, prop in defs[section]["properties"].items():
+                for key, suffix in (("items", "[]"), ("additionalProperties", ".<name>")):
+                    inner = prop.get(key)
+                    if isinstance(inner, dict):
+                        for entry in ref(inner):
+                            out.append((f"{sec_name}.{name}{suffix}", defs[entry]))
+    return out
+
+
+def test_configuration_reference_documents_every_nested_field() -> None:
+    """Each field of every structured entry (file and syslog sources, channels, routes,
+    organisation units, ...) has its row, and each choice lists all its allowed values."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in doc.splitlines() if line.startswith("| `")}
+    entries = _schema_entries()
+    paths = {p for p, _ in entries}
+    # the ones the issue names, so a schema change cannot make this test vacuous
+    assert {
+        "collectors.files[]",
+        "collectors.syslog[]",
+        "collectors.organization_units[]",
+        "alerting.channels.<name>",
+        "alerting.routes[]",
+    } <= paths
+    for path, entry in entries:
+        for field, prop in entry["properties"].items():
+            row = rows.get(f"`{path}.{field}`")
+            assert row is not None, f"{path}.{field} missing from docs/configuration.md"
+            choices = prop.get("enum") or [
+                v for alt in prop.get("anyOf", []) for v in alt.get("enum", [])
+            ]
+            if "const" in prop:
+                assert f"`type: {prop['const']}`" in doc
+            for value in choices:
+                assert f"`{value}`" in row, f"{path}.{field}: choice {value} not listed"
+    # a top-level choice too: spool_full_policy's values
+    assert "one of `block` \\| `drop_oldest`" in rows["`storage.spool_full_policy`"]
+
+
+def test_var_dir_default_follows_where_socmon_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A checkout keeps its var/; installed, root gets /var/lib/socmon and a user the XDG
+    data directory (the XDG Base Directory spec: $XDG_DATA_HOME/<app>)."""
+    from socmon.settings import PROJECT_ROOT, base
+
+    assert base.default_var_dir() == PROJECT_ROOT / "var"
+    monkeypatch.setattr(base, "checkout_root", lambda: None)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    monkeypatch.setattr(base.os, "geteuid", lambda: 1000)
+    assert base.default_var_dir() == tmp_path / "socmon"
+    monkeypatch.setattr(base.os, "geteuid", lambda: 0)
+    assert base.default_var_dir() == Path("/var/lib/socmon")
+    monkeypatch.delenv("SOCMON_VAR_DIR", raising=False)
+    monkeypatch.delenv("SOCMON_STORAGE_SPOOL_DIR", raising=False)
+    monkeypatch.setenv("SOCMON_VAR_DIR", str(tmp_path / "state"))
+    assert load_settings().storage.spool_dir == tmp_path / "state" / "spool"

@@ -72,8 +72,10 @@ def test_engine_service_writes_detections_and_reloads_store(
     ctx = _ctx(settings, tmp_path)
     services = build(ctx)
     [svc] = services
+    assert not svc.ready()  # the API's readiness: not before its threads run
     svc.start()
     try:
+        assert svc.ready()
         ctx.events.emit("e1", _event(1, "sshd: needle1 here"))
         ctx.events.emit("e2", _event(1, "nothing"))
         assert svc.drain()

@@ -64,15 +64,13 @@ def test_sigmahq_deprecated_and_unsupported_no_crash(sigmahq: Path) -> None:
 
 
 def _check_regression(
-    corpus_engine: StreamingEngine, sigmahq: Path, suffix: str, use_collectors: bool
+    corpus_engine: StreamingEngine, sigmahq: Path, suffix: str
 ) -> list[tuple[str, int, int]]:
     failures = []
     cases = regression_cases(sigmahq)
     assert len(cases) >= 200
     for rid, path, count in cases:
-        res = hunt(
-            [], [path.with_suffix(suffix)], engine=corpus_engine, use_collectors=use_collectors
-        )
+        res = hunt([], [path.with_suffix(suffix)], engine=corpus_engine)
         n = sum(1 for d in res.detections if d.rule_id == rid)
         if n < count:
             failures.append((rid, n, count))
@@ -83,15 +81,8 @@ def _check_regression(
 def test_sigmahq_regression_through_hunt(
     corpus_engine: StreamingEngine, sigmahq: Path, suffix: str
 ) -> None:
-    failures = _check_regression(corpus_engine, sigmahq, suffix, use_collectors=True)
+    failures = _check_regression(corpus_engine, sigmahq, suffix)
     assert {f[0] for f in failures} <= COLLECTOR_GAPS, failures
-
-
-@pytest.mark.parametrize("suffix", [".evtx", ".json"])
-def test_sigmahq_regression_direct_shaper(
-    corpus_engine: StreamingEngine, sigmahq: Path, suffix: str
-) -> None:
-    assert _check_regression(corpus_engine, sigmahq, suffix, use_collectors=False) == []
 
 
 def test_hunt_cli_smoke(sigmahq: Path, tmp_path: Path) -> None:
