@@ -459,7 +459,7 @@ def test_rsyslog_to_socmon_kill_9_then_restart_exactly_once(
         assert mid < n, "everything arrived before the kill; send more"
         time.sleep(2.0)  # rsyslog retries against a closed port meanwhile
         p = _collect(config)
-        deadline, settled = time.monotonic() + 90, 0
+        deadline, settled = time.monotonic() + 240, 0  # rsyslog backs off on a loaded machine
         while time.monotonic() < deadline and settled < 4:  # 2 s with everything in
             c = _count(es_client, names)
             settled = settled + 1 if c >= n - 1 and c == len(tap.messages()) else 0
