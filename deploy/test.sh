@@ -5,6 +5,16 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash deploy/bootstrap.sh
+# The console's browser tests drive Debian's Chromium through Playwright (never a downloaded
+# browser build: no `playwright install`).
+if [[ ! -x /usr/bin/chromium ]]; then
+  if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq chromium
+  else
+    echo "test: /usr/bin/chromium missing; install it (apt-get install chromium)" >&2
+    exit 1
+  fi
+fi
 
 export SOCMON_TEST_ES_PORT="${SOCMON_TEST_ES_PORT:-9250}"
 SOCMON_ES_LOCAL_PORT="$SOCMON_TEST_ES_PORT" bash deploy/es.sh up

@@ -1,0 +1,81 @@
+"""Request dependencies of console routes: who is signed in, with which role; CSRF.
+
+``require_user(role)`` is the console's ``socmon.api.auth.require``: it carries the same role
+marker, so ``create_app`` refuses a console route that declares no role, and it yields the
+same ``Principal`` (units included) the API routes scope their queries with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from socmon.api.auth import ROLE_ATTR, Principal, RateLimiter
+from socmon.api.console import csrf, sessions
+from socmon.api.console.users import User, get_user, principal
+from socmon.api.context import get_ctx
+from socmon.api.problems import ProblemError
+
+
+class LoginRequired(Exception):
+    """No live session: the page answers with a way to the sign-in form."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleUser:
+    user: User
+    principal: Principal
+    session: sessions.Session
+
+
+def mark_console(request: Request) -> None:
+    """Router dependency: errors of this request are rendered as console pages."""
+    request.state.console = True
+
+
+def _load(request: Request) -> ConsoleUser | None:
+    ctx = get_ctx(request)
+    token = request.cookies.get(sessions.COOKIE, "")
+    if not token:
+        return None
+    sess = sessions.lookup(ctx.client, ctx.names, ctx.settings.api, token)
+    if sess is None:
+        return None
+    user = get_user(ctx.client, ctx.names, sess.user)
+    if user is None or user.disabled:
+        sessions.delete(ctx.client, ctx.names, sess.sid)
+        return None
+    return ConsoleUser(user, principal(user), sess)
+
+
+async def current_user(request: Request) -> ConsoleUser | None:
+    """The signed-in user, or None (for pages that also serve anonymous visitors)."""
+    cached: ConsoleUser | None = getattr(request.state, "console_user", None)
+    if cached is None:
+        cached = await run_in_threadpool(_load, request)
+        request.state.console_user = cached
+    return cached
+
+
+def require_user(role: str) -> Callable[[Request], Awaitable[ConsoleUser]]:
+    async def dependency(request: Request) -> ConsoleUser:
+        cu = await current_user(request)
+        if cu is None:
+            raise LoginRequired()
+        await csrf.check(request, cu.session.csrf)
+        limiter: RateLimiter | None = get_ctx(request).extras.get("limiter")
+        if limiter is not None:
+            wait = limiter.take(cu.principal.key_id)
+            if wait > 0:
+                raise ProblemError(429, "too many requests", headers={"Retry-After": "1"})
+        if not cu.principal.may(role):
+            raise ProblemError(403, f"this needs the '{role}' role (you have '{cu.user.role}')")
+        request.state.principal = cu.principal
+        return cu
+
+    setattr(dependency, ROLE_ATTR, (role, False))
+    dependency.__name__ = f"console_{role}"
+    return dependency
