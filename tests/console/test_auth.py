@@ -97,6 +97,22 @@ def test_sign_in_cookie_flags_and_redirect(app, ctx):
     assert r.headers["location"] == "/"
 
 
+def test_safe_next():
+    from socmon.api.console.pages.account import safe_next
+
+    assert safe_next("/alerts?f=1") == "/alerts?f=1"
+    for bad in (
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "",
+        None,
+        "alerts",
+    ):
+        assert safe_next(bad) == "/", bad
+
+
 def test_wrong_password_and_login_csrf(app, ctx):
     make_user(ctx, "ana", "analyst", [UNIT_A])
     http = TestClient(app, raise_server_exceptions=False)

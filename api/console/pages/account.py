@@ -40,6 +40,8 @@ def safe_next(target: str | None) -> str:
     """Only a path on this site (no scheme, no //host) may follow sign-in."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):  # browsers drop tabs/newlines
+        return "/"
     return target
 
 
