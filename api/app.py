@@ -18,6 +18,8 @@ from fastapi.routing import APIRoute
 
 from socmon.api import docs, problems
 from socmon.api.auth import RateLimiter, declared_role
+from socmon.api.console.app import announce_first_user
+from socmon.api.console.app import install as install_console
 from socmon.api.context import ApiContext
 from socmon.api.headers import SecurityHeaders
 from socmon.api.middleware import BodyLimit, Metrics
@@ -166,6 +168,7 @@ def create_app(ctx: ApiContext, extra_routers: Iterable[APIRouter] = ()) -> Fast
     for r in [*routers(), *extra_routers]:
         app.include_router(r)
     docs.install(app)
+    install_console(app, ctx)
     check_routes(app)
     _document_problems(app)
     app.add_middleware(BodyLimit, limit=s.max_body_bytes)
@@ -198,4 +201,6 @@ def build(
         names=IndexNames(settings.es.index_prefix),
         engine_ready=engine_ready,
     )
-    return create_app(ctx)
+    app = create_app(ctx)
+    announce_first_user(ctx)
+    return app

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -36,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -273,6 +275,42 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextlib.contextmanager
+def serve(es_url: str, prefix: str, bound: int = 40) -> Iterator[str]:
+    """`socmon serve` in its own process on a free port (no rate limit, ``bound`` Elasticsearch
+    calls in flight); yields its URL."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCMON_")}
+    env.update(
+        SOCMON_ES_URL=es_url,
+        SOCMON_ES_INDEX_PREFIX=prefix,
+        SOCMON_API_RATE_LIMIT_PER_MINUTE="0",
+        # every client is on 127.0.0.1: above the pool of 50 (api.max_connections_per_address)
+        SOCMON_API_MAX_CONNECTIONS_PER_ADDRESS="500",
+        SOCMON_API_WORKERS_THREADS=str(bound),
+        SOCMON_LOG_LEVEL="WARNING",
+    )
+    server = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "socmon"), "serve", "--port", str(port)], env=env
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("the API did not start")
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--alerts", type=int, default=1_000_000)
@@ -310,32 +348,7 @@ def main() -> None:
         flush=True,
     )
 
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCMON_")}
-    env.update(
-        SOCMON_ES_URL=args.es_url,
-        SOCMON_ES_INDEX_PREFIX=args.prefix,
-        SOCMON_API_RATE_LIMIT_PER_MINUTE="0",
-        # every client is on 127.0.0.1: above the pool of 50 (api.max_connections_per_address)
-        SOCMON_API_MAX_CONNECTIONS_PER_ADDRESS="500",
-        SOCMON_API_WORKERS_THREADS=str(args.bound),
-        SOCMON_LOG_LEVEL="WARNING",
-    )
-    server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "socmon"), "serve", "--port", str(port)], env=env
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("the API did not start")
-            time.sleep(0.2)
+    with serve(args.es_url, args.prefix, args.bound) as base:
         compared = asyncio.run(same_answers(base, args.es_url, keys, names.alerts, args.size, mix))
         print(f"same answers both ways: {compared} filter x key combinations compared")
         # warm up both paths (connections, first-use costs)
@@ -357,9 +370,6 @@ def main() -> None:
                     f"{r['p99_ms']:6.1f} ms  {r['rps']:7.1f} req/s  errors {r['errors']:.0f}",
                     flush=True,
                 )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
     def med(kind: str, k: str) -> float:
         return statistics.median(x[k] for x in runs[kind])

@@ -49,3 +49,20 @@ if (( ${#need[@]} )); then
     exit 1
   fi
 fi
+# Console front-end assets (htmx, uPlot, axe-core for the tests): from npm, pinned by
+# package-lock.json, into node_modules/ (git-ignored); reinstalled when the lock file changes.
+lock_want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [[ ! -f node_modules/.socmon-lock || "$(cat node_modules/.socmon-lock)" != "$lock_want" ]]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+      apt-get update -qq && apt-get install -y -qq npm
+    else
+      echo "bootstrap: npm missing; install it (apt-get install npm)" >&2
+      exit 1
+    fi
+  fi
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+  echo "$lock_want" > node_modules/.socmon-lock
+fi
+# Console translations: compile the gettext catalogues (api/locale/*/LC_MESSAGES/*.po).
+.venv/bin/pybabel -q compile -d api/locale -D messages

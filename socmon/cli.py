@@ -30,6 +30,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "hunt": "socmon.rules.cli:hunt",
     "alerts": "socmon.alerting.cli:alerts",
     "keys": "socmon.api.cli:keys",
+    "users": "socmon.api.console.cli:users",
     "serve": "socmon.api.cli:serve",
 }
 

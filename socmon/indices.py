@@ -21,7 +21,17 @@ from elasticsearch import Elasticsearch, NotFoundError
 log = logging.getLogger(__name__)
 
 # Templates whose indices are single, updatable indices (created by `setup`).
-UPDATABLE = ("alerts", "rules", "exceptions", "audit", "deadletter", "state", "apikeys")
+UPDATABLE = (
+    "alerts",
+    "rules",
+    "exceptions",
+    "audit",
+    "deadletter",
+    "state",
+    "apikeys",
+    "users",
+    "sessions",
+)
 TEMPLATE_PRIORITY = 500
 TEMPLATE_VERSION = 1
 

@@ -206,7 +206,7 @@ def _audit(
     )
 
 
-def _change(
+def change(
     ctx: ApiContext,
     p: Principal,
     alert_id: str,
@@ -257,7 +257,30 @@ def list_alerts(
     cursor: str | None = Query(None, max_length=8192, description="next_cursor of a page."),
     p: Principal = Depends(require("viewer")),
 ) -> AlertPage:
-    ctx = get_ctx(request)
+    f = AlertFilter(
+        status=status,
+        severity=severity,
+        unit=unit,
+        rule=rule,
+        assignee=assignee,
+        start=start,
+        end=end,
+        q=q,
+    )
+    return list_page(get_ctx(request), p, f, sort, order, size, cursor)
+
+
+def list_page(
+    ctx: ApiContext,
+    p: Principal,
+    f: AlertFilter,
+    sort: str = "@timestamp",
+    order: str = "desc",
+    size: int | None = None,
+    cursor: str | None = None,
+) -> AlertPage:
+    """One page of the principal's alerts (the query of ``GET /api/v1/alerts``, shared with
+    the console's queue): ``f`` for a first page, or the state a ``cursor`` carries."""
     if cursor:
         state = decode_cursor(ctx, "alerts", cursor)
         try:
@@ -269,16 +292,8 @@ def list_alerts(
         if sort_field not in SORT_FIELDS or sort_order not in ("asc", "desc"):
             raise ProblemError(400, "the cursor is not valid")
     else:
-        f = AlertFilter(
-            status=status,
-            severity=severity,
-            unit=unit,
-            rule=rule,
-            assignee=assignee,
-            start=start,
-            end=end,
-            q=q,
-        )
+        if sort not in SORT_FIELDS or order not in ("asc", "desc"):
+            raise ProblemError(422, f"sort must be one of {', '.join(SORT_FIELDS)}")
         sort_field, sort_order, n = sort, order, page_size(ctx, size)
         # Sorting on a field that changes needs a snapshot (point in time); sorting on the
         # creation time with the alert id as tiebreaker is exact without one.
@@ -334,7 +349,11 @@ def get_alert(
     alert_id: str = Path(..., max_length=512, examples=["3f2a9c0d4e5b6a7c"]),
     p: Principal = Depends(require("viewer")),
 ) -> AlertDetail:
-    ctx = get_ctx(request)
+    return alert_detail(get_ctx(request), p, alert_id)
+
+
+def alert_detail(ctx: ApiContext, p: Principal, alert_id: str) -> AlertDetail:
+    """The alert in the principal's scope with its events (of its units), history, notes."""
     doc = scoped_alert(ctx, p, alert_id)
     events: list[dict[str, Any]] = []
     refs = [r for r in doc.get("event_refs") or [] if isinstance(r, dict) and r.get("id")][:100]
@@ -373,7 +392,7 @@ def set_status(
     p: Principal = Depends(require("analyst")),
 ) -> dict[str, Any]:
     ctx = get_ctx(request)
-    return _change(
+    return change(
         ctx, p, alert_id, "alert.status", lifecycle.change_status, body.status, p.actor, body.note
     )
 
@@ -391,7 +410,7 @@ def set_assignee(
     p: Principal = Depends(require("analyst")),
 ) -> dict[str, Any]:
     ctx = get_ctx(request)
-    return _change(
+    return change(
         ctx, p, alert_id, "alert.assign", lifecycle.assign, body.assignee, p.actor, body.note
     )
 
@@ -410,7 +429,7 @@ def add_note(
     p: Principal = Depends(require("analyst")),
 ) -> dict[str, Any]:
     ctx = get_ctx(request)
-    return _change(ctx, p, alert_id, "alert.note", lifecycle.add_note, body.text, p.actor)
+    return change(ctx, p, alert_id, "alert.note", lifecycle.add_note, body.text, p.actor)
 
 
 @router.post(
@@ -422,7 +441,11 @@ def add_note(
 def bulk(
     request: Request, body: BulkAction, p: Principal = Depends(require("analyst"))
 ) -> BulkResult:
-    ctx = get_ctx(request)
+    return apply_bulk(get_ctx(request), p, body)
+
+
+def apply_bulk(ctx: ApiContext, p: Principal, body: BulkAction) -> BulkResult:
+    """A bulk action on the principal's alerts, each change audited; the result per alert."""
     if (body.ids is None) == (body.filter is None):
         raise ProblemError(422, "give either ids or filter")
     if body.status is None and body.assignee is None and not body.unassign and not body.note:

@@ -138,6 +138,30 @@ class ApiSettings(Section):
         False,
         description="/readyz fails until the detection engine reports it has loaded rules.",
     )
+    # ---- web console (issue 13)
+    console_session_idle_seconds: int = Field(
+        1800, ge=1, description="A console session ends after this many seconds without use."
+    )
+    console_session_max_hours: float = Field(
+        12.0, gt=0, description="A console session ends this many hours after sign-in."
+    )
+    console_login_user_failures: int = Field(
+        5, ge=1, description="Failed sign-ins per user name within the window before refusing."
+    )
+    console_login_address_failures: int = Field(
+        20, ge=1, description="Failed sign-ins per client address within the window."
+    )
+    console_login_window_seconds: int = Field(
+        900, ge=1, description="Window (seconds) over which failed sign-ins are counted."
+    )
+    console_poll_seconds: int = Field(
+        30, ge=5, description="How often the alert queue asks for the count of new alerts."
+    )
+    console_assets_dir: Path | None = Field(
+        None,
+        description="Where `npm ci` put the console's third-party assets "
+        "(default: node_modules/ of the checkout).",
+    )
 
     @model_validator(mode="after")
     def _checked(self) -> ApiSettings:

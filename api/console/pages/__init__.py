@@ -1,0 +1,19 @@
+"""One router module per page group. Each router comes from ``console_router()`` so its
+errors render as pages and it stays out of the API's OpenAPI document; each route declares
+its role with ``deps.require_user(role)`` (or ``socmon.api.auth.public``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from socmon.api.console.deps import mark_console
+
+
+def console_router() -> APIRouter:
+    return APIRouter(include_in_schema=False, dependencies=[Depends(mark_console)])
+
+
+def routers() -> list[APIRouter]:
+    from socmon.api.console.pages import account, alerts, overview
+
+    return [account.router, overview.router, alerts.router]

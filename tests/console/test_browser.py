@@ -1,0 +1,186 @@
+"""Real-browser tests: headless Chromium (Debian's package) against the real service and
+Elasticsearch. Sign-in, unit scoping in the queue, acknowledge + note from the alert page
+(checked through the API), a bulk action, the language switch, keyboard use, and axe-core
+on every page (0 serious or critical violations, light and dark)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from socmon.api.context import ApiContext
+from socmon.api.keys import create_key
+from tests.api.conftest import UNIT_A, UNIT_B, index_alerts, make_alert
+from tests.console.browser import ARGS, AXE, CHROMIUM, axe_violations, serve
+from tests.console.conftest import PASSWORD, make_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.es]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} missing: deploy/test.sh installs Debian's chromium with apt")
+    assert AXE.is_file(), f"{AXE} missing: run deploy/bootstrap.sh (npm ci)"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def base_url(app: FastAPI) -> Iterator[str]:
+    yield from serve(app)
+
+
+@pytest.fixture
+def page(browser: Any, base_url: str) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN")
+    pg = context.new_page()
+    requested: list[str] = []
+    pg.on("request", lambda r: requested.append(r.url))
+    pg.set_default_timeout(15_000)
+    yield pg
+    context.close()
+    foreign = [u for u in requested if not u.startswith(base_url)]
+    assert not foreign, f"requests left for other hosts: {foreign}"
+
+
+@pytest.fixture
+def alerts(ctx: ApiContext) -> dict[str, list[str]]:
+    a = [make_alert(i, UNIT_A, rule_id="rule-ssh-a") for i in range(3)]
+    b = [make_alert(i, UNIT_B, rule_id="rule-rdp-b") for i in range(2)]
+    index_alerts(ctx.client, ctx.names, a + b)
+    return {"A": [x[0] for x in a], "B": [x[0] for x in b]}
+
+
+def sign_in(page: Any, base_url: str, name: str) -> None:
+    page.goto(f"{base_url}/login")
+    assert not axe_violations(page), axe_violations(page)
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(f"{base_url}/")
+
+
+def check_axe(page: Any) -> None:
+    """No serious/critical violation in the light theme, then in the dark one."""
+    for theme in ("light", "dark"):
+        page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
+        bad = axe_violations(page)
+        assert not bad, f"{theme} {page.url}: {bad}"
+
+
+def test_queue_shows_the_units_alerts_only(page, base_url, ctx, alerts):
+    make_user(ctx, "an-a", "analyst", [UNIT_A])
+    sign_in(page, base_url, "an-a")
+    check_axe(page)  # the overview (placeholder)
+    page.get_by_role("link", name="Cảnh báo", exact=True).click()
+    page.wait_for_url(f"{base_url}/alerts")
+    rows = page.locator("table.alerts tbody tr")
+    assert rows.count() == 3
+    ids = {rows.nth(i).get_attribute("data-id") for i in range(3)}
+    assert ids == set(alerts["A"])
+    assert "Rule rule-rdp-b" not in page.content()
+    check_axe(page)
+    # keyboard: j moves to the first alert, x selects it, Enter opens it
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    assert rows.nth(0).locator("input.pick").is_checked()
+    page.keyboard.press("?")
+    assert page.locator("dialog#help").is_visible()
+    check_axe(page)
+    page.keyboard.press("Escape")
+    # phone width: nothing wider than the screen, still no accessibility violation
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    check_axe(page)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    # a: acknowledge the selection (the first alert, selected with x above)
+    rows.nth(0).locator("a.row-link").focus()
+    page.keyboard.press("a")
+    page.locator("#bulk-result .per-alert li").first.wait_for()
+    assert "Tiếp nhận: đã thay đổi 1 trên 1 cảnh báo." in page.locator("#bulk-result").inner_text()
+    got = ctx.client.get(index=ctx.names.alerts, id=alerts["A"][0])["_source"]
+    assert got["status"] == "acknowledged" and got["history"][-1]["by"] == "user:an-a"
+    page.wait_for_function("document.querySelectorAll('table.alerts tbody tr').length === 3")
+    rows.nth(0).locator("a.row-link").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base_url}/alerts/{alerts['A'][0]}")
+    # an alert of another unit is refused
+    resp = page.goto(f"{base_url}/alerts/{alerts['B'][0]}")
+    assert resp is not None and resp.status == 403
+
+
+def test_acknowledge_and_note_from_the_alert_page(page, base_url, ctx, alerts, client):
+    make_user(ctx, "an-a", "analyst", [UNIT_A])
+    sign_in(page, base_url, "an-a")
+    aid = alerts["A"][1]
+    page.goto(f"{base_url}/alerts/{aid}")
+    check_axe(page)
+    page.fill("#status-note", "đang kiểm tra tường lửa")
+    ack = page.get_by_role("button", name="Tiếp nhận", exact=True)
+    ack.focus()  # reachable by keyboard: focus it and press Enter
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base_url}/alerts/{aid}?saved=status")
+    assert page.locator("#alert-status").inner_text() == "Đã tiếp nhận"
+    page.fill("#note-text", "Đã chặn 10.0.0.1 trên tường lửa")
+    page.get_by_role("button", name="Thêm ghi chú").click()
+    page.wait_for_url(f"{base_url}/alerts/{aid}?saved=note")
+    check_axe(page)
+
+    key, _ = create_key(ctx.client, ctx.names, "check", "viewer", None, "test")
+    got = client.get(f"/api/v1/alerts/{aid}", headers={"X-API-Key": key}).json()
+    assert got["alert"]["status"] == "acknowledged"
+    texts = [n["text"] for n in got["notes"]]
+    assert "đang kiểm tra tường lửa" in texts and "Đã chặn 10.0.0.1 trên tường lửa" in texts
+    assert {h["by"] for h in got["history"]} == {"user:an-a"}
+
+
+def test_bulk_resolve(page, base_url, ctx, alerts, client):
+    make_user(ctx, "an-a", "analyst", [UNIT_A])
+    sign_in(page, base_url, "an-a")
+    page.goto(f"{base_url}/alerts")
+    for aid in alerts["A"][:2]:
+        page.locator(f"tr[data-id='{aid}'] input.pick").check()
+    page.select_option("#bulk-action", "resolve")
+    page.fill("#bulk-note", "đã vá máy chủ")
+    page.get_by_role("button", name="Áp dụng cho mục đã chọn").click()
+    result = page.locator("#bulk-result .per-alert li")
+    result.first.wait_for()
+    assert result.count() == 2
+    assert "Xử lý xong: đã thay đổi 2 trên 2 cảnh báo." in page.locator("#bulk-result").inner_text()
+    # the queue reloads itself: resolved alerts leave the default (active) view
+    page.wait_for_function("document.querySelectorAll('table.alerts tbody tr').length === 1")
+    check_axe(page)
+    key, _ = create_key(ctx.client, ctx.names, "check", "viewer", None, "test")
+    for aid in alerts["A"][:2]:
+        got = client.get(f"/api/v1/alerts/{aid}", headers={"X-API-Key": key}).json()
+        assert got["alert"]["status"] == "resolved"
+
+
+def test_language_switch_and_other_pages(page, base_url, ctx, alerts):
+    make_user(ctx, "viewer-p", "viewer", None)
+    sign_in(page, base_url, "viewer-p")
+    page.goto(f"{base_url}/alerts")
+    assert page.locator("h1").inner_text() == "Hàng đợi cảnh báo"
+    assert page.locator("html").get_attribute("lang") == "vi"
+    page.get_by_role("button", name="English").click()
+    page.wait_for_url(f"{base_url}/alerts")
+    assert page.locator("h1").inner_text() == "Alert queue"
+    assert page.locator("html").get_attribute("lang") == "en"
+    # stored on the user: another browser signed in as them gets English too
+    assert page.locator("form#bulk").count() == 0  # a viewer has no actions
+    page.goto(f"{base_url}/alerts/{alerts['B'][0]}")
+    assert page.get_by_role("button", name="Acknowledge").count() == 0
+    check_axe(page)
+    page.goto(f"{base_url}/account/password")
+    check_axe(page)
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{base_url}/login")
+    check_axe(page)
