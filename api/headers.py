@@ -4,8 +4,10 @@ when the API itself serves TLS.
 
 Policies: JSON and problem+json answers load nothing (``default-src 'none'``); the HTML
 report has inline styles and SVG only; /docs runs Swagger UI from /docs/static (no CDN, no
-inline script: the page's only script is ``docs-init.js``). A route that needs another
-policy (e.g. web console pages) sets ``Content-Security-Policy`` itself.
+inline script: the page's only script is ``docs-init.js``); the web console (every path
+outside /api, /docs and the health/metrics routes) loads scripts, styles, images and htmx
+requests from this server only and posts its forms to it, with no inline script or style.
+A route that needs another policy sets ``Content-Security-Policy`` itself.
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ DOCS_CSP = (
     "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
     "form-action 'none'"
 )
+CONSOLE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
+)
 REPORT_PATHS = ("/api/v1/reports/html",)
+API_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics", "/openapi.json")
 
 
 def policy_for(path: str) -> str:
@@ -32,7 +40,9 @@ def policy_for(path: str) -> str:
         return DOCS_CSP
     if path in REPORT_PATHS:
         return REPORT_CSP
-    return API_CSP
+    if path.startswith(API_PREFIXES):
+        return API_CSP
+    return CONSOLE_CSP
 
 
 class SecurityHeaders:
