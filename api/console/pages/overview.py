@@ -1,22 +1,64 @@
-"""``/``: PLACEHOLDER for the province overview (issue 13, page 1).
+"""``/``: the province overview. One tile per organisation unit in the user's scope (open
+alerts by severity, SLA breaches, silent sources, last event), alerts per day over 30 days,
+top rules, attacking addresses and ATT&CK techniques. The body refreshes itself: htmx polls
+``/overview/body`` every ``api.console_poll_seconds`` and swaps it in place.
 
-The next engineer replaces this module and ``templates/pages/overview.html`` with the real
-overview (one tile per unit, alerts per day, top rules/addresses/techniques, self-refresh).
-Until then it says so on the page and links to the alert queue.
+Figures come from the API's own unit-scoped aggregations (``api.figures.alert_figures``,
+the query of ``GET /api/v1/stats``, and ``api.unit_figures.unit_tiles``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
+import orjson
 from fastapi import Depends, Request
 from starlette.responses import Response
 
 from socmon.api.console.deps import ConsoleUser, require_user
 from socmon.api.console.pages import console_router
+from socmon.api.console.pages.alerts import LABELS, SEVERITIES
 from socmon.api.console.render import render
+from socmon.api.context import get_ctx
+from socmon.api.figures import alert_figures
+from socmon.api.unit_figures import unit_tiles
 
 router = console_router()
+
+DAYS = 30
+
+
+def overview_context(request: Request, cu: ConsoleUser) -> dict[str, Any]:
+    ctx = get_ctx(request)
+    now = dt.datetime.now(dt.UTC)
+    day0 = (now - dt.timedelta(days=DAYS - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    fig = alert_figures(ctx, cu.principal, day0, now, interval="1d", with_mtt=False)
+    per_day = [(b["t"][:10], b["total"]) for b in fig["over_time"]]
+    chart = {
+        "t": [
+            int(dt.datetime.fromisoformat(d).replace(tzinfo=dt.UTC).timestamp()) for d, _ in per_day
+        ],
+        "n": [n for _, n in per_day],
+    }
+    return {
+        "tiles": unit_tiles(ctx, cu.principal),
+        "fig": fig,
+        "per_day": per_day,
+        "chart": orjson.dumps(chart).decode(),
+        "labels": LABELS,
+        "severities": SEVERITIES,
+        "days": DAYS,
+        "updated": now,
+    }
 
 
 @router.get("/")
 def overview(request: Request, cu: ConsoleUser = Depends(require_user("viewer"))) -> Response:
-    return render(request, "pages/overview.html", {}, cu)
+    return render(request, "pages/overview.html", overview_context(request, cu), cu)
+
+
+@router.get("/overview/body")
+def overview_body(request: Request, cu: ConsoleUser = Depends(require_user("viewer"))) -> Response:
+    """The overview without its frame, for the page's polling."""
+    return render(request, "partials/overview_body.html", overview_context(request, cu), cu)
