@@ -105,6 +105,7 @@ async def run(
     clients: int,
     requests: int,
     repeats: int,
+    quiet: bool = False,
 ) -> dict[str, dict[str, list[float]]]:
     """Per path and mode ('console'/'api'): the per-repeat p50/p95/p99 and errors."""
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
@@ -125,6 +126,8 @@ async def run(
                     for p in (50, 95, 99):
                         res.setdefault(f"p{p}_ms", []).append(percentile(lat, p) * 1000)
                     res.setdefault("errors", []).append(float(errors))
+                    if quiet:
+                        continue
                     print(
                         f"repeat {rep + 1} {path_name:8} {mode:7}: p50 "
                         f"{res['p50_ms'][-1]:7.1f} ms  p95 {res['p95_ms'][-1]:7.1f} ms  "
@@ -214,7 +217,7 @@ def main() -> None:
                 raise SystemExit("the service did not start")
             time.sleep(0.2)
         weight = asyncio.run(page_weight(base, who[0][0]))
-        asyncio.run(run(base, who, alert_ids, min(4, args.clients), 20, 1))  # warm up
+        asyncio.run(run(base, who, alert_ids, min(4, args.clients), 20, 1, quiet=True))  # warm-up
         runs = asyncio.run(run(base, who, alert_ids, args.clients, args.requests, args.repeats))
     finally:
         server.terminate()
