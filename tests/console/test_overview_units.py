@@ -298,3 +298,22 @@ def test_unit_scorecard_page(data, signed):
     assert re.findall(r'<tr data-unit="([^"]+)">', v.get("/units").text) == [UNIT_A]
     assert v.get(f"/units/{UNIT_B}").status_code == 403
     assert signed["viewer"].get("/units/nowhere").status_code == 404
+
+
+def test_api_alert_list_entity_filters(ctx, data, client):
+    """The filters the entity pages use, as the API offers them (GET /api/v1/alerts)."""
+    from socmon.api.keys import create_key
+
+    key, _ = create_key(ctx.client, ctx.names, "reader", "viewer", None, "test")
+    unit_key, _ = create_key(ctx.client, ctx.names, "reader-a", "viewer", [UNIT_A], "test")
+
+    def ids(params: str, k: str = key) -> set[str]:
+        r = client.get(f"/api/v1/alerts?{params}", headers={"X-API-Key": k})
+        assert r.status_code == 200, r.text
+        return {a["id"] for a in r.json()["items"]}
+
+    assert ids(f"ip={IP}") == {data["a1"], data["b1"]}  # source.ip or destination.ip
+    assert ids(f"ip={IP}", unit_key) == {data["a1"]}
+    assert ids("host=web-b") == {data["b1"]} and ids("user=nam") == {data["a1"]}
+    r = client.get("/api/v1/alerts?ip=999.1.1.1", headers={"X-API-Key": key})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem")
