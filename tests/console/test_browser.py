@@ -172,7 +172,7 @@ def test_language_switch_and_other_pages(page, base_url, ctx, alerts):
     check_axe(page)
 
 
-def test_overview_entity_and_scorecards(page, base_url, ctx, app, alerts):
+def test_overview_entity_and_scorecards(page, base_url, ctx, app, alerts, monkeypatch):
     """Console pages 1, 4, 7: the overview's tiles and chart, its refresh without a reload,
     an entity page reached from it, the scorecards; axe-core on each."""
     from socmon.settings.collectors import OrganizationUnit
@@ -181,7 +181,10 @@ def test_overview_entity_and_scorecards(page, base_url, ctx, app, alerts):
         OrganizationUnit(id=UNIT_A, name="Sở TT&TT"),
         OrganizationUnit(id=UNIT_B, name="UBND xã A"),
     ]
+    from socmon.api.console.pages import overview
+
     app.state.ctx.extras["console"].poll_seconds = 1  # the settings' floor is 5 s
+    monkeypatch.setattr(overview, "CACHE_SECONDS", 0.5)
     make_user(ctx, "viewer-o", "viewer", None)
     sign_in(page, base_url, "viewer-o")
     tiles = page.locator("li.tile")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from socmon.api.console import users
+from socmon.api.console.pages import overview
 from socmon.settings.collectors import OrganizationUnit
 from tests.api.conftest import UNIT_A, UNIT_B, index_alerts, iso, make_alert
 from tests.console.conftest import Signed, make_user, sign_in
@@ -187,7 +188,7 @@ def test_overview_tiles_per_unit_and_scope(data, signed):
     assert 'Rule rule-ssh</a> <span class="num">1<' in b_only
 
 
-def test_overview_refreshes_in_place(ctx, data, signed):
+def test_overview_refreshes_in_place(ctx, data, signed, monkeypatch):
     v = signed["viewer@A"]
     page = v.get("/").text
     assert 'hx-get="/overview/body"' in page and 'hx-trigger="every ' in page
@@ -195,7 +196,13 @@ def test_overview_refreshes_in_place(ctx, data, signed):
     assert body.status_code == 200
     assert body.text.lstrip().startswith('<div id="overview"') and "<html" not in body.text
     # a new alert shows on the next poll
+    monkeypatch.setattr(overview, "CACHE_SECONDS", 3600.0)
     index_alerts(ctx.client, ctx.names, [make_alert(99, UNIT_A, severity="critical", at=NOW)])
+    # within the cache's time the scope's figures are shared, not recomputed
+    cached = v.get("/overview/body").text
+    assert re.search(r'sev-critical">[^<]*</span> <span class="num">1<', tile(cached, UNIT_A))
+    # a new alert shows once they expire (every CACHE_SECONDS)
+    monkeypatch.setattr(overview, "CACHE_SECONDS", 0.0)
     again = v.get("/overview/body").text
     assert re.search(r'sev-critical">[^<]*</span> <span class="num">2<', tile(again, UNIT_A))
 
