@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = [pytest.mark.es]
+pytestmark = [pytest.mark.es, pytest.mark.slow]
 
 
 def test_console_bench_smoke(es_url: str, index_prefix: str) -> None:
