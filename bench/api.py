@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -27,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +209,38 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextlib.contextmanager
+def serve(es_url: str, prefix: str) -> Iterator[str]:
+    """`socmon serve` in its own process on a free port (no rate limit); yields its URL."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCMON_")}
+    env.update(
+        SOCMON_ES_URL=es_url,
+        SOCMON_ES_INDEX_PREFIX=prefix,
+        SOCMON_API_RATE_LIMIT_PER_MINUTE="0",
+        SOCMON_LOG_LEVEL="WARNING",
+    )
+    server = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "socmon"), "serve", "--port", str(port)], env=env
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("the API did not start")
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--alerts", type=int, default=1_000_000)
@@ -228,29 +262,7 @@ def main() -> None:
     ]
     keys: list[tuple[str, list[str] | None]] = [(province, None), *unit_keys]
 
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCMON_")}
-    env.update(
-        SOCMON_ES_URL=args.es_url,
-        SOCMON_ES_INDEX_PREFIX=PREFIX,
-        SOCMON_API_RATE_LIMIT_PER_MINUTE="0",
-        SOCMON_LOG_LEVEL="WARNING",
-    )
-    server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "socmon"), "serve", "--port", str(port)], env=env
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("the API did not start")
-            time.sleep(0.2)
+    with serve(args.es_url, PREFIX) as base:
         # warm up both paths (caches, connections, JIT of nothing: just first-use costs)
         asyncio.run(load("api", base, keys, names.alerts, 10, 200, args.size))
         asyncio.run(load("es", args.es_url, keys, names.alerts, 10, 200, args.size))
@@ -266,9 +278,6 @@ def main() -> None:
                     f"{r['p99_ms']:6.1f} ms  {r['rps']:7.1f} req/s  errors {r['errors']:.0f}",
                     flush=True,
                 )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
     def med(kind: str, k: str) -> float:
         return statistics.median(x[k] for x in runs[kind])

@@ -1,36 +1,32 @@
-"""Benchmark: console pages against the API JSON for the same data, same run.
+"""Benchmark: the console's pages against the API's JSON for the same data, in the same run.
 
-Alerts of alerting's shape (``--alerts``, 1,000,000 by default) live under the prefix of
-bench/api.py (``socmon-bench-api``, loaded once with the bulk writer by its
-``ensure_alerts``, reused by both benches). The service runs as ``socmon serve`` in its own
-process. ``--clients`` concurrent clients (default 50), each signed in to the console as a
-real user (argon2id, server-side session; half the province, half one of three units) and
-holding the matching API key, request in turn:
+Alerts of alerting's shape under the prefix ``socmon-bench-api`` (shared with bench/api.py,
+loaded once, reused). The service runs as `socmon serve` in its own process (as deployed).
+``--clients`` concurrent clients, each signed in to the console as its own user (province
+users and users bound to one unit), request one kind of page at a time: the overview (``/``),
+the queue's first page (``/alerts`` with a mix of filters), an alert page (``/alerts/{id}`` of
+an alert in the user's scope). The baseline is the API's JSON for the same data
+(``/api/v1/alerts`` with the same filters, ``/api/v1/alerts/{id}``; ``/api/v1/stats`` for the
+overview) requested with API keys of the same scopes by as many clients. Latency is measured
+at the client (loopback). Modes alternate; repeats are medians. Also says the queue page's
+weight (HTML + JS + CSS as served, and gzipped).
 
-- the overview ``/`` vs ``GET /api/v1/stats?start=now-30d&interval=1d`` (the same
-  aggregations; the overview adds the unit tiles' query);
-- the queue's first page ``/alerts`` vs ``GET /api/v1/alerts`` with the queue's default
-  filter (active statuses, newest first);
-- an alert page ``/alerts/{id}`` vs ``GET /api/v1/alerts/{id}``.
+Targets (issue 13): queue p95 <= 300 ms on an idle machine and <= 1.5x the API.
 
-Latency is measured at the client over loopback (request sent to body read): p50/p95/p99
-per path. Modes alternate (console, API) per repeat; figures are medians of the repeats.
-Page weight: the queue page's HTML plus every script and stylesheet it links, as
-transferred (the service sends them uncompressed). Ends with one JSON line.
-
-    .venv/bin/python bench/console.py [--alerts N] [--clients C] [--requests R]
-                                      [--repeats K] [--es-url URL]
+    .venv/bin/python bench/console.py [--alerts N] [--clients C] [--requests R] [--repeats K]
+                                      [--es-url URL]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import json
 import os
+import random
 import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -42,217 +38,203 @@ from elasticsearch import Elasticsearch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.api import PREFIX, UNITS, ensure_alerts, free_port, percentile  # noqa: E402
-from socmon.api.console import users  # noqa: E402
+from bench.api import PREFIX, UNITS, ensure_alerts, percentile, serve  # noqa: E402
+from socmon.api.console.users import create_user, get_user  # noqa: E402
 from socmon.api.keys import create_key  # noqa: E402
 from socmon.indices import IndexNames  # noqa: E402
 
-PASSWORD = "bench console password"
-ACTIVE = ("open", "acknowledged", "in_progress")
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]*)"')
-ASSET_RE = re.compile(r'<(?:script[^>]+src|link[^>]+rel="stylesheet"[^>]+href)="([^"]+)"')
+PASSWORD = "bench password 1234"
+QUEUE_FILTERS = [
+    "f=1&status=open&severity=high&severity=critical",
+    "f=1&status=open&status=acknowledged&status=in_progress",
+    "f=1&severity=critical&start=now-7d",
+    "",  # the default view (active statuses)
+]
+API_FILTERS = [
+    "status=open&severity=high&severity=critical",
+    "status=open&status=acknowledged&status=in_progress",
+    "severity=critical&start=now-7d",
+    "status=open&status=acknowledged&status=in_progress",
+]
+KINDS = ("overview", "queue", "alert")
+SCOPES: list[list[str] | None] = [None, [UNITS[0]], [UNITS[1]], [UNITS[2]]]
 
 
-# name -> (console path, API path); {id} is an alert of the client's scope
-PATHS = {
-    "overview": ("/", "/api/v1/stats?start=now-30d&interval=1d"),
-    "queue": ("/alerts", "/api/v1/alerts?" + "&".join(f"status={s}" for s in ACTIVE)),
-    "alert": ("/alerts/{id}", "/api/v1/alerts/{id}"),
-}
+def sample_ids(client: Elasticsearch, names: IndexNames, units: list[str] | None) -> list[str]:
+    q: dict[str, Any] = {"terms": {"organization.id": units}} if units else {"match_all": {}}
+    resp = client.search(index=names.alerts, query=q, size=200, source=False)
+    return [h["_id"] for h in resp["hits"]["hits"]]
 
 
-async def sign_in(http: httpx.AsyncClient, name: str) -> None:
+async def sign_in(base: str, name: str) -> httpx.AsyncClient:
+    http = httpx.AsyncClient(base_url=base, timeout=60)
     page = await http.get("/login")
-    m = CSRF_RE.search(page.text)
-    if not m:
-        raise SystemExit(f"no sign-in form: {page.status_code}")
+    token = re.search(r'name="csrf_token" value="([^"]*)"', page.text)
+    assert token, "no sign-in form"
     r = await http.post(
-        "/login", data={"username": name, "password": PASSWORD, "csrf_token": m.group(1)}
+        "/login", data={"username": name, "password": PASSWORD, "csrf_token": token.group(1)}
     )
-    if r.status_code != 303:
-        raise SystemExit(f"sign-in of {name} failed: {r.status_code} {r.text[:200]}")
+    assert r.status_code == 303, f"sign-in failed: {r.status_code}"
+    return http
 
 
-Session = tuple[httpx.AsyncClient, str, list[str]]
-
-
-async def one_mode(
-    sessions: list[Session], mode: str, path: str, requests: int
-) -> tuple[list[float], int]:
-    """``requests`` requests of ``path`` spread over the signed-in clients, all at once."""
+async def run_mode(
+    mode: str,
+    kind: str,
+    sessions: list[tuple[httpx.AsyncClient, int]],
+    keys: list[str],
+    ids: list[list[str]],
+    requests: int,
+) -> dict[str, float]:
+    """``requests`` requests of one kind of page ('overview', 'queue', 'alert') by
+    len(sessions) concurrent clients, as the console (mode 'console') or the API ('api')."""
     lat: list[float] = []
     errors = 0
     counter = iter(range(requests))
 
-    async def worker(http: httpx.AsyncClient, key: str, ids: list[str]) -> None:
+    async def worker(http: httpx.AsyncClient, scope: int) -> None:
         nonlocal errors
-        headers = {"X-API-Key": key} if mode == "api" else {}
+        rnd = random.Random(scope)
         for i in counter:
-            t0 = time.perf_counter()
-            r = await http.get(path.format(id=ids[i % len(ids)]), headers=headers)
+            aid = rnd.choice(ids[scope])
+            if mode == "console":
+                url = {"overview": "/", "queue": f"/alerts?{QUEUE_FILTERS[i % 4]}"}.get(
+                    kind, f"/alerts/{aid}"
+                )
+                t0 = time.perf_counter()
+                r = await http.get(url)
+            else:
+                url = {
+                    "overview": "/api/v1/stats",
+                    "queue": f"/api/v1/alerts?{API_FILTERS[i % 4]}",
+                }.get(kind, f"/api/v1/alerts/{aid}")
+                t0 = time.perf_counter()
+                # the same client (connection) as the console's: only the page differs
+                r = await http.get(url, headers={"X-API-Key": keys[scope]})
             lat.append(time.perf_counter() - t0)
             if r.status_code != 200:
                 errors += 1
 
-    await asyncio.gather(*(worker(*s) for s in sessions))
-    return lat, errors
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(h, s) for h, s in sessions))
+    wall = time.perf_counter() - t0
+    return {
+        "p50_ms": percentile(lat, 50) * 1000,
+        "p95_ms": percentile(lat, 95) * 1000,
+        "p99_ms": percentile(lat, 99) * 1000,
+        "rps": len(lat) / wall,
+        "errors": float(errors),
+    }
 
 
-async def run(
-    base: str,
-    who: list[tuple[str, str, list[str] | None]],
-    alert_ids: dict[str, list[str]],
-    clients: int,
-    requests: int,
-    repeats: int,
-    quiet: bool = False,
-) -> dict[str, dict[str, list[float]]]:
-    """Per path and mode ('console'/'api'): the per-repeat p50/p95/p99 and errors."""
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    sessions: list[Session] = []
-    for i in range(clients):
-        name, key, units = who[i % len(who)]
-        http = httpx.AsyncClient(base_url=base, limits=limits, timeout=60)
-        await sign_in(http, name)
-        sessions.append((http, key, alert_ids[units[0] if units else ""]))
-    out: dict[str, dict[str, list[float]]] = {}
-    try:
-        for rep in range(repeats):
-            for path_name, (console_path, api_path) in PATHS.items():
-                for mode in ("console", "api"):
-                    path = console_path if mode == "console" else api_path
-                    lat, errors = await one_mode(sessions, mode, path, requests)
-                    res = out.setdefault(f"{path_name}_{mode}", {})
-                    for p in (50, 95, 99):
-                        res.setdefault(f"p{p}_ms", []).append(percentile(lat, p) * 1000)
-                    res.setdefault("errors", []).append(float(errors))
-                    if quiet:
-                        continue
-                    print(
-                        f"repeat {rep + 1} {path_name:8} {mode:7}: p50 "
-                        f"{res['p50_ms'][-1]:7.1f} ms  p95 {res['p95_ms'][-1]:7.1f} ms  "
-                        f"p99 {res['p99_ms'][-1]:7.1f} ms  errors {errors}",
-                        flush=True,
-                    )
-    finally:
-        for http, _k, _ids in sessions:
-            await http.aclose()
-    return out
+async def page_weight(http: httpx.AsyncClient) -> dict[str, int]:
+    html = (await http.get("/alerts")).text
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    raw = len(html.encode())
+    gz = len(gzip.compress(html.encode()))
+    for a in assets:
+        body = (await http.get(a)).content
+        raw += len(body)
+        gz += len(gzip.compress(body))
+    return {"bytes": raw, "gzip_bytes": gz, "files": 1 + len(assets)}
 
 
-async def page_weight(base: str, name: str) -> dict[str, int]:
-    """Bytes of the queue page's HTML and of the scripts and stylesheets it links."""
-    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-        await sign_in(http, name)
-        page = await http.get("/alerts")
-        html = len(page.content)
-        js = css = 0
-        for url in sorted(set(ASSET_RE.findall(page.text))):
-            r = await http.get(url)
-            if r.status_code != 200:
-                raise SystemExit(f"asset {url}: {r.status_code}")
-            if url.endswith(".css"):
-                css += len(r.content)
-            else:
-                js += len(r.content)
-    return {"html": html, "js": js, "css": css, "total": html + js + css}
-
-
-def first_ids(client: Elasticsearch, index: str, unit: str | None, n: int = 50) -> list[str]:
-    q: dict[str, Any] = {"term": {"organization.id": unit}} if unit else {"match_all": {}}
-    resp = client.search(index=index, query=q, size=n, _source=False, sort=["_doc"])
-    return [h["_id"] for h in resp["hits"]["hits"]]
+async def bench(args: argparse.Namespace, base: str, client: Elasticsearch, names: IndexNames):  # type: ignore[no-untyped-def]
+    keys = [
+        create_key(client, names, f"bench-console-{i}", "analyst", s, "bench")[0]
+        for i, s in enumerate(SCOPES)
+    ]
+    ids = [sample_ids(client, names, s) for s in SCOPES]
+    for i, s in enumerate(SCOPES):
+        for c in range(args.clients):
+            if c % len(SCOPES) == i:
+                name = f"bench-{c}"
+                if get_user(client, names, name) is None:
+                    create_user(client, names, name, "analyst", s, PASSWORD, "bench")
+    sessions = [(await sign_in(base, f"bench-{c}"), c % len(SCOPES)) for c in range(args.clients)]
+    weight = await page_weight(sessions[0][0])
+    for mode in ("console", "api"):  # warm up
+        for kind in KINDS:
+            await run_mode(mode, kind, sessions[:10], keys, ids, 60)
+    runs: dict[str, list[dict[str, dict[str, float]]]] = {"console": [], "api": []}
+    for rep in range(args.repeats):
+        for mode in ("api", "console"):
+            r = {
+                kind: await run_mode(mode, kind, sessions, keys, ids, args.requests)
+                for kind in KINDS
+            }
+            runs[mode].append(r)
+            print(
+                f"repeat {rep + 1} {mode:7}: "
+                + "  ".join(
+                    f"{k} p50 {r[k]['p50_ms']:.0f} p95 {r[k]['p95_ms']:.0f} "
+                    f"p99 {r[k]['p99_ms']:.0f} ms {r[k]['rps']:.0f}/s"
+                    for k in KINDS
+                )
+                + f"  errors {sum(r[k]['errors'] for k in KINDS):.0f}",
+                flush=True,
+            )
+    for h, _ in sessions:
+        await h.aclose()
+    return runs, weight
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--alerts", type=int, default=1_000_000)
     ap.add_argument("--clients", type=int, default=50)
-    ap.add_argument("--requests", type=int, default=500, help="per path, mode and repeat")
+    ap.add_argument("--requests", type=int, default=1500, help="per mode and repeat")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument(
         "--es-url", default=os.environ.get("SOCMON_TEST_ES_URL", "http://127.0.0.1:9250")
     )
-    ap.add_argument("--prefix", default=PREFIX, help="index prefix (tests use their own)")
+    ap.add_argument("--prefix", default=PREFIX, help="index prefix (the smoke test uses its own)")
     args = ap.parse_args()
-
-    client = Elasticsearch(args.es_url, request_timeout=300)
+    client = Elasticsearch(args.es_url, request_timeout=120)
     names = IndexNames(args.prefix)
-    load_s = ensure_alerts(client, names, args.alerts)
-    who: list[tuple[str, str, list[str] | None]] = []
-    for units in (None, *([u] for u in UNITS[:3])):
-        name = f"bench-{units[0] if units else 'province'}"
-        if users.get_user(client, names, name) is None:
-            users.create_user(client, names, name, "viewer", units, PASSWORD, "bench")
-        key, _ = create_key(client, names, name, "viewer", units, "bench")
-        who.append((name, key, units))
-    client.indices.refresh(index=users.users_index(names))
-    # province clients read province-wide alerts, unit clients their unit's
-    alert_ids = {
-        u[0] if u else "": first_ids(client, names.alerts, u[0] if u else None) for _n, _k, u in who
-    }
-    who = [who[0], who[1], who[0], who[2], who[0], who[3]]  # half province, half units
+    ensure_alerts(client, names, args.alerts)
 
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCMON_")}
-    env.update(
-        SOCMON_ES_URL=args.es_url,
-        SOCMON_ES_INDEX_PREFIX=args.prefix,
-        SOCMON_API_RATE_LIMIT_PER_MINUTE="0",
-        SOCMON_LOG_LEVEL="WARNING",
-    )
-    server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "socmon"), "serve", "--port", str(port)], env=env
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("the service did not start")
-            time.sleep(0.2)
-        weight = asyncio.run(page_weight(base, who[0][0]))
-        asyncio.run(run(base, who, alert_ids, min(4, args.clients), 20, 1, quiet=True))  # warm-up
-        runs = asyncio.run(run(base, who, alert_ids, args.clients, args.requests, args.repeats))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with serve(args.es_url, args.prefix) as base:
+        runs, weight = asyncio.run(bench(args, base, client, names))
+
+    def med(mode: str, kind: str, k: str) -> float:
+        return round(statistics.median(x[kind][k] for x in runs[mode]), 1)
 
     out: dict[str, Any] = {
         "alerts": int(client.count(index=names.alerts)["count"]),
         "clients": args.clients,
-        "requests_per_path_mode_repeat": args.requests,
+        "requests_per_repeat": args.requests,
         "repeats": args.repeats,
-        "load_seconds": round(load_s, 1),
+        "load_avg_1m": round(os.getloadavg()[0], 1),
         "cpus": os.cpu_count(),
-        "loadavg_1m": round(os.getloadavg()[0], 2),
     }
-    for key, res in runs.items():
-        for stat in ("p50_ms", "p95_ms", "p99_ms"):
-            out[f"{key}_{stat}"] = round(statistics.median(res[stat]), 1)
-        out[f"{key}_errors"] = int(sum(res["errors"]))
-    for path_name in ("overview", "queue", "alert"):
-        ratio = out[f"{path_name}_console_p95_ms"] / max(out[f"{path_name}_api_p95_ms"], 0.001)
-        out[f"{path_name}_p95_ratio"] = round(ratio, 2)
-        print(
-            f"{path_name:8}: console p50/p95/p99 {out[f'{path_name}_console_p50_ms']}/"
-            f"{out[f'{path_name}_console_p95_ms']}/{out[f'{path_name}_console_p99_ms']} ms; "
-            f"API {out[f'{path_name}_api_p50_ms']}/{out[f'{path_name}_api_p95_ms']}/"
-            f"{out[f'{path_name}_api_p99_ms']} ms; p95 ratio {ratio:.2f}"
-        )
-    out["queue_page_bytes"] = weight
-    out["target_queue_p95_300ms_met"] = out["queue_console_p95_ms"] <= 300
-    out["target_queue_ratio_1_5_met"] = out["queue_p95_ratio"] <= 1.5
+    for mode in ("console", "api"):
+        for kind in KINDS:
+            for k in ("p50_ms", "p95_ms", "p99_ms"):
+                out[f"{mode}_{kind}_{k}"] = med(mode, kind, k)
+            out[f"{mode}_{kind}_rps"] = med(mode, kind, "rps")
+        out[f"{mode}_errors"] = sum(x[k]["errors"] for x in runs[mode] for k in KINDS)
+    out["queue_p95_ratio"] = round(out["console_queue_p95_ms"] / out["api_queue_p95_ms"], 2)
+    out["target_queue_p95_300ms_met"] = out["console_queue_p95_ms"] <= 300
+    out["target_queue_ratio_met"] = out["queue_p95_ratio"] <= 1.5
+    out["queue_page_bytes"] = weight["bytes"]
+    out["queue_page_gzip_bytes"] = weight["gzip_bytes"]
+    out["queue_page_files"] = weight["files"]
     print(
-        f"queue page weight: HTML {weight['html']:,} + JS {weight['js']:,} + CSS "
-        f"{weight['css']:,} = {weight['total']:,} bytes (uncompressed)"
+        f"queue page: console p95 {out['console_queue_p95_ms']} ms vs API "
+        f"{out['api_queue_p95_ms']} ms (ratio {out['queue_p95_ratio']}, target <= 1.5; "
+        f"<= 300 ms: {out['target_queue_p95_300ms_met']})"
     )
-    print(f"load average (1 min) at the end: {out['loadavg_1m']} on {out['cpus']} CPUs")
+    print(
+        f"alert page: console p95 {out['console_alert_p95_ms']} ms vs API "
+        f"{out['api_alert_p95_ms']} ms; overview p95 "
+        f"{out['console_overview_p95_ms']} ms vs /api/v1/stats {out['api_overview_p95_ms']} ms"
+    )
+    print(
+        f"queue page weight: {weight['bytes']:,} bytes in {weight['files']} files as served "
+        f"(uncompressed), {weight['gzip_bytes']:,} gzipped; load average "
+        f"{out['load_avg_1m']} on {out['cpus']} CPUs"
+    )
     print(json.dumps(out))
 
 

@@ -97,6 +97,22 @@ def test_sign_in_cookie_flags_and_redirect(app, ctx):
     assert r.headers["location"] == "/"
 
 
+def test_safe_next():
+    from socmon.api.console.pages.account import safe_next
+
+    assert safe_next("/alerts?f=1") == "/alerts?f=1"
+    for bad in (
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "",
+        None,
+        "alerts",
+    ):
+        assert safe_next(bad) == "/", bad
+
+
 def test_wrong_password_and_login_csrf(app, ctx):
     make_user(ctx, "ana", "analyst", [UNIT_A])
     http = TestClient(app, raise_server_exceptions=False)
@@ -210,9 +226,12 @@ def test_password_change(app, ctx):
 
 
 def test_disabled_user_cannot_sign_in(app, ctx):
+    ctx.settings.api.key_cache_seconds = 1.0
     make_user(ctx, "ana", "analyst", [UNIT_A])
     s = sign_in(app, "ana")
+    # disabled elsewhere (the CLI is another process): refused within key_cache_seconds
     users.set_disabled(ctx.client, ctx.names, "ana", True, "test")
+    time.sleep(1.1)
     assert s.get("/alerts").status_code == 303
     assert _post_login(TestClient(app), "ana", PASSWORD).status_code == 401
 

@@ -7,6 +7,7 @@ the same query, unit scoping, lifecycle and audit), so the console and the API c
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -125,8 +126,18 @@ def parse_filter(qp: QueryParams) -> tuple[api_alerts.AlertFilter, dict[str, Any
     return f, form
 
 
+CHOICES_TTL = 60.0  # seconds the filter's unit and rule lists are reused
+
+
 def _choices(ctx: ApiContext, p: Principal) -> dict[str, list[dict[str, Any]]]:
-    """Units and rules present in the principal's alerts, for the filter's lists."""
+    """Units and rules present in the principal's alerts, for the filter's lists (an
+    aggregation over every alert: reused for a minute per scope)."""
+    cache: dict[Any, tuple[float, dict[str, list[dict[str, Any]]]]] = ctx.extras.setdefault(
+        "console_choices", {}
+    )
+    hit = cache.get(p.units)
+    if hit is not None and time.monotonic() - hit[0] < CHOICES_TTL:
+        return hit[1]
     resp = search(
         ctx,
         index=ctx.names.alerts,
@@ -152,7 +163,11 @@ def _choices(ctx: ApiContext, p: Principal) -> dict[str, list[dict[str, Any]]]:
             out.append({"id": b["key"], "name": label})
         return out
 
-    return {"units": items("units"), "rules": items("rules")}
+    out = {"units": items("units"), "rules": items("rules")}
+    if len(cache) > 1000:
+        cache.clear()
+    cache[p.units] = (time.monotonic(), out)
+    return out
 
 
 def _query_string(qp: QueryParams, **changes: str | None) -> str:
