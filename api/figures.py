@@ -20,6 +20,15 @@ MTT_SAMPLE = 10_000
 MAX_BUCKETS = 2000
 INTERVAL_SECONDS = {"15m": 900, "1h": 3600, "1d": 86400, "1w": 7 * 86400}
 TOP = 10
+MTT_FIELDS = [
+    "@timestamp",
+    "first_seen",
+    "acknowledged_at",
+    "resolved_at",
+    "sla_due",
+    "organization.id",
+    "status",
+]
 
 
 def pick_interval(t0: dt.datetime, t1: dt.datetime) -> str:
@@ -42,6 +51,20 @@ def _parse(v: Any) -> dt.datetime | None:
     return model.parse_ts(v) if isinstance(v, str) else None
 
 
+def durations(s: dict[str, Any]) -> tuple[float | None, float | None, bool]:
+    """Seconds to acknowledge and to resolve of one alert document (None when it has not
+    happened), and whether it was resolved after its SLA was due."""
+    born = _parse(s.get("first_seen")) or _parse(s.get("@timestamp"))
+    ack, res, due = (
+        _parse(s.get("acknowledged_at")),
+        _parse(s.get("resolved_at")),
+        _parse(s.get("sla_due")),
+    )
+    tta = (ack - born).total_seconds() if born and ack and ack >= born else None
+    ttr = (res - born).total_seconds() if born and res and res >= born else None
+    return tta, ttr, bool(res and due and res > due)
+
+
 def alert_figures(
     ctx: ApiContext,
     p: Principal,
@@ -50,7 +73,10 @@ def alert_figures(
     units: list[str] | None = None,
     interval: str | None = None,
     by_unit: bool = False,
+    with_mtt: bool = True,
 ) -> dict[str, Any]:
+    """``with_mtt=False`` skips the MTTA/MTTR sample (a second, heavier query): the console's
+    overview, polled every few seconds, does not show them."""
     filters: list[dict[str, Any]] = [range_clause("@timestamp", t0, t1), *unit_filter(p)]
     if units:
         filters.append({"terms": {"organization.id": units}})
@@ -114,38 +140,27 @@ def alert_figures(
         track_total_hits=True,
     )
     a = resp.get("aggregations") or {}
-    sample = search(
-        ctx,
-        index=ctx.names.alerts,
-        query={"bool": {"filter": [*filters, {"exists": {"field": "acknowledged_at"}}]}},
-        size=MTT_SAMPLE,
-        sort=[{"@timestamp": "desc"}],
-        _source=[
-            "@timestamp",
-            "first_seen",
-            "acknowledged_at",
-            "resolved_at",
-            "sla_due",
-            "organization.id",
-        ],
-    )
+    hits: list[dict[str, Any]] = []
+    if with_mtt:
+        sample = search(
+            ctx,
+            index=ctx.names.alerts,
+            query={"bool": {"filter": [*filters, {"exists": {"field": "acknowledged_at"}}]}},
+            size=MTT_SAMPLE,
+            sort=[{"@timestamp": "desc"}],
+            _source=MTT_FIELDS,
+        )
+        hits = sample["hits"]["hits"]
     tta: list[float] = []
     ttr: list[float] = []
     late_closed = 0
-    for h in sample["hits"]["hits"]:
-        s = h["_source"]
-        born = _parse(s.get("first_seen")) or _parse(s.get("@timestamp"))
-        ack, res, due = (
-            _parse(s.get("acknowledged_at")),
-            _parse(s.get("resolved_at")),
-            _parse(s.get("sla_due")),
-        )
-        if born and ack and ack >= born:
-            tta.append((ack - born).total_seconds())
-        if born and res and res >= born:
-            ttr.append((res - born).total_seconds())
-        if res and due and res > due:
-            late_closed += 1
+    for h in hits:
+        ta, tr, late = durations(h["_source"])
+        if ta is not None:
+            tta.append(ta)
+        if tr is not None:
+            ttr.append(tr)
+        late_closed += late
     out: dict[str, Any] = {
         "range": {"start": iso(t0), "end": iso(t1)},
         "interval": interval,
@@ -196,7 +211,7 @@ def alert_figures(
         },
         "mtta_seconds": (sum(tta) / len(tta)) if tta else None,
         "mttr_seconds": (sum(ttr) / len(ttr)) if ttr else None,
-        "mtt_sample": len(sample["hits"]["hits"]),
+        "mtt_sample": len(hits),
         "sla_breaches": {
             "open_overdue": int((a.get("sla_open_breached") or {}).get("doc_count", 0)),
             "closed_late": late_closed,

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from elasticsearch import NotFoundError
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, IPvAnyAddress
 
 from socmon.alerting import lifecycle
 from socmon.alerting.errors import AlertNotFound, ConcurrentUpdate, InvalidTransition
@@ -101,6 +101,9 @@ class AlertFilter(BaseModel):
     start: str | None = Field(None, examples=["now-7d"])
     end: str | None = None
     q: str | None = Field(None, max_length=1000)
+    ip: IPvAnyAddress | None = Field(None, description="source.ip or destination.ip")
+    host: str | None = Field(None, max_length=1024, description="host.name")
+    user: str | None = Field(None, max_length=1024, description="user.name")
 
 
 class BulkAction(BaseModel):
@@ -138,6 +141,7 @@ def build_query(ctx: ApiContext, p: Principal, f: AlertFilter) -> dict[str, Any]
         filters.append({"terms": {"rule.id": f.rule}})
     if f.assignee:
         filters.append({"term": {"assignee": f.assignee}})
+    filters.extend(entity_clauses(str(f.ip) if f.ip else None, f.host, f.user))
     t0 = parse_time(f.start, "start")
     t1 = parse_time(f.end, "end")
     if t0 or t1:
@@ -170,6 +174,19 @@ def build_query(ctx: ApiContext, p: Principal, f: AlertFilter) -> dict[str, Any]
             }
         )
     return {"bool": {"filter": filters, "must": must}}
+
+
+def entity_clauses(ip: str | None, host: str | None, user: str | None) -> list[dict[str, Any]]:
+    """Filter clauses for alerts (or events) about an address, a host or a user."""
+    out: list[dict[str, Any]] = []
+    if ip:
+        should = [{"term": {f: ip}} for f in ("source.ip", "destination.ip")]
+        out.append({"bool": {"should": should, "minimum_should_match": 1}})
+    if host:
+        out.append({"term": {"host.name": host}})
+    if user:
+        out.append({"term": {"user.name": user}})
+    return out
 
 
 def _hit(h: dict[str, Any]) -> dict[str, Any]:
@@ -251,6 +268,9 @@ def list_alerts(
     start: str | None = Query(None, description="ISO 8601 or now-7d", examples=["now-7d"]),
     end: str | None = Query(None, examples=["now"]),
     q: str | None = Query(None, max_length=1000, description="Free text (simple query syntax)."),
+    ip: IPvAnyAddress | None = Query(None, description="source.ip or destination.ip"),
+    host: str | None = Query(None, max_length=1024, description="host.name"),
+    user: str | None = Query(None, max_length=1024, description="user.name"),
     sort: SortField = Query("@timestamp"),
     order: Literal["asc", "desc"] = Query("desc"),
     size: int | None = Query(None, ge=1, description="Page size (api.max_page_size at most)."),
@@ -266,6 +286,9 @@ def list_alerts(
         start=start,
         end=end,
         q=q,
+        ip=ip,
+        host=host,
+        user=user,
     )
     return list_page(get_ctx(request), p, f, sort, order, size, cursor)
 
@@ -324,7 +347,7 @@ def list_page(
             {
                 "p": resp.get("pit_id", pit_id) if pit_id else None,
                 "a": hits[-1]["sort"],
-                "f": f.model_dump(exclude_none=True),
+                "f": f.model_dump(mode="json", exclude_none=True),
                 "s": sort_field,
                 "o": sort_order,
                 "z": n,

@@ -79,7 +79,7 @@ def check_axe(page: Any) -> None:
 def test_queue_shows_the_units_alerts_only(page, base_url, ctx, alerts):
     make_user(ctx, "an-a", "analyst", [UNIT_A])
     sign_in(page, base_url, "an-a")
-    check_axe(page)  # the overview (placeholder)
+    check_axe(page)  # the overview
     page.get_by_role("link", name="Cảnh báo", exact=True).click()
     page.wait_for_url(f"{base_url}/alerts")
     rows = page.locator("table.alerts tbody tr")
@@ -184,4 +184,44 @@ def test_language_switch_and_other_pages(page, base_url, ctx, alerts):
     check_axe(page)
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{base_url}/login")
+    check_axe(page)
+
+
+def test_overview_entity_and_scorecards(page, base_url, ctx, app, alerts, monkeypatch):
+    """Console pages 1, 4, 7: the overview's tiles and chart, its refresh without a reload,
+    an entity page reached from it, the scorecards; axe-core on each."""
+    from socmon.settings.collectors import OrganizationUnit
+
+    ctx.settings.collectors.organization_units = [
+        OrganizationUnit(id=UNIT_A, name="Sở TT&TT"),
+        OrganizationUnit(id=UNIT_B, name="UBND xã A"),
+    ]
+    from socmon.api.console.pages import overview
+
+    app.state.ctx.extras["console"].poll_seconds = 1  # the settings' floor is 5 s
+    monkeypatch.setattr(overview, "CACHE_SECONDS", 0.5)
+    make_user(ctx, "viewer-o", "viewer", None)
+    sign_in(page, base_url, "viewer-o")
+    tiles = page.locator("li.tile")
+    assert [tiles.nth(i).get_attribute("data-unit") for i in range(2)] == [UNIT_A, UNIT_B]
+    assert tiles.nth(0).locator(".open").inner_text() == "3"  # the fixture's 3 open A alerts
+    page.locator("#per-day-chart canvas").first.wait_for()  # uPlot drew the chart
+    check_axe(page)
+    page.evaluate("window.socmonNoReload = 1")
+    index_alerts(ctx.client, ctx.names, [make_alert(50, UNIT_A, rule_id="rule-ssh-a")])
+    tile_a = f"li.tile[data-unit='{UNIT_A}'] .open"
+    page.wait_for_function(f'document.querySelector("{tile_a}").textContent === "4"')
+    assert page.evaluate("window.socmonNoReload") == 1  # swapped in place, no full reload
+    page.locator("#per-day-chart canvas").first.wait_for()  # redrawn after the swap
+    page.locator("ol.top-ips a").first.click()
+    page.wait_for_url(f"{base_url}/entities/ip/**")
+    assert page.locator("table.entity-alerts tbody tr").count() >= 1
+    check_axe(page)
+    page.get_by_role("link", name="Đơn vị", exact=True).click()
+    page.wait_for_url(f"{base_url}/units")
+    assert page.locator("table.ranking tbody tr").count() == 2
+    check_axe(page)
+    page.locator(f"table.ranking tr[data-unit='{UNIT_A}'] a").click()
+    page.wait_for_url(f"{base_url}/units/{UNIT_A}?period=30")
+    assert page.locator("#u-backlog").inner_text() == "4"
     check_axe(page)

@@ -33,6 +33,13 @@ def _table(aid: str) -> dict[tuple[str, str], dict[str, Any]]:
             # a unit-B user's bulk action on unit A ids finds nothing: refused per alert (200)
         },
         ("GET", "/alerts/{alert_id}"): {"url": f"/alerts/{aid}", "unit": True},
+        # pages 1, 4, 7: everyone's own units (a unit-B user sees B's empty figures: 200)
+        ("GET", "/overview/body"): {"url": "/overview/body"},
+        ("GET", "/entities/ip/{ip}"): {"url": "/entities/ip/10.0.0.1"},
+        ("GET", "/entities/host/{name}"): {"url": "/entities/host/host-1"},
+        ("GET", "/entities/user/{name}"): {"url": "/entities/user/nam"},
+        ("GET", "/units"): {"url": "/units"},
+        ("GET", "/units/{unit_id}"): {"url": f"/units/{UNIT_A}", "unit": True},
         ("POST", "/alerts/{alert_id}/status"): {
             "url": f"/alerts/{aid}/status",
             "data": {"status": "acknowledged"},

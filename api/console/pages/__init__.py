@@ -16,4 +16,8 @@ def console_router() -> APIRouter:
 def routers() -> list[APIRouter]:
     from socmon.api.console.pages import account, alerts, overview
 
-    return [account.router, overview.router, alerts.router]
+    out = [account.router, overview.router, alerts.router]
+    from socmon.api.console.pages import entities, units  # console pages 4 and 7 (h-con2)
+
+    out += [entities.router, units.router]
+    return out

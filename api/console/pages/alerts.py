@@ -308,8 +308,8 @@ ENTITY_FIELDS = (
 
 
 def _entities(a: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(field, label, value) of the alert's entities. Entity pages come later (issue 13,
-    page 4); until then host and user link to the queue searched for them."""
+    """(field, label, value) of the alert's entities; the page links each to its entity
+    page (``pages/entities.py``)."""
     out = []
     for field, label in ENTITY_FIELDS:
         v: Any = a
