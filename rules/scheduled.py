@@ -478,7 +478,9 @@ class ScheduledRunner:
                 *terms,
             ]
             hits = self._hits(item.es_query(), Window(0.0, w.end), extra, item.key, window=False)
-            out += self._replay(item, hits, w, hi + c.timespan)
+            # windows still open at the window's end are not closed (a "lt" condition could
+            # still be broken by events arriving later)
+            out += self._replay(item, hits, w, min(hi + c.timespan, w.end))
         return out
 
     def _new_extents(
