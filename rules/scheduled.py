@@ -1,8 +1,12 @@
 """Scheduled mode: rules run as Elasticsearch queries over ``<prefix>-events-*``.
 
-Each run, for each rule, covers the event time from where the rule's coverage ended up to
-``now - delay`` (the newest seconds are left to the next run: documents may not be refreshed
-yet), re-reading ``lookback`` seconds before that point for late-arriving events. Coverage is
+Each run, for each rule, covers the *storage* time (``event.ingested``, stamped by socmon when
+it hands an event to Elasticsearch, ``socmon.ingest_time``) from where the rule's coverage
+ended up to ``now - delay`` (the newest seconds are left to the next run: documents may not
+be refreshed yet), re-reading ``lookback`` seconds before that point for documents whose
+write was retried. An event that happened hours ago but arrives now (a site's spool replayed
+after a link outage) is therefore examined when it arrives; documents without
+``event.ingested`` (written by another shipper) are covered by ``@timestamp``. Coverage is
 persisted per rule in the state index (``_id = "scheduled:<rule id>"``, ``covered_until``)
 after every successful window, so:
 
@@ -16,12 +20,14 @@ after every successful window, so:
 Single-event rules are one ``query_string`` search each, paged through every match of the
 window (``rules.scheduled_search``: a point in time and ``search_after`` beyond the first
 page) up to the hard bound ``scheduled_max_hits``; the overflow is counted
-(``socmon_scheduled_overflow_hits_total``) and logged. Correlation rules use a composite
-aggregation over the group-by fields as a prefilter (this Elasticsearch has no painless, so
-no ``bucket_selector``: the condition is tested in Python on the buckets), then fetch the
-candidate groups' events and replay them through the streaming correlation logic
-(``rules.correlation``), so both modes apply exactly the same window semantics. Correlations
-with aliases (different fields per rule) or non-monotone conditions skip the prefilter.
+(``socmon_scheduled_overflow_hits_total``) and logged. Correlation rules find the group-by
+buckets with matching events stored in the window and their ``@timestamp`` extent (a
+composite aggregation; aliased or ungrouped correlations: one extent), fetch each group's
+events within ``timespan`` of that extent whatever their storage time (up to the window's
+end), and replay them in ``@timestamp`` order through the streaming correlation logic
+(``rules.correlation``), keeping the detections that include an event stored in the window:
+both modes apply exactly the same window semantics, and a late burst gives the detections
+(same ids) it would have given on time.
 
 The rule set follows the rule sources (``ScheduledService`` polls the ``rules.reload`` watcher
 shared with streaming; ``ScheduledRunner.replace``): added rules run at once as new rules,
@@ -41,13 +47,11 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 from prometheus_client import Counter, Gauge, Histogram
-from sigma.correlations import SigmaCorrelationType
 
 from socmon.ids import doc_id
 from socmon.indices import IndexNames, install_external_template
 from socmon.metrics import REGISTRY
-from socmon.pipeline import REPEAT_COUNT
-from socmon.rules.correlation import MONOTONIC_OPS, CorrelationEngine, parse_timestamp
+from socmon.rules.correlation import CorrelationEngine, parse_timestamp
 from socmon.rules.detection import Detection, MatchedEvent
 from socmon.rules.external import External, externals
 from socmon.rules.reload import RuleWatcher
@@ -56,6 +60,8 @@ from socmon.rules.scheduled_search import PagedSearch
 from socmon.settings.detection import DetectionSettings
 
 log = logging.getLogger(__name__)
+
+INGESTED = "event.ingested"
 
 LAG = Gauge(
     "socmon_scheduled_rule_lag_seconds",
@@ -128,6 +134,15 @@ def _level(rule: Any) -> str:
 
 def _status(rule: Any) -> str:
     return rule.status.name.lower() if rule.status is not None else ""
+
+
+def _stored_in(event: dict[str, Any], w: Window) -> bool:
+    """Whether an event was stored in ``w`` (``event.ingested``, else ``@timestamp``)."""
+    e = event.get("event")
+    t = parse_timestamp(e.get("ingested")) if isinstance(e, dict) else None
+    if t is None:
+        t = parse_timestamp(event.get("@timestamp"))
+    return t is not None and w.start <= t < w.end
 
 
 @dataclass
@@ -364,14 +379,29 @@ class ScheduledRunner:
         return got if got is not None else default
 
     # -- single-event rules ---------------------------------------------------------------
-    def _range(self, start: float, end: float) -> dict[str, Any]:
+    @staticmethod
+    def _span(field: str, start: float | None, end: float) -> dict[str, Any]:
+        r: dict[str, Any] = {"lt": _iso(end), "format": "strict_date_optional_time"}
+        if start is not None:
+            r["gte"] = _iso(start)
+        return {"range": {field: r}}
+
+    def _range(self, start: float | None, end: float) -> dict[str, Any]:
+        """Events stored in [start, end): by ``event.ingested`` (socmon.ingest_time), so a
+        late event is covered when it arrives; documents another shipper wrote without that
+        field are covered by ``@timestamp``."""
         return {
-            "range": {
-                "@timestamp": {
-                    "gte": _iso(start),
-                    "lt": _iso(end),
-                    "format": "strict_date_optional_time",
-                }
+            "bool": {
+                "should": [
+                    self._span(INGESTED, start, end),
+                    {
+                        "bool": {
+                            "must_not": {"exists": {"field": INGESTED}},
+                            "filter": self._span("@timestamp", start, end),
+                        }
+                    },
+                ],
+                "minimum_should_match": 1,
             }
         }
 
@@ -381,17 +411,19 @@ class ScheduledRunner:
         w: Window,
         extra: list[dict[str, Any]] | None = None,
         rule_key: str = "",
+        window: bool = True,
     ) -> Iterator[dict[str, Any]]:
-        """Every match in the window, in time order, paged (``rules.scheduled_search``) up
-        to ``scheduled_max_hits``; the overflow is counted and logged."""
-        window = self._range(w.start, w.end)
+        """Every match stored in the window (``window``; else only ``extra`` filters), in
+        ``@timestamp`` order, paged (``rules.scheduled_search``) up to
+        ``scheduled_max_hits``; the overflow is counted and logged."""
+        filters = [self._range(w.start, w.end)] if window else []
         paged = PagedSearch(
             self.client,
             self.index,
-            {"bool": {"filter": [window, query, *(extra or [])]}},
+            {"bool": {"filter": [*filters, query, *(extra or [])]}},
             page_size=self.s.scheduled_page_size,
             limit=self.s.scheduled_max_hits,
-            index_filter=window,
+            index_filter=filters[0] if filters else None,
         )
         if self.external is None:
             yield from paged
@@ -442,83 +474,75 @@ class ScheduledRunner:
 
     # -- correlations ---------------------------------------------------------------------
     def _search_correlation(self, item: ScheduledCorrelation, w: Window) -> list[Detection]:
+        """Groups with events stored in ``w`` are replayed over every stored event of the
+        group within ``timespan`` of those events' ``@timestamp`` (stored before ``w.end``),
+        and the detections that include an event stored in ``w`` are kept: a late burst is
+        correlated when it arrives, with the same detections (ids from the events) as if it
+        had arrived at once."""
         c = item.compiled
-        # read enough history for windows ending inside w
-        span = Window(w.start - c.timespan, w.end)
-        groups: list[dict[str, Any]] | None = None
-        if c.group_by and not c.aliases and c.op in MONOTONIC_OPS:
-            groups = list(self._candidate_groups(item, span))
-            if not groups:
-                return []
-        if groups is None:
-            return self._replay(item, self._hits(item.es_query(), span, rule_key=item.key), w)
+        grouped = bool(c.group_by) and not c.aliases
         out: list[Detection] = []
-        for g in groups:
-            terms = [{"term": {f: v}} for f, v in g.items()]
-            hits = self._hits(item.es_query(), span, terms, rule_key=item.key)
-            out += self._replay(item, hits, w)
+        for terms, lo, hi in self._new_extents(item, w, grouped):
+            extra = [
+                self._span("@timestamp", lo - c.timespan, hi + c.timespan + 0.001),
+                self._range(None, w.end),
+                *terms,
+            ]
+            hits = self._hits(item.es_query(), Window(0.0, w.end), extra, item.key, window=False)
+            # windows still open at the window's end are not closed (a "lt" condition could
+            # still be broken by events arriving later)
+            out += self._replay(item, hits, w, min(hi + c.timespan, w.end))
         return out
 
-    def _candidate_groups(self, item: ScheduledCorrelation, w: Window) -> Iterator[dict[str, Any]]:
-        """Group-by buckets whose whole-window measure meets the condition (a necessary
-        condition for a sliding window inside it to meet it, as the measures are monotone)."""
+    def _new_extents(
+        self, item: ScheduledCorrelation, w: Window, grouped: bool
+    ) -> Iterator[tuple[list[dict[str, Any]], float, float]]:
+        """(group terms, first and last ``@timestamp``) of the matching events stored in
+        ``w``: per group-by bucket, or one extent over all of them (aliased or ungrouped
+        correlations)."""
         c = item.compiled
-        sub: dict[str, Any] = {}
-        # value_count: the bucket's doc count bounds the distinct count (a `cardinality`
-        # would be approximate and, on lowercase-normalised fields, case-insensitive)
-        if c.type is SigmaCorrelationType.VALUE_SUM and c.value_field:
-            sub["m"] = {"sum": {"field": c.value_field}}
-        elif c.type is SigmaCorrelationType.EVENT_COUNT:  # repeats count (socmon.repeat_count)
-            sub["m"] = {"sum": {"field": f"socmon.{REPEAT_COUNT}", "missing": 1}}
-        elif c.type in (SigmaCorrelationType.TEMPORAL, SigmaCorrelationType.TEMPORAL_ORDERED):
-            sub = {
-                f"r{i}": {"filter": {"query_string": {"query": q, "lenient": True}}}
-                for i, q in enumerate(item.queries.values())
-            }
+        ext = {"lo": {"min": {"field": "@timestamp"}}, "hi": {"max": {"field": "@timestamp"}}}
+        query = {"bool": {"filter": [self._range(w.start, w.end), item.es_query()]}}
+        common: dict[str, Any] = {
+            "index": self.index,
+            "query": query,
+            "size": 0,
+            "ignore_unavailable": True,
+            "allow_no_indices": True,
+        }
+        if not grouped:
+            resp = self.client.search(**common, aggs=ext)
+            aggs = resp.get("aggregations") or {}
+            lo, hi = (aggs.get(k, {}).get("value") for k in ("lo", "hi"))
+            if lo is not None and hi is not None:
+                yield [], float(lo) / 1000, float(hi) / 1000
+            return
         after: dict[str, Any] | None = None
         sources = [{f: {"terms": {"field": f}}} for f in c.group_by]
         while True:
             comp: dict[str, Any] = {"size": 1000, "sources": sources}
             if after:
                 comp["after"] = after
-            resp = self.client.search(
-                index=self.index,
-                query={"bool": {"filter": [self._range(w.start, w.end), item.es_query()]}},
-                size=0,
-                aggs={"g": {"composite": comp, "aggs": sub}},
-                ignore_unavailable=True,
-                allow_no_indices=True,
-                pre_filter_shard_size=1,
-            )
+            resp = self.client.search(**common, aggs={"g": {"composite": comp, "aggs": ext}})
             agg = (resp.get("aggregations") or {}).get("g")
             if not agg:
                 return
             for b in agg["buckets"]:
-                if self._bucket_may_match(item, b):
-                    yield b["key"]
+                terms = [{"term": {f: v}} for f, v in b["key"].items()]
+                yield terms, float(b["lo"]["value"]) / 1000, float(b["hi"]["value"]) / 1000
             after = agg.get("after_key")
             if not after or not agg["buckets"]:
                 return
 
-    @staticmethod
-    def _bucket_may_match(item: ScheduledCorrelation, b: dict[str, Any]) -> bool:
-        c = item.compiled
-        if c.type in (SigmaCorrelationType.TEMPORAL, SigmaCorrelationType.TEMPORAL_ORDERED):
-            return all(b[f"r{i}"]["doc_count"] > 0 for i in range(len(item.queries)))
-        if c.type is SigmaCorrelationType.VALUE_COUNT:
-            measure = float(b["doc_count"])
-        elif "m" in b:
-            measure = float(b["m"].get("value") or 0.0)
-        else:
-            return True
-        # gt/gte only (monotone): the whole window's measure bounds any sub-window's
-        return measure > c.count if c.op.name == "GT" else measure >= c.count
-
     def _replay(
-        self, item: ScheduledCorrelation, hits: Iterable[dict[str, Any]], w: Window
+        self,
+        item: ScheduledCorrelation,
+        hits: Iterable[dict[str, Any]],
+        w: Window,
+        flush_at: float,
     ) -> list[Detection]:
-        """Feed the hits (time order) through the streaming correlation logic; keep the
-        detections completed inside ``w``."""
+        """Feed the hits (``@timestamp`` order) through the streaming correlation logic;
+        keep the detections with an event stored inside ``w``."""
         engine = CorrelationEngine([item.fresh()], self.s.correlation_max_groups, 10**9)
         out: list[Detection] = []
         for h in hits:
@@ -535,13 +559,8 @@ class ScheduledRunner:
                     first_timestamp="",
                 )
                 out += engine.process(base_det)
-        out += engine.flush(now=w.end)
-        kept = []
-        for d in out:
-            t = parse_timestamp(d.timestamp)
-            if t is not None and w.start <= t < w.end:
-                kept.append(d)
-        return kept
+        out += engine.flush(now=flush_at)
+        return [d for d in out if any(_stored_in(e.event, w) for e in d.events)]
 
 
 class ScheduledService:

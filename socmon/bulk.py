@@ -36,6 +36,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from socmon.ids import doc_id as make_doc_id
 from socmon.indices import IndexNames
+from socmon.ingest_time import restamp_line
 from socmon.metrics import REGISTRY
 from socmon.settings import StorageSettings
 from socmon.spool import Spool
@@ -433,7 +434,7 @@ class BulkWriter:
                 self.spool.wait_for_data(1.0)
                 continue
             body = self.spool.read(seg)
-            lines = body.splitlines(keepends=True)
+            lines = self._restamp(body.splitlines(keepends=True))
             try:
                 self._deliver(lines, 0)
             except _Unreachable:
@@ -444,6 +445,16 @@ class BulkWriter:
             self.spool.remove(seg)
             self._count("replayed", seg.docs)
             log.info("spool: batch replayed", extra={"documents": seg.docs, "segment": seg.seq})
+
+    def _restamp(self, lines: list[bytes]) -> list[bytes]:
+        """Replayed events get ``event.ingested`` = now (socmon.ingest_time): scheduled
+        detection windows on it, so a batch spooled for hours is still examined."""
+        prefix = b'"_index":"' + self.names.prefix.encode() + b"-events-"
+        out = list(lines)
+        for i in range(0, len(out) - 1, 2):
+            if prefix in out[i]:
+                out[i + 1] = restamp_line(out[i + 1])
+        return out
 
     def drained(self) -> bool:
         """True when nothing is buffered, queued or spooled."""

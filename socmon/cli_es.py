@@ -23,6 +23,7 @@ def run_es_script(settings: Settings, action: str) -> int:
     env = dict(os.environ)
     env["SOCMON_ES_LOCAL_PORT"] = str(settings.es.local_port)
     env["SOCMON_ES_LOCAL_HEAP"] = settings.es.local_heap
+    env["SOCMON_ES_LOCAL_NODES"] = str(settings.es.local_nodes)
     env["SOCMON_VAR_DIR"] = str(settings.var_dir)
     if settings.es.local_java_home is not None:
         env["SOCMON_ES_LOCAL_JAVA_HOME"] = str(settings.es.local_java_home)
@@ -56,11 +57,20 @@ def _local_only(settings: Settings, action: str) -> None:
 
 
 @es.command()
+@click.option(
+    "--nodes",
+    type=click.IntRange(1, 9),
+    default=None,
+    help="Nodes of the local cluster (default: es.local_nodes, 1): HTTP ports "
+    "es.local_port.., transport ports +100, data and logs per node under var/es/.",
+)
 @click.pass_context
-def up(ctx: click.Context) -> None:
-    """Download (cached), start and wait for a single-node Elasticsearch on 127.0.0.1.
-    Idempotent: does nothing when it already runs."""
+def up(ctx: click.Context, nodes: int | None) -> None:
+    """Download (cached), start and wait for a local Elasticsearch (one node, or a cluster of
+    --nodes) on 127.0.0.1. Idempotent: does nothing when it already runs."""
     s = settings_from(ctx)
+    if nodes is not None:
+        s = s.model_copy(update={"es": s.es.model_copy(update={"local_nodes": nodes})})
     _local_only(s, "start")
     sys.exit(run_es_script(s, "up"))
 

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Provision and run a local single-node Elasticsearch for socmon, on 127.0.0.1.
+# Provision and run a local Elasticsearch for socmon on 127.0.0.1: one node, or a cluster of
+# SOCMON_ES_LOCAL_NODES nodes (HTTP ports PORT..PORT+N-1, transport ports +100, data and
+# logs per node under var/es/node-<port>, discovery among them).
 #
 #   deploy/es.sh up       download (cached), configure, start, wait until healthy (idempotent)
-#   deploy/es.sh down     stop it cleanly (SIGTERM, then SIGKILL after a grace period)
-#   deploy/es.sh status   say whether it runs and how healthy it is (exit 0 only when healthy)
-#   deploy/es.sh purge    stop it and delete its data
+#   deploy/es.sh down     stop every node cleanly (SIGTERM, then SIGKILL after a grace period)
+#   deploy/es.sh status   one line per node and the cluster's health (exit 0 only when healthy)
+#   deploy/es.sh purge    stop them and delete their data
 #
 # Settings (environment):
 #   SOCMON_VAR_DIR            where downloads, data and logs live (`socmon es` passes var_dir;
 #                             run from a checkout as deploy/es.sh: <repo>/var)
-#   SOCMON_ES_LOCAL_PORT      HTTP port                                  (default: 9200)
-#   SOCMON_ES_LOCAL_HEAP      JVM heap, e.g. 1g                          (default: 1g)
+#   SOCMON_ES_LOCAL_PORT      HTTP port (of the first node)              (default: 9200)
+#   SOCMON_ES_LOCAL_NODES     nodes of the local cluster                 (default: 1, or as started)
+#   SOCMON_ES_LOCAL_HEAP      JVM heap per node, e.g. 1g                 (default: 1g; 3 nodes = 3 GB)
 #   SOCMON_ES_LOCAL_JAVA_HOME a JDK to use instead of searching for one
 #   SOCMON_ES_LOCAL_TIMEOUT   seconds to wait for a healthy cluster      (default: 180)
 #   SOCMON_ES_JDK_SEARCH      glob patterns of JDK homes to search (default: Temurin, then /usr/lib/jvm/*)
@@ -33,7 +36,7 @@ if [[ -z "${SOCMON_VAR_DIR:-}" ]]; then
   }
 fi
 var_dir="${SOCMON_VAR_DIR:-$root/var}"
-port="${SOCMON_ES_LOCAL_PORT:-9200}"
+base_port="${SOCMON_ES_LOCAL_PORT:-9200}"
 heap="${SOCMON_ES_LOCAL_HEAP:-1g}"
 timeout_s="${SOCMON_ES_LOCAL_TIMEOUT:-180}"
 es_user="socmon-es"
@@ -42,9 +45,20 @@ mkdir -p "$var_dir"
 var_dir="$(cd "$var_dir" && pwd)"
 dist_root="$var_dir/es/dist"
 es_home="$dist_root/elasticsearch-$ES_VERSION"
-node_dir="$var_dir/es/node-$port"
-pid_file="$node_dir/es.pid"
-url="http://127.0.0.1:$port"
+# How many nodes the cluster was started with (recorded by 'up' in the first node's dir).
+nodes_file="$var_dir/es/node-$base_port/cluster-nodes"
+recorded="$(cat "$nodes_file" 2>/dev/null || echo 1)"
+nodes="${SOCMON_ES_LOCAL_NODES:-$recorded}"
+[[ "$nodes" =~ ^[1-9]$ ]] || { echo "socmon-es: ERROR: SOCMON_ES_LOCAL_NODES must be 1-9" >&2; exit 2; }
+
+select_node() {
+  # Point the per-node globals at node $1 (0-based).
+  port=$((base_port + $1))
+  node_dir="$var_dir/es/node-$port"
+  pid_file="$node_dir/es.pid"
+  url="http://127.0.0.1:$port"
+}
+select_node 0
 
 say() { echo "socmon-es: $*" >&2; }
 die() { echo "socmon-es: ERROR: $*" >&2; exit 1; }
@@ -141,14 +155,24 @@ ensure_user() {
 write_config() {
   mkdir -p "$node_dir/data" "$node_dir/logs" "$node_dir/config/jvm.options.d"
   cp -f "$es_home/config/jvm.options" "$es_home/config/log4j2.properties" "$node_dir/config/"
+  local discovery="discovery.type: single-node" cluster="socmon-local" i seeds="" masters=""
+  if (( nodes > 1 )); then
+    for ((i = 0; i < nodes; i++)); do
+      seeds+="${seeds:+, }\"127.0.0.1:$((base_port + i + 100))\""
+      masters+="${masters:+, }socmon-local-$((base_port + i))"
+    done
+    cluster="socmon-local-$base_port"
+    discovery="discovery.seed_hosts: [$seeds]
+cluster.initial_master_nodes: [$masters]"
+  fi
   cat > "$node_dir/config/elasticsearch.yml" <<YML
 # Written by deploy/es.sh; edits are overwritten on the next 'up'.
-cluster.name: socmon-local
+cluster.name: $cluster
 node.name: socmon-local-$port
 network.host: 127.0.0.1
 http.port: $port
 transport.port: $((port + 100))
-discovery.type: single-node
+$discovery
 path.data: $node_dir/data
 path.logs: $node_dir/logs
 xpack.security.enabled: false
@@ -159,49 +183,72 @@ YML
   printf -- '-Xms%s\n-Xmx%s\n' "$heap" "$heap" > "$node_dir/config/jvm.options.d/heap.options"
 }
 
-cmd_up() {
+start_node() {
+  # Start the selected node unless it runs; no wait.
   if is_running; then
-    local h; h="$(health)"
-    if [[ "$h" == "green" || "$h" == "yellow" ]]; then
-      say "already running on $url (pid $(cat "$pid_file"), $h)"
-      return 0
-    fi
+    return 0
   elif port_taken; then
     die "port $port is taken by another process; stop it or choose another port with SOCMON_ES_LOCAL_PORT"
   fi
-  local jdk
-  jdk="$(find_jdk)" || die "no JDK >= $ES_MIN_JAVA found (looked at SOCMON_ES_LOCAL_JAVA_HOME, ES_JAVA_HOME, /usr/lib/jvm/*, JAVA_HOME); Elasticsearch $ES_VERSION needs one: install a Temurin JDK $ES_MIN_JAVA+ or set SOCMON_ES_LOCAL_JAVA_HOME"
-  fetch_dist
-  if ! is_running; then
-    write_config
-    ensure_user
-    say "starting Elasticsearch $ES_VERSION on $url with JDK $jdk (data in $node_dir)"
-    # Its own session (setsid): Ctrl-C of `make run` must not take the node down with it.
-    local -a run=()
-    [[ "$(id -u)" -eq 0 ]] && run=(setpriv "--reuid=$es_user" "--regid=$es_user" --init-groups)
-    rm -f "$pid_file"
-    ( cd "$node_dir" && setsid -w "${run[@]}" env ES_JAVA_HOME="$jdk" ES_PATH_CONF="$node_dir/config" \
-        ES_JAVA_OPTS="${SOCMON_ES_LOCAL_JAVA_OPTS:-}" \
-        "$es_home/bin/elasticsearch" -d -p "$pid_file" >"$node_dir/logs/startup.out" 2>&1 ) \
-      || { tail -n 30 "$node_dir/logs/startup.out" >&2 2>/dev/null; die "Elasticsearch did not start (output above, logs in $node_dir/logs)"; }
-  fi
-  local waited=0 h=""
-  while (( waited < timeout_s )); do
+  write_config
+  ensure_user
+  say "starting Elasticsearch $ES_VERSION on $url with JDK $jdk (data in $node_dir)"
+  # Its own session (setsid): Ctrl-C of `make run` must not take the node down with it.
+  local -a run=()
+  [[ "$(id -u)" -eq 0 ]] && run=(setpriv "--reuid=$es_user" "--regid=$es_user" --init-groups)
+  rm -f "$pid_file"
+  ( cd "$node_dir" && setsid -w "${run[@]}" env ES_JAVA_HOME="$jdk" ES_PATH_CONF="$node_dir/config" \
+      ES_JAVA_OPTS="${SOCMON_ES_LOCAL_JAVA_OPTS:-}" \
+      "$es_home/bin/elasticsearch" -d -p "$pid_file" >"$node_dir/logs/startup.out" 2>&1 ) \
+    || { tail -n 30 "$node_dir/logs/startup.out" >&2 2>/dev/null; die "Elasticsearch did not start (output above, logs in $node_dir/logs)"; }
+}
+
+cmd_up() {
+  local i all=1 h
+  for ((i = 0; i < nodes; i++)); do select_node "$i"; is_running || all=0; done
+  select_node 0
+  if (( all )); then
     h="$(health)"
     if [[ "$h" == "green" || "$h" == "yellow" ]]; then
-      say "up on $url ($h) after ${waited}s"
+      say "already running on $url ($nodes node(s), pid $(cat "$pid_file"), $h)"
       return 0
     fi
-    if ! is_running; then
-      tail -n 30 "$node_dir/logs/startup.out" >&2 2>/dev/null || true
-      die "Elasticsearch exited while starting (log above, all of it in $node_dir/logs)"
+  fi
+  if [[ -d "$node_dir/data" && "$recorded" != "$nodes" ]]; then
+    die "the local Elasticsearch on port $base_port was created with $recorded node(s), not $nodes; run 'socmon es purge' (deletes its data) or use SOCMON_ES_LOCAL_NODES=$recorded"
+  fi
+  jdk="$(find_jdk)" || die "no JDK >= $ES_MIN_JAVA found (looked at SOCMON_ES_LOCAL_JAVA_HOME, ES_JAVA_HOME, /usr/lib/jvm/*, JAVA_HOME); Elasticsearch $ES_VERSION needs one: install a Temurin JDK $ES_MIN_JAVA+ or set SOCMON_ES_LOCAL_JAVA_HOME"
+  fetch_dist
+  for ((i = 0; i < nodes; i++)); do
+    select_node "$i"
+    start_node
+  done
+  select_node 0
+  echo "$nodes" > "$nodes_file"
+  local waited=0 want=""
+  (( nodes > 1 )) && want="&wait_for_nodes=$nodes"
+  h=""
+  while (( waited < timeout_s )); do
+    h="$(curl -s --max-time 5 "$url/_cluster/health?filter_path=status${want}&timeout=1s" 2>/dev/null \
+      | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')"
+    if [[ "$h" == "green" || "$h" == "yellow" ]]; then
+      say "up on $url ($nodes node(s), $h) after ${waited}s"
+      return 0
     fi
+    for ((i = 0; i < nodes; i++)); do
+      select_node "$i"
+      if ! is_running; then
+        tail -n 30 "$node_dir/logs/startup.out" >&2 2>/dev/null || true
+        die "Elasticsearch on $url exited while starting (log above, all of it in $node_dir/logs)"
+      fi
+    done
+    select_node 0
     sleep 1; waited=$((waited + 1))
   done
   die "Elasticsearch on $url was not healthy after ${timeout_s}s (last status: ${h:-no answer}); see $node_dir/logs"
 }
 
-cmd_down() {
+stop_node() {
   if ! is_running; then
     rm -f "$pid_file"
     say "not running on port $port"
@@ -221,21 +268,49 @@ cmd_down() {
   say "stopped (port $port)"
 }
 
-cmd_status() {
-  if is_running; then
-    local h; h="$(health)"
-    echo "running pid=$(cat "$pid_file") url=$url version=$ES_VERSION health=${h:-unknown} data=$node_dir"
-    [[ "$h" == "green" || "$h" == "yellow" ]]
-  else
-    echo "stopped url=$url version=$ES_VERSION data=$node_dir"
-    return 3
-  fi
+cmd_down() {
+  local i
+  for ((i = 0; i < nodes; i++)); do select_node "$i"; stop_node; done
 }
+
+cmd_status() {
+  # One line per node, then the cluster's health; exit 0 only when every node runs and the
+  # cluster is green or yellow.
+  local i h="" rc=0
+  for ((i = 0; i < nodes; i++)); do
+    select_node "$i"
+    if is_running; then
+      h="$(health)"
+      echo "running pid=$(cat "$pid_file") url=$url version=$ES_VERSION health=${h:-unknown} data=$node_dir"
+      [[ "$h" == "green" || "$h" == "yellow" ]] || rc=1
+    else
+      echo "stopped url=$url version=$ES_VERSION data=$node_dir"
+      rc=3
+    fi
+  done
+  if (( nodes > 1 )); then
+    select_node 0
+    curl -s --max-time 5 "$url/_cat/nodes?h=name,http_address,node.role,master,heap.percent" 2>/dev/null \
+      | sed 's/^/  node /' || true
+  fi
+  return "$rc"
+}
+
+purge() {
+  local i
+  cmd_down
+  for ((i = 0; i < nodes; i++)); do
+    select_node "$i"; rm -rf "$node_dir"; say "deleted $node_dir"
+  done
+}
+
+# Stopping or inspecting covers every node the cluster was started with.
+[[ "${1:-}" != "up" ]] && (( recorded > nodes )) && nodes="$recorded"
 
 case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  purge) cmd_down; rm -rf "$node_dir"; say "deleted $node_dir" ;;
+  purge) purge ;;
   *) echo "usage: $0 up|down|status|purge" >&2; exit 2 ;;
 esac

@@ -75,6 +75,13 @@ class ElasticsearchSettings(Section):
     local_java_home: Path | None = Field(
         None, description="Local node: JDK to run it with (default: searched, >= 21)."
     )
+    local_nodes: int = Field(
+        1,
+        ge=1,
+        le=9,
+        description="Local cluster: nodes `socmon es up` starts (HTTP ports local_port.."
+        "local_port+N-1, transport ports +100).",
+    )
 
     @field_validator("url")
     @classmethod
@@ -93,7 +100,10 @@ class ElasticsearchSettings(Section):
 
     @property
     def effective_url(self) -> str:
-        return self.url or f"http://127.0.0.1:{self.local_port}"
+        """``url``, else every local node's URL (the client spreads requests over them and
+        survives one node's death)."""
+        ports = range(self.local_port, self.local_port + self.local_nodes)
+        return self.url or ",".join(f"http://127.0.0.1:{p}" for p in ports)
 
 
 class StorageSettings(Section):

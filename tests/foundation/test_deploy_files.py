@@ -41,3 +41,13 @@ def test_example_configuration_is_valid() -> None:
     s = load_settings(PROJECT_ROOT / "deploy" / "socmon.example.yaml")
     assert s.collectors.organization_units[0].id == "so-tc"
     assert {x.protocol for x in s.collectors.syslog} == {"udp", "tcp", "relp"}
+
+
+def test_province_examples_are_valid_and_name_every_node() -> None:
+    site = load_settings(PROJECT_ROOT / "deploy" / "province" / "site.example.yaml")
+    centre = load_settings(PROJECT_ROOT / "deploy" / "province" / "centre.example.yaml")
+    assert site.es.url == centre.es.url and len((site.es.url or "").split(",")) == 3
+    assert site.collectors.default_org_id != centre.collectors.default_org_id
+    for unit, command in (("site", "collect"), ("central", "run")):
+        text = (PROJECT_ROOT / "deploy" / "systemd" / f"socmon-{unit}.service").read_text()
+        assert f"bin/socmon {command}\n" in text

@@ -41,8 +41,13 @@ def converted() -> ScheduledSet:
 
 
 def index_events(client: Elasticsearch, names: IndexNames, events: list[dict[str, Any]]) -> None:
+    """Store the events as if on time: a collector-shaped ``event.ingested`` (the real clock)
+    becomes the event's ``@timestamp`` (the runner's fixed clock); shipper-shaped documents
+    stay without one."""
     ops: list[dict[str, Any]] = []
     for i, e in enumerate(events):
+        if "ingested" in e.get("event", {}):
+            e["event"]["ingested"] = e["@timestamp"]
         ops.append({"create": {"_index": events_index_for(names, e["@timestamp"]), "_id": f"e{i}"}})
         ops.append(e)
     resp = client.bulk(operations=ops, refresh=True)

@@ -117,7 +117,7 @@ def test_every_shipped_rule_loads_compiles_and_converts() -> None:
     assert not engine.correlator.problems  # type: ignore[attr-defined]
     converted = convert(loaded)
     assert not converted.problems, [str(p) for p in converted.problems]
-    assert len(converted.correlations) == len(loaded.correlations) == 6
+    assert len(converted.correlations) == len(loaded.correlations) == 7
 
 
 def test_every_shipped_rule_has_a_positive_case() -> None:
