@@ -108,12 +108,23 @@ def mordor_lines(zips: list[Path]) -> int:
     return n
 
 
+def regression_evtx(sigmahq: Path) -> list[Path]:
+    """SigmaHQ's regression samples (one EVTX file per rule)."""
+    return sorted((sigmahq / "regression_data").rglob("*.evtx"))
+
+
+def sample_events(sigmahq: Path) -> list[dict[str, Any]]:
+    """Every event of the regression samples, read as `socmon hunt` / `socmon run` read them
+    (used by tests and bench/prefilter_scanners.py)."""
+    return read_events(regression_evtx(sigmahq))
+
+
 def corpus_events(sigmahq: Path, mordor: Path, quick: bool) -> dict[str, list[dict[str, Any]]]:
     """The events by origin: corpus EVTX, mordor, and EVTX records synthesised from the
     corpus EVTX (bench/evtx_synth.py)."""
     from bench.evtx_synth import build_multi_chunk
 
-    evtx_files = sorted((sigmahq / "regression_data").rglob("*.evtx"))
+    evtx_files = regression_evtx(sigmahq)
     zips = sorted(mordor.rglob("*.zip"))
     if quick:
         evtx_files, zips = evtx_files[:20], zips[:1]
