@@ -16,4 +16,8 @@ def console_router() -> APIRouter:
 def routers() -> list[APIRouter]:
     from socmon.api.console.pages import account, alerts, overview
 
-    return [account.router, overview.router, alerts.router]
+    routers = [account.router, overview.router, alerts.router]
+    from socmon.api.console.pages import admin, reports  # Administration, Reports (pages 9, 8)
+
+    routers += [admin.router, reports.router]
+    return routers
