@@ -185,7 +185,7 @@ def test_admin_and_report_pages(page, base_url, ctx, alerts):
     sign_in(page, base_url, "admin-p")
     page.goto(f"{base_url}/admin/users")
     check_axe(page)
-    form = page.locator("form[action='/admin/users']")
+    form = page.locator("form[method=post][action='/admin/users']")
     form.locator("input[name=name]").fill("nguyen.van.b")
     form.locator("select[name=role]").select_option("analyst")
     form.locator("input[name=units]").fill(UNIT_A)
