@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 from prometheus_client import Counter
@@ -23,6 +24,10 @@ PDF_RENDERS = Counter(
     ["result"],
     registry=REGISTRY,
 )
+
+
+# Chromium takes ~2 s and a few hundred MB per print: at most two at once, others wait.
+_PRINTS = threading.BoundedSemaphore(2)
 
 
 class PdfUnavailable(RuntimeError):
@@ -40,7 +45,7 @@ def check_chromium(chromium: Path) -> None:
 def html_to_pdf(html: str, chromium: Path, timeout: float) -> bytes:
     """The PDF of a self-contained HTML page (no network: the page has no external asset)."""
     check_chromium(chromium)
-    with tempfile.TemporaryDirectory(prefix="socmon-pdf-") as tmp:
+    with _PRINTS, tempfile.TemporaryDirectory(prefix="socmon-pdf-") as tmp:
         page, out = Path(tmp) / "report.html", Path(tmp) / "report.pdf"
         page.write_text(html, encoding="utf-8")
         cmd = [

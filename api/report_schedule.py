@@ -121,10 +121,17 @@ def deliver(ctx: ApiContext, s: ReportSchedule, now: dt.datetime) -> str:
             recipients=s.recipients,
             attachments=((filename, "application/pdf", pdf),),
         )
-    except (DeliveryError, PdfUnavailable, ScheduleError) as e:
+    except Exception as e:
+        # Whatever failed (figures, printing, SMTP), the period is not marked sent: the
+        # next check tries again.
         ctx.client.delete(index=ctx.names.state, id=marker, refresh="wait_for")
         REPORTS_SENT.labels(s.name, "failed").inc()
-        log.error("scheduled report not sent", extra={"schedule": s.name, "error": str(e)})
+        expected = isinstance(e, DeliveryError | PdfUnavailable | ScheduleError)
+        log.error(
+            "scheduled report not sent",
+            extra={"schedule": s.name, "error": f"{type(e).__name__}: {e}"},
+            exc_info=not expected,
+        )
         return "failed"
     after = {"period": [first.isoformat(), last.isoformat()], "recipients": s.recipients}
     audit.record(ctx, actor, "report.send", "report", marker, None, after, list(s.units) or None)
