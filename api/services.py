@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from socmon.api.report_schedule import ReportScheduler
 from socmon.api.server import ApiService, make_server
 from socmon.runner import RunContext, Service
 
@@ -29,4 +30,9 @@ def build(ctx: RunContext) -> list[Service]:
     if not ctx.settings.api.enabled:
         return []
     server = make_server(ctx.settings, engine_ready=_engine_ready(ctx))
-    return [ApiService(server)]
+    services: list[Service] = [ApiService(server)]
+    if ctx.settings.reports.schedules:
+        # Refuses to start (ScheduleError) without Chromium or with a wrong channel.
+        app: Any = server.config.app
+        services.append(ReportScheduler(app.state.ctx))
+    return services

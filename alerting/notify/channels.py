@@ -103,14 +103,30 @@ def _post(
 
 
 def _email(cfg: EmailChannel, msg: Message, delivery_id: str) -> None:
+    send_email(cfg, msg.subject, msg.text, delivery_id)
+
+
+def send_email(
+    cfg: EmailChannel,
+    subject: str,
+    text: str,
+    delivery_id: str,
+    recipients: list[str] | None = None,
+    attachments: tuple[tuple[str, str, bytes], ...] = (),
+) -> None:
+    """Send one email through the channel (to ``recipients`` instead of the channel's when
+    given), with ``(filename, mime type, content)`` attachments; DeliveryError on failure."""
     em = EmailMessage()
-    em["Subject"] = msg.subject
+    em["Subject"] = subject
     em["From"] = cfg.sender
-    em["To"] = ", ".join(cfg.recipients)
+    em["To"] = ", ".join(recipients or cfg.recipients)
     em["Date"] = formatdate(localtime=False)
     em["Message-ID"] = make_msgid(idstring=delivery_id.replace("_", "").replace("-", ""))
     em[DELIVERY_HEADER] = delivery_id
-    em.set_content(msg.text)
+    em.set_content(text)
+    for filename, mime, content in attachments:
+        maintype, _, subtype = mime.partition("/")
+        em.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
     ctx = ssl.create_default_context(cafile=str(cfg.ca_certs) if cfg.ca_certs else None)
     if not cfg.verify_certs:
         ctx.check_hostname = False

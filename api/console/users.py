@@ -211,3 +211,18 @@ def set_language(
     if language not in LANGUAGES:
         raise UserError(f"language must be one of {', '.join(LANGUAGES)}")
     return _update(client, names, name, {"language": language}, actor)
+
+
+def set_access(
+    client: Elasticsearch,
+    names: IndexNames,
+    name: str,
+    role: str,
+    units: list[str] | None,
+    actor: str,
+) -> User:
+    """Change a user's role and units (no units: the whole province)."""
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    clean = [u.strip() for u in units or [] if u.strip()] or [PROVINCE]
+    return _update(client, names, name, {"role": role, "units": clean}, actor)

@@ -9,9 +9,17 @@ from pydantic import BaseModel, Field
 
 from socmon.api import audit
 from socmon.api.auth import Principal, require, unit_filter
-from socmon.api.context import get_ctx
+from socmon.api.context import ApiContext, get_ctx
 from socmon.api.cursors import decode_cursor, encode_cursor
-from socmon.api.keys import PROVINCE, configured_units, create_key, get_key, list_keys, revoke_key
+from socmon.api.keys import (
+    PROVINCE,
+    KeyRecord,
+    configured_units,
+    create_key,
+    get_key,
+    list_keys,
+    revoke_key,
+)
 from socmon.api.problems import ProblemError, problem_responses
 from socmon.api.routes.common import page_size, parse_time, search
 
@@ -91,14 +99,22 @@ def keys_list(
 def keys_create(
     request: Request, body: KeyIn, p: Principal = Depends(require("admin", province=True))
 ) -> NewKey:
-    ctx = get_ctx(request)
+    key, rec = new_key(get_ctx(request), p, body.name, body.role, body.units)
+    return NewKey(key=key, **rec.public())
+
+
+def new_key(
+    ctx: ApiContext, p: Principal, name: str, role: str, units: list[str]
+) -> tuple[str, KeyRecord]:
+    """Create a key and audit it (the API and the console both create keys here); unit ids
+    must be configured ones (ProblemError 422 otherwise)."""
     try:
         key, rec = create_key(
             ctx.client,
             ctx.names,
-            body.name,
-            body.role,
-            body.units,
+            name,
+            role,
+            units,
             p.actor,
             known_units=configured_units(ctx.settings),
         )
@@ -107,7 +123,19 @@ def keys_create(
             422, str(e), errors=[{"loc": ["body", "units"], "msg": str(e)}]
         ) from None
     audit.record(ctx, p, "key.create", "key", rec.key_id, None, rec.public())
-    return NewKey(key=key, **rec.public())
+    return key, rec
+
+
+def revoke(ctx: ApiContext, p: Principal, key_id: str) -> KeyRecord:
+    """Revoke a key, drop it from the verification cache and audit it (404 when unknown)."""
+    before = get_key(ctx.client, ctx.names, key_id)
+    if before is None:
+        raise ProblemError(404, f"key '{key_id}' not found")
+    after = revoke_key(ctx.client, ctx.names, key_id, p.actor)
+    assert after is not None
+    ctx.extras.get("key_cache") and ctx.extras["key_cache"].clear()
+    audit.record(ctx, p, "key.revoke", "key", key_id, before.public(), after.public())
+    return after
 
 
 @router.delete(
@@ -121,15 +149,7 @@ def keys_revoke(
     key_id: str = Path(..., max_length=64, pattern=r"^[A-Za-z0-9]+$"),
     p: Principal = Depends(require("admin", province=True)),
 ) -> KeyOut:
-    ctx = get_ctx(request)
-    before = get_key(ctx.client, ctx.names, key_id)
-    if before is None:
-        raise ProblemError(404, f"key '{key_id}' not found")
-    after = revoke_key(ctx.client, ctx.names, key_id, p.actor)
-    assert after is not None
-    ctx.extras.get("key_cache") and ctx.extras["key_cache"].clear()
-    audit.record(ctx, p, "key.revoke", "key", key_id, before.public(), after.public())
-    return KeyOut(**after.public())
+    return KeyOut(**revoke(get_ctx(request), p, key_id).public())
 
 
 @router.get(
@@ -141,7 +161,9 @@ def keys_revoke(
 def audit_list(
     request: Request,
     actor: str | None = Query(None, max_length=256),
-    object_type: Literal["alert", "rule", "exception", "key"] | None = Query(None),
+    object_type: Literal["alert", "rule", "exception", "key", "user", "report"] | None = Query(
+        None
+    ),
     object_id: str | None = Query(None, max_length=512),
     action: str | None = Query(None, max_length=128),
     start: str | None = Query(None, description="ISO 8601 or now-7d"),
@@ -150,7 +172,26 @@ def audit_list(
     cursor: str | None = Query(None, max_length=4096),
     p: Principal = Depends(require("admin")),
 ) -> AuditPage:
-    ctx = get_ctx(request)
+    items, nxt = audit_page(
+        get_ctx(request), p, actor, object_type, object_id, action, start, end, size, cursor
+    )
+    return AuditPage(items=items, next_cursor=nxt)
+
+
+def audit_page(
+    ctx: ApiContext,
+    p: Principal,
+    actor: str | None,
+    object_type: str | None,
+    object_id: str | None,
+    action: str | None,
+    start: str | None,
+    end: str | None,
+    size: int | None,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the audit trail in the principal's units, newest first, and the cursor
+    of the next page (the API's /audit and the console's audit page)."""
     after: list[Any] = []
     if cursor:
         st = decode_cursor(ctx, "audit", cursor)
@@ -211,4 +252,4 @@ def audit_list(
                 "a": hits[-1]["sort"],
             },
         )
-    return AuditPage(items=[h["_source"] for h in hits], next_cursor=nxt)
+    return [h["_source"] for h in hits], nxt

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from socmon.api.auth import Principal, require
-from socmon.api.context import get_ctx
+from socmon.api.context import ApiContext, get_ctx
 from socmon.api.figures import alert_figures
 from socmon.api.problems import ProblemError, problem_responses
 from socmon.api.report_html import render
@@ -35,17 +35,17 @@ class Report(BaseModel):
     )
 
 
-def _report(
-    request: Request,
+def build_report(
+    ctx: ApiContext,
     p: Principal,
     start: str | None,
     end: str | None,
     unit: list[str] | None,
     lang: str,
 ) -> dict[str, Any]:
+    """The report of the principal's units (or of ``unit``, which must be in scope)."""
     from socmon.alerting.model import utcnow
 
-    ctx = get_ctx(request)
     t0, t1 = time_range(ctx, start, end, default="now-30d")
     if unit:
         outside = [u for u in unit if not p.sees_unit(u)]
@@ -78,7 +78,7 @@ def report_json(
     p: Principal = Depends(require("viewer")),
 ) -> Report:
     language = lang or get_ctx(request).settings.api.report_language
-    return Report(**_report(request, p, start, end, unit, language))
+    return Report(**build_report(get_ctx(request), p, start, end, unit, language))
 
 
 @router.get(
@@ -102,4 +102,6 @@ def report_html(
     p: Principal = Depends(require("viewer")),
 ) -> HTMLResponse:
     language = lang or get_ctx(request).settings.api.report_language
-    return HTMLResponse(render(_report(request, p, start, end, unit, language), language))
+    return HTMLResponse(
+        render(build_report(get_ctx(request), p, start, end, unit, language), language)
+    )

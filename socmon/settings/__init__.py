@@ -35,6 +35,7 @@ from socmon.settings.base import (
 from socmon.settings.collectors import CollectorSettings
 from socmon.settings.detection import DetectionSettings
 from socmon.settings.network import NetworkSettings
+from socmon.settings.reports import ReportSettings
 
 __all__ = [
     "ENV_PREFIX",
@@ -191,6 +192,7 @@ class Settings(BaseSettings):
     detection: DetectionSettings = Field(default_factory=DetectionSettings)  # type: ignore[arg-type, unused-ignore]
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)  # type: ignore[arg-type, unused-ignore]
     api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type, unused-ignore]
+    reports: ReportSettings = Field(default_factory=ReportSettings)  # type: ignore[arg-type, unused-ignore]
 
     @model_validator(mode="after")
     def _follow_var_dir(self) -> Settings:

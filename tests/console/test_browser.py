@@ -225,3 +225,27 @@ def test_overview_entity_and_scorecards(page, base_url, ctx, app, alerts, monkey
     page.wait_for_url(f"{base_url}/units/{UNIT_A}?period=30")
     assert page.locator("#u-backlog").inner_text() == "4"
     check_axe(page)
+
+
+def test_admin_and_report_pages(page, base_url, ctx, alerts):
+    """Administration (create a user in the browser, then find them) and reports: axe-core
+    on each page, light and dark."""
+    make_user(ctx, "admin-p", "admin", None)
+    sign_in(page, base_url, "admin-p")
+    page.goto(f"{base_url}/admin/users")
+    check_axe(page)
+    form = page.locator("form[method=post][action='/admin/users']")
+    form.locator("input[name=name]").fill("nguyen.van.b")
+    form.locator("select[name=role]").select_option("analyst")
+    form.locator("input[name=units]").fill(UNIT_A)
+    form.locator("input[name=password]").fill(PASSWORD)
+    form.get_by_role("button", name="Tạo người dùng").click()
+    page.wait_for_url(f"{base_url}/admin/users?saved=created")
+    assert page.locator("tr[data-user='nguyen.van.b']").count() == 1
+    check_axe(page)
+    for path in ("/admin/keys", "/admin/audit", "/admin/health", "/reports"):
+        page.goto(f"{base_url}{path}")
+        assert page.locator("h1").count() == 1
+        check_axe(page)
+    page.goto(f"{base_url}/admin/audit?object_type=user")
+    assert page.get_by_text("user.create").count() >= 1

@@ -55,6 +55,48 @@ def _table(aid: str) -> dict[tuple[str, str], dict[str, Any]]:
             "data": {"text": "n"},
             "unit": True,
         },
+        # Administration: users, keys and health are global (province admins only)
+        ("GET", "/admin/users"): {"url": "/admin/users", "province": True},
+        ("POST", "/admin/users"): {
+            "url": "/admin/users",
+            "data": {"name": "m", "role": "viewer", "password": "p" * 3},
+            "province": True,
+        },
+        ("POST", "/admin/users/{name}/disabled"): {
+            "url": "/admin/users/viewer-b/disabled",
+            "data": {"disabled": "false"},
+            "province": True,
+        },
+        ("POST", "/admin/users/{name}/password"): {
+            "url": "/admin/users/nobody/password",
+            "data": {"password": "p" * 12},
+            "province": True,
+        },
+        ("POST", "/admin/users/{name}/access"): {
+            "url": "/admin/users/nobody/access",
+            "data": {"role": "viewer"},
+            "province": True,
+        },
+        ("GET", "/admin/keys"): {"url": "/admin/keys", "province": True},
+        ("POST", "/admin/keys"): {
+            "url": "/admin/keys",
+            "data": {"name": "m", "role": "bad"},
+            "province": True,
+        },
+        ("POST", "/admin/keys/{key_id}/revoke"): {
+            "url": "/admin/keys/0abc/revoke",
+            "province": True,
+        },
+        ("GET", "/admin/audit"): {"url": "/admin/audit"},
+        # Reports: any viewer, for a unit in scope (the PDF is asked with an empty period:
+        # 422 once allowed, so the matrix does not start Chromium 7 times)
+        ("GET", "/reports"): {"url": f"/reports?unit={UNIT_A}", "unit": True},
+        ("GET", "/reports/print"): {"url": f"/reports/print?unit={UNIT_A}", "unit": True},
+        ("GET", "/reports/pdf"): {
+            "url": f"/reports/pdf?unit={UNIT_A}&start=2026-12-02&end=2026-12-01",
+            "unit": True,
+        },
+        ("GET", "/admin/health"): {"url": "/admin/health", "province": True},
     }
 
 
@@ -75,8 +117,9 @@ def test_console_authorisation_matrix(app, ctx, signed, client):
     checked = 0
     order = sorted(routes.items(), key=lambda x: bool(table[x[0]].get("last")))
     for (method, path), route in order:
-        role, _province = declared_role(route.dependant)
+        role, province = declared_role(route.dependant)
         req = table[(method, path)]
+        assert province == bool(req.get("province")), f"{method} {path}: province scope differs"
         for who in principals:
             if who is None:
                 resp = client.request(
@@ -98,7 +141,11 @@ def test_console_authorisation_matrix(app, ctx, signed, client):
                 ok = got == 303 and resp.headers["location"].startswith("/login?next=")
             else:
                 key_role, _, unit = who.partition("@")
-                refused = RANK[key_role] < RANK[role] or (req.get("unit") and unit == "B")
+                refused = (
+                    RANK[key_role] < RANK[role]
+                    or (req.get("unit") and unit == "B")
+                    or (req.get("province") and unit != "")
+                )
                 expected = 403 if refused else "allowed"
                 ok = got == 403 if refused else (got < 500 and got not in (401, 403))
                 if not refused and got == 303:

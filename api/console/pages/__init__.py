@@ -17,7 +17,8 @@ def routers() -> list[APIRouter]:
     from socmon.api.console.pages import account, alerts, overview
 
     out = [account.router, overview.router, alerts.router]
-    from socmon.api.console.pages import entities, units  # console pages 4 and 7 (h-con2)
+    # console pages 4 and 7 (h-con2); Administration, Reports (pages 9, 8)
+    from socmon.api.console.pages import admin, entities, reports, units
 
-    out += [entities.router, units.router]
+    out += [entities.router, units.router, admin.router, reports.router]
     return out
