@@ -108,7 +108,7 @@ def test_queue_shows_the_units_alerts_only(page, base_url, ctx, alerts):
     assert "Tiếp nhận: đã thay đổi 1 trên 1 cảnh báo." in page.locator("#bulk-result").inner_text()
     got = ctx.client.get(index=ctx.names.alerts, id=alerts["A"][0])["_source"]
     assert got["status"] == "acknowledged" and got["history"][-1]["by"] == "user:an-a"
-    page.wait_for_function("document.querySelectorAll('table.alerts tbody tr').length === 3")
+    page.wait_for_function("() => document.querySelectorAll('table.alerts tbody tr').length === 3")
     rows.nth(0).locator("a.row-link").focus()
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base_url}/alerts/{alerts['A'][0]}")
@@ -157,7 +157,7 @@ def test_bulk_resolve(page, base_url, ctx, alerts, client):
     assert result.count() == 2
     assert "Xử lý xong: đã thay đổi 2 trên 2 cảnh báo." in page.locator("#bulk-result").inner_text()
     # the queue reloads itself: resolved alerts leave the default (active) view
-    page.wait_for_function("document.querySelectorAll('table.alerts tbody tr').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('table.alerts tbody tr').length === 1")
     check_axe(page)
     key, _ = create_key(ctx.client, ctx.names, "check", "viewer", None, "test")
     for aid in alerts["A"][:2]:
@@ -210,7 +210,7 @@ def test_overview_entity_and_scorecards(page, base_url, ctx, app, alerts, monkey
     page.evaluate("window.socmonNoReload = 1")
     index_alerts(ctx.client, ctx.names, [make_alert(50, UNIT_A, rule_id="rule-ssh-a")])
     tile_a = f"li.tile[data-unit='{UNIT_A}'] .open"
-    page.wait_for_function(f'document.querySelector("{tile_a}").textContent === "4"')
+    page.wait_for_function(f'() => document.querySelector("{tile_a}").textContent === "4"')
     assert page.evaluate("window.socmonNoReload") == 1  # swapped in place, no full reload
     page.locator("#per-day-chart canvas").first.wait_for()  # redrawn after the swap
     page.locator("ol.top-ips a").first.click()
