@@ -60,7 +60,10 @@ async def current_user(request: Request) -> ConsoleUser | None:
     return cached
 
 
-def require_user(role: str) -> Callable[[Request], Awaitable[ConsoleUser]]:
+def require_user(role: str, province: bool = False) -> Callable[[Request], Awaitable[ConsoleUser]]:
+    """Like ``auth.require``: at least ``role``; with ``province``, only users bound to the
+    whole province (for province-wide objects such as rules)."""
+
     async def dependency(request: Request) -> ConsoleUser:
         cu = await current_user(request)
         if cu is None:
@@ -73,9 +76,11 @@ def require_user(role: str) -> Callable[[Request], Awaitable[ConsoleUser]]:
                 raise ProblemError(429, "too many requests", headers={"Retry-After": "1"})
         if not cu.principal.may(role):
             raise ProblemError(403, f"this needs the '{role}' role (you have '{cu.user.role}')")
+        if province and not cu.principal.province:
+            raise ProblemError(403, "this needs a user bound to the whole province")
         request.state.principal = cu.principal
         return cu
 
-    setattr(dependency, ROLE_ATTR, (role, False))
-    dependency.__name__ = f"console_{role}"
+    setattr(dependency, ROLE_ATTR, (role, province))
+    dependency.__name__ = f"console_{role}{'_province' if province else ''}"
     return dependency

@@ -14,6 +14,6 @@ def console_router() -> APIRouter:
 
 
 def routers() -> list[APIRouter]:
-    from socmon.api.console.pages import account, alerts, overview
+    from socmon.api.console.pages import account, alerts, exceptions, overview, rules
 
-    return [account.router, overview.router, alerts.router]
+    return [account.router, overview.router, alerts.router, rules.router, exceptions.router]
