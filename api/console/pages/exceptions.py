@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
+from socmon.alerting import model
 from socmon.api.console.deps import ConsoleUser, require_user
 from socmon.api.console.i18n import N_
 from socmon.api.console.pages import console_router
@@ -144,15 +145,16 @@ def _form_page(
 
 def _from_alert(request: Request, cu: ConsoleUser, alert_id: str) -> dict[str, Any]:
     """A new exception's values from an alert of the user's units: its rule, its unit and a
-    condition per entity (the analyst removes what should not be required)."""
-    a = api_alerts.alert_detail(get_ctx(request), cu.principal, alert_id).alert
+    condition per entity that has one value in all the alert's events (what an exception is
+    matched against; the analyst removes what should not be required)."""
+    d = api_alerts.alert_detail(get_ctx(request), cu.principal, alert_id)
+    a = d.alert
+    subjects = d.events or [a]
     conditions = []
     for field, _label in ENTITY_FIELDS:
-        v: Any = a
-        for part in field.split("."):
-            v = v.get(part) if isinstance(v, dict) else None
-        if isinstance(v, str | int) and v != "":
-            conditions.append({"field": field, "op": "equals", "value": str(v)})
+        values = {str(model.get_path(s, field)) for s in subjects}
+        if len(values) == 1 and model.get_path(subjects[0], field) not in (None, "", []):
+            conditions.append({"field": field, "op": "equals", "value": values.pop()})
     return {
         "scope": "rule",
         "rule_id": (a.get("rule") or {}).get("id", ""),
@@ -184,10 +186,12 @@ def _preview(request: Request, cu: ConsoleUser, values: dict[str, Any]) -> dict[
 
 def _spec(request: Request, values: dict[str, Any], with_since: bool = False) -> dict[str, Any]:
     """The API's request body from the form's values (a preview does without a reason)."""
+    scope = values["scope"]
     spec = {
-        "scope": values["scope"],
-        "organization_id": values.get("organization_id") or None,
-        "rule_id": values.get("rule_id") or None,
+        "scope": scope,
+        # the form shows every field; the scope says which of them count
+        "organization_id": (values.get("organization_id") or None) if scope != "global" else None,
+        "rule_id": (values.get("rule_id") or None) if scope == "rule" else None,
         "conditions": values.get("conditions") or [],
         "reason": values.get("reason") or ("-" if with_since else ""),
         "expires": _expires(request, values.get("expires") or ""),
