@@ -90,6 +90,8 @@ def test_list_filters_and_detection_counts_per_unit(ctx, signed, client, keys):
     assert f'data-id="{OID}"' in medium and f'data-id="{RID}"' not in medium
     found = signed["analyst"].get("/rules?q=web").text
     assert f'data-id="{OID}"' in found and f'data-id="{RID}"' not in found
+    web = signed["analyst"].get("/rules?product=linux").text  # OTHER has no product
+    assert f'data-id="{RID}"' in web and f'data-id="{OID}"' not in web
     tech = signed["analyst"].get("/rules?technique=T1110").text
     assert f'data-id="{RID}"' in tech and f'data-id="{OID}"' not in tech
     assert signed["viewer"].get("/rules").status_code == 403
@@ -101,6 +103,9 @@ def test_rule_page_shows_yaml_versions_and_admin_actions(ctx, signed, client, ke
     assert page.status_code == 200
     assert "source.ip|cidr: 10.0.0.0/8" in html.unescape(page.text)
     assert "/edit" not in page.text and "rollback" not in page.text  # an analyst only reads
+    index_alerts(ctx.client, ctx.names, [make_alert(1, UNIT_A, rule_id=RID, status="resolved")])
+    counts = _text(signed["analyst@A"].get(f"/rules/{RID}").text)
+    assert re.search(r"Đã xử lý\s+1", counts), counts
     admin = signed["admin"].get(f"/rules/{RID}").text
     assert f'href="/rules/{RID}/edit"' in admin
     assert signed["admin@A"].get(f"/rules/{RID}/edit").status_code == 403  # province only

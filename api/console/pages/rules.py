@@ -21,7 +21,7 @@ from starlette.responses import RedirectResponse, Response
 from socmon.api.console.deps import ConsoleUser, require_user
 from socmon.api.console.i18n import N_
 from socmon.api.console.pages import console_router
-from socmon.api.console.pages.alerts import SEVERITY_LABELS
+from socmon.api.console.pages.alerts import SEVERITY_LABELS, STATUS_LABELS
 from socmon.api.console.render import render
 from socmon.api.context import get_ctx
 from socmon.api.problems import ProblemError
@@ -59,16 +59,24 @@ def rule_list(
     status: str = Query("", max_length=64),
     enabled: str = Query("", max_length=1),
     technique: str = Query("", max_length=64),
+    product: str = Query("", max_length=128),
     page: int = Query(1, ge=1, le=1000),
     cu: ConsoleUser = Depends(require_user("analyst")),
 ) -> Response:
-    form = {"q": q, "level": level, "status": status, "enabled": enabled, "technique": technique}
+    form = {
+        "q": q,
+        "level": level,
+        "status": status,
+        "enabled": enabled,
+        "technique": technique,
+        "product": product,
+    }
     result = api_rules.list_rules(
         request,
         q=q or None,
         tag=None,
         technique=technique or None,
-        product=None,
+        product=product or None,
         category=None,
         service=None,
         status=status or None,
@@ -264,6 +272,7 @@ def rule_detail(
         "rule": rule,
         "versions": versions,
         "changes": CHANGE_LABELS,
+        "status_labels": STATUS_LABELS,
         "may_edit": _may_edit(cu),
         "saved": request.query_params.get("saved"),
     }
