@@ -45,6 +45,18 @@ CHANGE_LABELS = {
     "disabled": N_("disabled"),
 }
 MAX_EVENTS_TEXT = 1_000_000
+# what the editor shows for a new rule (the id is added on saving)
+_TEMPLATE = """title: New rule
+status: experimental
+description: ""
+logsource:
+  product: linux
+detection:
+  selection:
+    event.outcome: failure
+  condition: selection
+level: medium
+"""
 
 
 def _opt_bool(value: str) -> bool | None:
@@ -132,19 +144,6 @@ def rule_new(
     request: Request, cu: ConsoleUser = Depends(require_user("admin", province=True))
 ) -> Response:
     return _editor(request, cu, _TEMPLATE, None)
-
-
-_TEMPLATE = """title: New rule
-status: experimental
-description: ""
-logsource:
-  product: linux
-detection:
-  selection:
-    event.outcome: failure
-  condition: selection
-level: medium
-"""
 
 
 def _save(request: Request, cu: ConsoleUser, text: str, rule_id: str | None) -> Response:
