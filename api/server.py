@@ -50,10 +50,9 @@ class ApiService:
 
     def start(self) -> None:
         self._thread.start()
-        log.info(
-            "api listening",
-            extra={"bind": self.server.config.host, "port": self.server.config.port},
-        )
+        host, port = self.server.config.host, self.server.config.port
+        log.info("api listening", extra={"bind": host, "port": port})
+        log.info(f"web console: open http://{host}:{port}/ in a browser")
 
     def stop(self) -> None:
         self.server.should_exit = True

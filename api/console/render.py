@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from socmon.api.console.deps import ConsoleUser
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+ROLE_LABELS = {
+    "viewer": i18n.N_("Viewer"),
+    "analyst": i18n.N_("Analyst"),
+    "admin": i18n.N_("Administrator"),
+}
 
 
 @dataclass
@@ -68,6 +73,7 @@ def render(
         "when": i18n.date_formatter(lang, console.timezone),
         "timezone": console.timezone,
         "poll_seconds": console.poll_seconds,
+        "role_labels": ROLE_LABELS,
         "path": request.url.path,
         **(context or {}),
     }

@@ -88,7 +88,8 @@ def create(
     return token, sess
 
 
-def _expired(sess: Session, s: ApiSettings, now: dt.datetime) -> bool:
+def expired(sess: Session, s: ApiSettings, now: dt.datetime) -> bool:
+    """Past its absolute expiry, or unused for longer than the idle time."""
     idle = dt.timedelta(seconds=s.console_session_idle_seconds)
     return now >= sess.expires or now >= sess.last_seen + idle
 
@@ -111,7 +112,7 @@ def lookup(client: Elasticsearch, names: IndexNames, s: ApiSettings, token: str)
         expires=_parse(src["expires"]),
     )
     now = dt.datetime.now(dt.UTC)
-    if _expired(sess, s, now):
+    if expired(sess, s, now):
         delete(client, names, sid)
         return None
     # One write per minute at most (or per tenth of the idle time when that is shorter).

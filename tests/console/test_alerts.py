@@ -182,8 +182,10 @@ def test_english_labels(ctx, signed):
     aid, doc = make_alert(1, UNIT_A)
     index_alerts(ctx.client, ctx.names, [(aid, doc)])
     an = signed["analyst@A"]
+    assert "analyst-a (Chuyên viên phân tích)" in an.get("/alerts").text
     assert an.post("/language", {"lang": "en", "next": f"/alerts/{aid}"}).status_code == 303
     page = an.get(f"/alerts/{aid}").text
+    assert "analyst-a (Analyst)" in page
     assert '<html lang="en">' in page
     assert re.search(r'value="acknowledged" class="primary">Acknowledge<', page)
     assert ">Resolve<" in page and ">False positive<" in page

@@ -226,9 +226,12 @@ def test_password_change(app, ctx):
 
 
 def test_disabled_user_cannot_sign_in(app, ctx):
+    ctx.settings.api.key_cache_seconds = 1.0
     make_user(ctx, "ana", "analyst", [UNIT_A])
     s = sign_in(app, "ana")
+    # disabled elsewhere (the CLI is another process): refused within key_cache_seconds
     users.set_disabled(ctx.client, ctx.names, "ana", True, "test")
+    time.sleep(1.1)
     assert s.get("/alerts").status_code == 303
     assert _post_login(TestClient(app), "ana", PASSWORD).status_code == 401
 

@@ -101,6 +101,14 @@ def test_queue_shows_the_units_alerts_only(page, base_url, ctx, alerts):
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     check_axe(page)
     page.set_viewport_size({"width": 1366, "height": 768})
+    # a: acknowledge the selection (the first alert, selected with x above)
+    rows.nth(0).locator("a.row-link").focus()
+    page.keyboard.press("a")
+    page.locator("#bulk-result .per-alert li").first.wait_for()
+    assert "Tiếp nhận: đã thay đổi 1 trên 1 cảnh báo." in page.locator("#bulk-result").inner_text()
+    got = ctx.client.get(index=ctx.names.alerts, id=alerts["A"][0])["_source"]
+    assert got["status"] == "acknowledged" and got["history"][-1]["by"] == "user:an-a"
+    page.wait_for_function("document.querySelectorAll('table.alerts tbody tr').length === 3")
     rows.nth(0).locator("a.row-link").focus()
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base_url}/alerts/{alerts['A'][0]}")

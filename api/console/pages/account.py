@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from socmon.api import audit
 from socmon.api.auth import public
 from socmon.api.console import csrf, i18n, sessions, users
-from socmon.api.console.deps import ConsoleUser, current_user, require_user
+from socmon.api.console.deps import ConsoleUser, current_user, forget_user, require_user
 from socmon.api.console.i18n import N_
 from socmon.api.console.pages import console_router
 from socmon.api.console.render import get_console, render
@@ -122,6 +122,7 @@ def login(
 def logout(request: Request, cu: ConsoleUser = Depends(require_user("viewer"))) -> Response:
     ctx = get_ctx(request)
     sessions.delete(ctx.client, ctx.names, cu.session.sid)
+    forget_user(request, cu.user.name)
     audit.record(ctx, cu.principal, "console.logout", "user", cu.user.name, None, None)
     resp = RedirectResponse("/login", status_code=303)
     sessions.clear_cookie(resp)
@@ -157,6 +158,7 @@ def change_password(
     users.set_password(ctx.client, ctx.names, cu.user.name, new, cu.principal.actor)
     # Other browsers signed in with the old password are signed out; this one continues.
     sessions.delete_for_user(ctx.client, ctx.names, cu.user.name)
+    forget_user(request, cu.user.name)
     token, _sess = sessions.create(
         ctx.client,
         ctx.names,
@@ -189,6 +191,7 @@ async def set_language(
         await run_in_threadpool(
             users.set_language, ctx.client, ctx.names, cu.user.name, lang, cu.principal.actor
         )
+        forget_user(request, cu.user.name)
         await run_in_threadpool(
             audit.record, ctx, cu.principal, "user.language", "user", cu.user.name, None, lang
         )
