@@ -116,8 +116,8 @@ async def current_user(request: Request) -> ConsoleUser | None:
 
 
 def require_user(role: str, province: bool = False) -> Callable[[Request], Awaitable[ConsoleUser]]:
-    """With ``province``: only users bound to the whole province (as ``auth.require``), for
-    global objects such as users and API keys."""
+    """Like ``auth.require``: at least ``role``; with ``province``, only users bound to the
+    whole province (for global or province-wide objects: users, API keys, rules)."""
 
     async def dependency(request: Request) -> ConsoleUser:
         cu = await current_user(request)

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from socmon.alerting import exceptions
 from socmon.api.app import api_routes
 from socmon.api.auth import RANK, declared_role
+from socmon.api.routes.rules import RULE_YAML
+from socmon.rules import store
 from tests.api.conftest import UNIT_A, index_alerts, make_alert
 from tests.console.conftest import ROLES
 
 
-def _table(aid: str) -> dict[tuple[str, str], dict[str, Any]]:
+def _table(aid: str, rid: str = "", eid: str = "") -> dict[tuple[str, str], dict[str, Any]]:
     """(method, route) -> request; unit=True: the object or filter is in unit A."""
+    exc_form = {"scope": "rule", "rule_id": "r", "organization_id": UNIT_A, "action": "preview"}
     return {
         ("GET", "/"): {"url": "/"},
         ("GET", "/login"): {"url": "/login"},
@@ -97,13 +101,44 @@ def _table(aid: str) -> dict[tuple[str, str], dict[str, Any]]:
             "unit": True,
         },
         ("GET", "/admin/health"): {"url": "/admin/health", "province": True},
+        # rules (page 5): changes need a province-wide admin; invalid YAML keeps them harmless
+        ("GET", "/rules"): {"url": "/rules"},
+        ("GET", "/rules/new"): {"url": "/rules/new"},
+        ("POST", "/rules/new"): {"url": "/rules/new", "data": {"yaml": "title: x"}},
+        ("POST", "/rules/try"): {"url": "/rules/try", "data": {"yaml": "a: b", "action": "check"}},
+        ("GET", "/rules/{rule_id}"): {"url": f"/rules/{rid}"},
+        ("GET", "/rules/{rule_id}/diff"): {"url": f"/rules/{rid}/diff?from=1&to=1"},
+        ("GET", "/rules/{rule_id}/edit"): {"url": f"/rules/{rid}/edit"},
+        ("POST", "/rules/{rule_id}/edit"): {"url": f"/rules/{rid}/edit", "data": {"yaml": "x"}},
+        ("POST", "/rules/{rule_id}/enabled"): {
+            "url": f"/rules/{rid}/enabled",
+            "data": {"enabled": "0"},
+        },
+        ("POST", "/rules/{rule_id}/rollback"): {
+            "url": f"/rules/{rid}/rollback",
+            "data": {"version": "1"},
+        },
+        # exceptions (page 6)
+        ("GET", "/exceptions"): {"url": "/exceptions"},
+        ("GET", "/exceptions/new"): {"url": f"/exceptions/new?alert={aid}", "unit": True},
+        ("POST", "/exceptions/new"): {"url": "/exceptions/new", "data": exc_form, "unit": True},
+        ("GET", "/exceptions/{exception_id}"): {"url": f"/exceptions/{eid}", "unit": True},
+        ("POST", "/exceptions/{exception_id}"): {
+            "url": f"/exceptions/{eid}",
+            "data": exc_form,
+            "unit": True,
+        },
     }
 
 
 def test_console_authorisation_matrix(app, ctx, signed, client):
     aid, doc = make_alert(1, UNIT_A)
     index_alerts(ctx.client, ctx.names, [(aid, doc)])
-    table = _table(aid)
+    rid = "0f4e3c52-9a7b-4d0e-8f11-2a6f0c1d9e77"  # RULE_YAML's id
+    store.save_rule(ctx.client, ctx.names, rid, RULE_YAML, "test")
+    spec = {"scope": "unit", "organization_id": UNIT_A, "reason": "r", "owner": "t"}
+    eid = exceptions.create(ctx.client, ctx.names, spec, "test")["id"]
+    table = _table(aid, rid, eid)
     routes = {
         (m, r.path): r
         for r in api_routes(app)

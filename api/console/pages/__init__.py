@@ -17,8 +17,16 @@ def routers() -> list[APIRouter]:
     from socmon.api.console.pages import account, alerts, overview
 
     out = [account.router, overview.router, alerts.router]
-    # console pages 4 and 7 (h-con2); Administration, Reports (pages 9, 8)
-    from socmon.api.console.pages import admin, entities, reports, units
+    # console pages 4 and 7 (h-con2); Administration, Reports (pages 9, 8);
+    # Rules, Exceptions (pages 5, 6)
+    from socmon.api.console.pages import admin, entities, exceptions, reports, rules, units
 
-    out += [entities.router, units.router, admin.router, reports.router]
+    out += [
+        entities.router,
+        units.router,
+        admin.router,
+        reports.router,
+        rules.router,
+        exceptions.router,
+    ]
     return out
