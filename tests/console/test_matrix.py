@@ -1,6 +1,7 @@
 """Authorisation matrix of the console: every console route x every role x a user of unit A,
-of unit B, of the province, and nobody -> allowed, the sign-in form, or 403, as the route
-declares. No console route may be missing from the table."""
+of unit B, of the province, and nobody -> allowed, the sign-in form, 403, or 404 for another
+unit's object addressed by id (docs/security.md), as the table says. No console route may be
+missing from the table."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def _table(aid: str, rid: str = "", eid: str = "") -> dict[tuple[str, str], dict
             "data": {"action": "note", "ids": [aid], "note": "m"},
             # a unit-B user's bulk action on unit A ids finds nothing: refused per alert (200)
         },
-        ("GET", "/alerts/{alert_id}"): {"url": f"/alerts/{aid}", "unit": True},
+        ("GET", "/alerts/{alert_id}"): {"url": f"/alerts/{aid}", "unit": True, "object": True},
         # pages 1, 4, 7: everyone's own units (a unit-B user sees B's empty figures: 200)
         ("GET", "/overview/body"): {"url": "/overview/body"},
         ("GET", "/entities/ip/{ip}"): {"url": "/entities/ip/10.0.0.1"},
@@ -48,16 +49,19 @@ def _table(aid: str, rid: str = "", eid: str = "") -> dict[tuple[str, str], dict
             "url": f"/alerts/{aid}/status",
             "data": {"status": "acknowledged"},
             "unit": True,
+            "object": True,
         },
         ("POST", "/alerts/{alert_id}/assignee"): {
             "url": f"/alerts/{aid}/assignee",
             "data": {"assignee": "x"},
             "unit": True,
+            "object": True,
         },
         ("POST", "/alerts/{alert_id}/notes"): {
             "url": f"/alerts/{aid}/notes",
             "data": {"text": "n"},
             "unit": True,
+            "object": True,
         },
         # Administration: users, keys and health are global (province admins only)
         ("GET", "/admin/users"): {"url": "/admin/users", "province": True},
@@ -103,30 +107,49 @@ def _table(aid: str, rid: str = "", eid: str = "") -> dict[tuple[str, str], dict
         ("GET", "/admin/health"): {"url": "/admin/health", "province": True},
         # rules (page 5): changes need a province-wide admin; invalid YAML keeps them harmless
         ("GET", "/rules"): {"url": "/rules"},
-        ("GET", "/rules/new"): {"url": "/rules/new"},
-        ("POST", "/rules/new"): {"url": "/rules/new", "data": {"yaml": "title: x"}},
+        ("GET", "/rules/new"): {"url": "/rules/new", "province": True},
+        ("POST", "/rules/new"): {
+            "url": "/rules/new",
+            "data": {"yaml": "title: x"},
+            "province": True,
+        },
         ("POST", "/rules/try"): {"url": "/rules/try", "data": {"yaml": "a: b", "action": "check"}},
         ("GET", "/rules/{rule_id}"): {"url": f"/rules/{rid}"},
         ("GET", "/rules/{rule_id}/diff"): {"url": f"/rules/{rid}/diff?from=1&to=1"},
-        ("GET", "/rules/{rule_id}/edit"): {"url": f"/rules/{rid}/edit"},
-        ("POST", "/rules/{rule_id}/edit"): {"url": f"/rules/{rid}/edit", "data": {"yaml": "x"}},
+        ("GET", "/rules/{rule_id}/edit"): {"url": f"/rules/{rid}/edit", "province": True},
+        ("POST", "/rules/{rule_id}/edit"): {
+            "url": f"/rules/{rid}/edit",
+            "data": {"yaml": "x"},
+            "province": True,
+        },
         ("POST", "/rules/{rule_id}/enabled"): {
             "url": f"/rules/{rid}/enabled",
             "data": {"enabled": "0"},
+            "province": True,
         },
         ("POST", "/rules/{rule_id}/rollback"): {
             "url": f"/rules/{rid}/rollback",
             "data": {"version": "1"},
+            "province": True,
         },
         # exceptions (page 6)
         ("GET", "/exceptions"): {"url": "/exceptions"},
-        ("GET", "/exceptions/new"): {"url": f"/exceptions/new?alert={aid}", "unit": True},
+        ("GET", "/exceptions/new"): {
+            "url": f"/exceptions/new?alert={aid}",
+            "unit": True,
+            "object": True,
+        },
         ("POST", "/exceptions/new"): {"url": "/exceptions/new", "data": exc_form, "unit": True},
-        ("GET", "/exceptions/{exception_id}"): {"url": f"/exceptions/{eid}", "unit": True},
+        ("GET", "/exceptions/{exception_id}"): {
+            "url": f"/exceptions/{eid}",
+            "unit": True,
+            "object": True,
+        },
         ("POST", "/exceptions/{exception_id}"): {
             "url": f"/exceptions/{eid}",
             "data": exc_form,
             "unit": True,
+            "object": True,
         },
     }
 
@@ -182,8 +205,17 @@ def test_console_authorisation_matrix(app, ctx, signed, client):
                     or (req.get("unit") and unit == "B")
                     or (req.get("province") and unit != "")
                 )
-                expected = 403 if refused else "allowed"
-                ok = got == 403 if refused else (got < 500 and got not in (401, 403))
+                # another unit's object addressed by id: 404, as if it did not exist
+                # (docs/security.md), when the role alone would allow it
+                hidden = bool(
+                    refused
+                    and req.get("object")
+                    and unit == "B"
+                    and RANK[key_role] >= RANK[role]
+                    and not (req.get("province") and unit != "")
+                )
+                expected = 404 if hidden else 403 if refused else "allowed"
+                ok = got == expected if refused else (got < 500 and got not in (401, 403))
                 if not refused and got == 303:
                     ok = not resp.headers["location"].startswith("/login?next=")
             if not ok:
