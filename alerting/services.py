@@ -191,7 +191,9 @@ def build(ctx: Any) -> list[Any]:
         log.info("alerting disabled (alerting.enabled=false)")
         return []
     notifier = Notifier(settings, ctx.client, ctx.names)
-    manager = AlertManager(ctx.client, ctx.names, settings, notify=notifier.submit)
+    manager = AlertManager(
+        ctx.client, ctx.names, settings, notify=notifier.submit, persist=notifier.persist
+    )
     detections = DetectionQueue(manager, settings)
     checks = OperationalChecks(ctx.client, ctx.names, settings, notify=notifier.submit)
     ctx.detection_handler = detections

@@ -105,12 +105,28 @@ class Notifier:
         # zero its outbox document is deleted.
         self._pending: dict[str, int] = {}
         self._pending_lock = threading.Lock()
+        self._persisted: set[str] = set()  # written by ``persist``, not yet submitted
 
     # ------------------------------------------------------------------ public
 
+    def persist(self, notes: list[Notification]) -> None:
+        """Write notifications to the outbox ahead of the alert changes they announce (raises
+        when Elasticsearch does not take them). A process killed after those changes but before
+        ``submit`` leaves them pending for the next start instead of losing them: the replayed
+        events find their markers and would not notify again."""
+        if self.outbox is None or not notes:
+            return
+        self.outbox.put_many(notes)
+        with self._pending_lock:
+            self._persisted.update(n.id for n in notes)
+
     def submit(self, n: Notification) -> None:
-        """Persist (outbox) then queue a notification; never blocks on delivery."""
-        if self.outbox is not None:
+        """Persist (outbox, unless ``persist`` did) then queue a notification; never blocks on
+        delivery."""
+        with self._pending_lock:
+            persisted = n.id in self._persisted
+            self._persisted.discard(n.id)
+        if self.outbox is not None and not persisted:
             try:
                 self.outbox.put(n)
             except Exception as e:

@@ -1,15 +1,17 @@
 """The fault suite: `python -m tests.faults` (or `make faults`) runs each scenario against
 `socmon run` as a real process and prints one table row per scenario, then one JSON line.
 
-It uses its own Elasticsearch node (``--es-port``, default 9266) because scenarios stop and
-pause it. ``--quick`` uses the test suite's short durations; the default durations are the
-documented run (docs/reliability.md).
+It uses its own Elasticsearch node (``--es-port``, default ``$SOCMON_TEST_FAULTS_ES_PORT``
+or 9252) because scenarios stop and pause it. ``--quick`` uses the test suite's short
+durations; the default durations are the documented run (docs/reliability.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
 import sys
 import tempfile
 import time
@@ -22,7 +24,12 @@ from tests.faults.scenarios import SCENARIOS, Context, Durations
 
 
 @click.command(help=__doc__)
-@click.option("--es-port", default=9266, show_default=True, help="Port of the node it runs.")
+@click.option(
+    "--es-port",
+    default=int(os.environ.get("SOCMON_TEST_FAULTS_ES_PORT", "9252")),
+    show_default=True,
+    help="Port of the node it runs.",
+)
 @click.option("--quick", is_flag=True, help="Short faults (the test suite's durations).")
 @click.option(
     "--scenario",
@@ -36,6 +43,12 @@ from tests.faults.scenarios import SCENARIOS, Context, Durations
 @click.option("--rate", type=float, help="Normal load, lines/s.")
 @click.option("--seed", default=12, show_default=True, help="Seed of the kill moments.")
 @click.option("--keep-es", is_flag=True, help="Leave the node running at the end.")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep each scenario's files (logs, spool, socmon's logs) here instead of a temporary "
+    "directory.",
+)
 def main(
     es_port: int,
     quick: bool,
@@ -45,6 +58,7 @@ def main(
     rate: float | None,
     seed: int,
     keep_es: bool,
+    workdir: Path | None,
 ) -> None:
     d = Durations.quick() if quick else Durations.full()
     if es_down is not None:
@@ -56,8 +70,9 @@ def main(
     node = Node(es_port)
     rows: list[Row] = []
     t0 = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="socmon-faults-") as tmp:
-        ctx = Context(node, Path(tmp), d, seed)
+    with contextlib.ExitStack() as stack:
+        tmp = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="faults-")))
+        ctx = Context(node, tmp, d, seed)
         try:
             for name in names or tuple(SCENARIOS):
                 click.echo(f"== {name}", err=True)

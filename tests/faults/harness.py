@@ -67,13 +67,14 @@ class Node:
 
     def _script(self, action: str) -> None:
         env = dict(os.environ, SOCMON_ES_LOCAL_PORT=str(self.port), SOCMON_ES_LOCAL_HEAP="512m")
-        subprocess.run(
+        done = subprocess.run(
             ["bash", str(PROJECT_ROOT / "deploy" / "es.sh"), action],
             env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"es.sh {action} failed: {done.stderr[-2000:]}")
 
     def up(self) -> None:
         self._script("up")
@@ -171,7 +172,12 @@ class Socmon:
             "metrics": {"port": self.metrics_port},
             "collectors": {
                 "files": [
-                    {"paths": [str(wd.logs / "*.log")], "format": "syslog", "poll_interval": 0.1}
+                    {
+                        "paths": [str(wd.logs / "*.log")],
+                        "format": "syslog",
+                        "start_at": "beginning",
+                        "poll_interval": 0.1,
+                    }
                 ],
             },
             "detection": {"rule_paths": [str(RULE)], "store_rules": False},
