@@ -62,8 +62,8 @@ class DetectionQueue:
         left = self._q.qsize()
         if left:
             log.error(
-                "alerting stopped with detections not applied (they will be re-detected "
-                "when the events are re-read)",
+                "alerting stopped with detections not applied (scheduled detection raises "
+                "them from the stored events; events re-read are detected again)",
                 extra={"detections": left},
             )
 
