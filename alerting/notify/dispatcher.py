@@ -105,7 +105,8 @@ class Notifier:
         # zero its outbox document is deleted.
         self._pending: dict[str, int] = {}
         self._pending_lock = threading.Lock()
-        self._persisted: set[str] = set()  # written by ``persist``, not yet submitted
+        # written by ``persist``, not yet submitted
+        self._persisted: dict[str, Notification] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -118,14 +119,24 @@ class Notifier:
             return
         self.outbox.put_many(notes)
         with self._pending_lock:
-            self._persisted.update(n.id for n in notes)
+            self._persisted.update((n.id, n) for n in notes)
+
+    def submit_persisted(self) -> int:
+        """Submit what ``persist`` wrote but nobody submitted: a batch that failed after
+        persisting (e.g. a request that timed out but was applied) is applied again, finds its
+        markers, and would otherwise leave its notifications in the outbox until a restart.
+        Called after each applied batch; the ids are deterministic, so nothing is sent twice."""
+        with self._pending_lock:
+            left, self._persisted = list(self._persisted.values()), {}
+        for n in left:
+            self._enqueue(n)
+        return len(left)
 
     def submit(self, n: Notification) -> None:
         """Persist (outbox, unless ``persist`` did) then queue a notification; never blocks on
         delivery."""
         with self._pending_lock:
-            persisted = n.id in self._persisted
-            self._persisted.discard(n.id)
+            persisted = self._persisted.pop(n.id, None) is not None
         if self.outbox is not None and not persisted:
             try:
                 self.outbox.put(n)

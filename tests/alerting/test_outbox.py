@@ -7,6 +7,7 @@ import time
 from socmon.alerting.grouping import AlertManager
 from socmon.alerting.notify.dispatcher import Notifier
 from socmon.alerting.notify.outbox import KIND
+from socmon.alerting.services import DetectionQueue
 
 from .helpers import detection, event
 from .receivers import HttpReceiver, free_port
@@ -94,6 +95,44 @@ def test_a_kill_between_the_alert_writes_and_the_hand_off_loses_no_notification(
         assert restarted.handle(det).action == "duplicate"  # the replay notifies nothing
         assert second.flush(20)
         second.stop()
+        bodies = rx.json_bodies()
+    es_client.indices.refresh(index=names.alerts)
+    (alert,) = es_client.search(index=names.alerts)["hits"]["hits"]
+    assert [(b["kind"], b["alert"]["id"]) for b in bodies] == [("new", alert["_id"])]
+    assert _pending(es_client, names) == 0
+
+
+class _TimedOutOnce(AlertManager):
+    """The alert write fails once after the markers went in (a request that timed out while
+    Elasticsearch was paused, applied when it resumed)."""
+
+    failed = False
+
+    def _write_alerts(self, ws):
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("timed out")
+        return super()._write_alerts(ws)
+
+
+def test_a_batch_retried_after_a_timeout_still_notifies(es_client, names):
+    """Found by the fault suite (Elasticsearch paused with SIGSTOP): the retried batch found its
+    markers, reconciled the alert and left its notification in the outbox until a restart."""
+    with HttpReceiver() as rx:
+        s = _settings({"hook": {"type": "webhook", "url": f"{rx.url}/in"}})
+        notifier = Notifier(s, es_client, names)
+        notifier.start()
+        manager = _TimedOutOnce(
+            es_client, names, s, notify=notifier.submit, persist=notifier.persist
+        )
+        q = DetectionQueue(manager, s, after_batch=notifier.submit_persisted)
+        q.start()
+        q(detection([event(1, user="bob")]))
+        assert q.flush(30)
+        q.stop()
+        assert manager.failed  # the fault happened
+        assert notifier.flush(20)
+        notifier.stop()
         bodies = rx.json_bodies()
     es_client.indices.refresh(index=names.alerts)
     (alert,) = es_client.search(index=names.alerts)["hits"]["hits"]
