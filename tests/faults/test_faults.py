@@ -37,8 +37,27 @@ def run(name: str, node: Node, tmp_path: Path) -> Row:
     return row
 
 
+# Each of these restarts Elasticsearch once more (20-60 s on this machine, 2-4 min per
+# scenario in all): the suite leaves them to `make faults` unless SOCMON_TEST_FAULTS_FULL=1.
+# Their paths are covered in the suite by tests/foundation/test_outage.py (Elasticsearch
+# stopped under load, producer killed) and tests/foundation/test_spool_faults.py (full disk),
+# and by the truncated-segment scenario below (Elasticsearch stopped, batches spooled).
+FULL = os.environ.get("SOCMON_TEST_FAULTS_FULL", "") not in ("", "0", "false")
+needs_full = pytest.mark.skipif(
+    not FULL, reason="SOCMON_TEST_FAULTS_FULL=1 runs it (or make faults)"
+)
+
+
 @pytest.mark.parametrize(
-    "name", ["es-stopped", "es-paused", "kill-9", "corrupt-checkpoint", "receiver-down"]
+    "name",
+    [
+        "es-paused",
+        "kill-9",
+        "corrupt-checkpoint",
+        "receiver-down",
+        pytest.param("es-stopped", marks=needs_full),
+        pytest.param("flood-10x", marks=needs_full),
+    ],
 )
 def test_nothing_lost_nothing_duplicated(name: str, node: Node, tmp_path: Path) -> None:
     row = run(name, node, tmp_path)
@@ -57,6 +76,7 @@ def test_a_truncated_spool_segment_loses_only_its_tail_and_says_so(
     assert row.notes_delivered == row.notes_expected
 
 
+@needs_full
 def test_a_full_spool_blocks_and_loses_nothing(node: Node, tmp_path: Path) -> None:
     row = run("spool-full-limit", node, tmp_path)
     assert "blocked: yes" in row.detail, row.detail
