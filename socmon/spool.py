@@ -126,6 +126,8 @@ class Spool:
         self._cond = threading.Condition()
         self._segments: list[Segment] = []
         self._closed = False
+        self._refused_since = 0.0  # monotonic time the disk started refusing writes (0: not)
+        self._last_refusal_log = 0.0
         for p in sorted(self.dir.glob("*.ndjson")):
             try:
                 seq_s, docs_s = p.stem.split("-")
@@ -177,14 +179,18 @@ class Spool:
             seq = self._next_seq
             self._next_seq += 1
         path = self.dir / f"{seq:016d}-{docs}.ndjson"
-        failures = 0
         while True:
             try:
                 self._write(path, body)
                 break
             except OSError as e:
-                failures += 1
-                self._refused(e, path, failures)
+                self._refused(e, path)
+        if self._refused_since:
+            log.warning(
+                "spool writes accepted again",
+                extra={"refused_for_s": round(time.monotonic() - self._refused_since, 1)},
+            )
+            self._refused_since = 0.0
         with self._cond:
             self._segments.append(Segment(seq, docs, path, len(body), time.time()))
             self._segments.sort()
@@ -209,11 +215,14 @@ class Spool:
         finally:
             os.close(dir_fd)
 
-    def _refused(self, e: OSError, path: Path, failures: int) -> None:
+    def _refused(self, e: OSError, path: Path) -> None:
         """The disk refused a segment: make room per policy, or wait for the replayer to."""
         reason = errno.errorcode.get(e.errno or 0, type(e).__name__)
         SPOOL_WRITE_ERRORS.labels(reason).inc()
-        if failures == 1 or failures % 12 == 0:  # once, then about once a minute
+        now = time.monotonic()
+        if not self._refused_since or now - self._last_refusal_log >= 60:
+            self._refused_since = self._refused_since or now
+            self._last_refusal_log = now  # logged once, then once a minute
             log.error(
                 "spool write refused by the disk; producers wait until space frees",
                 extra={"path": str(path), "reason": str(e), "policy": self.policy},
