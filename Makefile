@@ -1,11 +1,14 @@
 # The two commands of a fresh machine (see README.md).
-.PHONY: run test lint es-up es-down bench docs
+.PHONY: run test lint es-up es-down bench docs faults
 
 run:   ## bootstrap, Elasticsearch, templates, then `socmon run`
 	bash deploy/run.sh
 
 test:  ## the whole test suite against a real Elasticsearch (what CI runs)
 	bash deploy/test.sh
+
+faults:  ## the fault suite with the documented durations: one table row per scenario (docs/reliability.md)
+	.venv/bin/python -m tests.faults $(FAULTS_ARGS)
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy socmon

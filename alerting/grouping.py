@@ -15,8 +15,9 @@ a replay of the same detections converges to the same alerts and counts):
    document; a new generation is started when there is none, when the match comes more than
    the window after ``last_seen``, when the alert is a false positive, or when it was resolved
    more than ``reopen_within`` ago. A resolved alert matched sooner is reopened (history kept).
-5. Writes, in this order: heads, markers (``create``), alerts (optimistic concurrency:
-   ``if_seq_no``/``if_primary_term``; a conflict means a reconcile from the markers).
+5. Writes, in this order: the notifications of new/reopened alerts to the outbox, heads,
+   markers (``create``), alerts (optimistic concurrency: ``if_seq_no``/``if_primary_term``;
+   a conflict means a reconcile from the markers).
 """
 
 from __future__ import annotations
@@ -398,7 +399,9 @@ class AlertManager(AlertWriter):
             elif w.notify == REOPENED:
                 action = "reopened"
             results[p.index] = HandleResult(action, alert_id=w.alert_id, new_events=len(new))
-        # 3. writes: heads, markers, alerts
+        # 3. writes: notifications (outbox: a crash after the markers must not lose them, the
+        # replay would find the markers and not notify again), heads, markers, alerts
+        self._persist_ahead([(w.notify, w.doc) for w in working.values() if w.notify])
         self._write_heads(heads)
         raced = self._write_markers(markers_to_write)
         for aid in raced:

@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from socmon.alerting import metrics
@@ -31,9 +32,15 @@ class DetectionQueue:
 
     name = "alerting-detections"
 
-    def __init__(self, manager: AlertManager, settings: AlertingSettings) -> None:
+    def __init__(
+        self,
+        manager: AlertManager,
+        settings: AlertingSettings,
+        after_batch: Callable[[], Any] | None = None,
+    ) -> None:
         self.manager = manager
         self.settings = settings
+        self.after_batch = after_batch  # the notifier's submit_persisted
         self._q: queue.Queue[Detection] = queue.Queue(maxsize=settings.queue_size)
         self._stop = threading.Event()
         self._busy = 0
@@ -62,8 +69,8 @@ class DetectionQueue:
         left = self._q.qsize()
         if left:
             log.error(
-                "alerting stopped with detections not applied (they will be re-detected "
-                "when the events are re-read)",
+                "alerting stopped with detections not applied (scheduled detection raises "
+                "them from the stored events; events re-read are detected again)",
                 extra={"detections": left},
             )
 
@@ -110,6 +117,8 @@ class DetectionQueue:
                     try:
                         self.manager.handle_many(batch)
                         self.handled += len(batch)
+                        if self.after_batch is not None:
+                            self.after_batch()
                         break
                     except Exception as e:
                         attempt += 1
@@ -191,8 +200,10 @@ def build(ctx: Any) -> list[Any]:
         log.info("alerting disabled (alerting.enabled=false)")
         return []
     notifier = Notifier(settings, ctx.client, ctx.names)
-    manager = AlertManager(ctx.client, ctx.names, settings, notify=notifier.submit)
-    detections = DetectionQueue(manager, settings)
+    manager = AlertManager(
+        ctx.client, ctx.names, settings, notify=notifier.submit, persist=notifier.persist
+    )
+    detections = DetectionQueue(manager, settings, after_batch=notifier.submit_persisted)
     checks = OperationalChecks(ctx.client, ctx.names, settings, notify=notifier.submit)
     ctx.detection_handler = detections
     ctx.extras["alerting.manager"] = manager

@@ -18,6 +18,8 @@ from socmon.settings.alerting import AlertingSettings
 SYSTEM = "system"  # the actor of the changes socmon itself makes
 
 Notify = Callable[[Notification], None]
+# Makes notifications durable before the alert writes they announce (the notifier's outbox).
+Persist = Callable[[list[Notification]], None]
 
 
 class AlertWriter:
@@ -30,11 +32,13 @@ class AlertWriter:
         settings: AlertingSettings,
         notify: Notify | None = None,
         clock: Callable[[], dt.datetime] = model.utcnow,
+        persist: Persist | None = None,
     ) -> None:
         self.client = client
         self.names = names
         self.settings = settings
         self.notify = notify
+        self.persist = persist
         self.clock = clock
         self._post_init()
 
@@ -53,6 +57,13 @@ class AlertWriter:
                 "notification hand-off failed",
                 extra={"alert_id": alert.get("id") if alert_id is None else alert_id},
             )
+
+    def _persist_ahead(self, pending: list[tuple[str, dict[str, Any]]]) -> None:
+        """Make the notifications ``_emit`` will hand over for these (kind, alert) pairs
+        durable first; raises when they cannot be stored (the caller retries its batch)."""
+        if self.persist is not None and pending:
+            at = model.iso(self.clock())
+            self.persist([Notification(kind, dict(alert), at) for kind, alert in pending])
 
     def _open_state(self, now: dt.datetime, sla: dt.timedelta, seen: str | None) -> dict[str, Any]:
         """The lifecycle fields of a newly raised alert (open, no events yet, SLA running),

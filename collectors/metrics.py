@@ -56,6 +56,12 @@ CHECKPOINT_WRITES = Counter(
     "Checkpoint files written (only positions acknowledged as durable).",
     registry=REGISTRY,
 )
+CHECKPOINT_UNREADABLE = Counter(
+    "socmon_collector_checkpoint_unreadable_total",
+    "Checkpoint files found unreadable at start (the source re-reads its files; deterministic "
+    "ids make the re-read store nothing twice).",
+    registry=REGISTRY,
+)
 
 _lock = threading.Lock()
 _last_logged: dict[tuple[str, str], tuple[float, int]] = {}

@@ -39,7 +39,7 @@ from socmon.indices import IndexNames
 from socmon.ingest_time import restamp_line
 from socmon.metrics import REGISTRY
 from socmon.settings import StorageSettings
-from socmon.spool import Spool
+from socmon.spool import SPOOL_DAMAGED, Segment, Spool, SpoolClosed
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ PENDING = Gauge(
 )
 
 _RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+_DAMAGED_ACTION = b'{"create":{}}\n'  # stands for the unreadable action of a damaged segment
 _MAX_DEAD_LETTER_DOC = 32_000
 
 
@@ -248,10 +249,22 @@ class BulkWriter:
             if batch is None:
                 return
             try:
-                self._deliver_batch(batch)
-            except Exception:  # never lose a batch to a bug: spool it
-                log.exception("bulk writer: unexpected error; spooling batch")
-                self._spool_lines(batch.lines)
+                try:
+                    self._deliver_batch(batch)
+                except SpoolClosed:
+                    raise
+                except Exception:  # never lose a batch to a bug: spool it
+                    log.exception("bulk writer: unexpected error; spooling batch")
+                    self._spool_lines(batch.lines)
+            except SpoolClosed:
+                # stopping while the spool's disk is full: not durable, so not acknowledged
+                # (its producer re-reads it at the next start)
+                log.error(
+                    "bulk writer stopped with a batch neither in Elasticsearch nor spooled; "
+                    "not acknowledged",
+                    extra={"documents": batch.docs},
+                )
+                return
             self._finish(batch)
 
     def _finish(self, batch: _Batch) -> None:
@@ -433,18 +446,48 @@ class BulkWriter:
             if seg is None:
                 self.spool.wait_for_data(1.0)
                 continue
-            body = self.spool.read(seg)
-            lines = self._restamp(body.splitlines(keepends=True))
             try:
-                self._deliver(lines, 0)
+                self._replay(seg)
             except _Unreachable:
                 self._stopping.wait(self._backoff(attempt))
                 attempt = min(attempt + 1, 10)
                 continue
+            except Exception:  # a bug must not stop the replay for good
+                log.exception("spool: replay failed; retrying", extra={"segment": str(seg.path)})
+                self._stopping.wait(self._backoff(attempt))
+                attempt = min(attempt + 1, 10)
+                continue
             attempt = 0
+
+    def _replay(self, seg: Segment) -> None:
+        """Send one segment to Elasticsearch, then delete it; a damaged segment's whole
+        documents are sent, the damaged rest is reported (log, counter, dead-letter index) and
+        the file is moved to the spool's ``damaged/`` directory."""
+        checked = self.spool.read(seg)
+        self._deliver(self._restamp(checked.lines), 0)
+        if not checked.reason:
             self.spool.remove(seg)
             self._count("replayed", seg.docs)
             log.info("spool: batch replayed", extra={"documents": seg.docs, "segment": seg.seq})
+            return
+        lost = max(seg.docs - checked.docs, 0)
+        SPOOL_DAMAGED.inc(lost)
+        kept = self.spool.quarantine(seg)
+        log.error(
+            "spool: damaged segment; its whole documents were replayed, the rest is lost",
+            extra={
+                "segment": seg.path.name,
+                "path": str(kept),
+                "reason": checked.reason,
+                "replayed": checked.docs,
+                "lost": lost,
+            },
+        )
+        self._count("replayed", checked.docs)
+        if checked.rest:
+            source = b"".join(checked.rest)
+            error = {"type": "spool_segment_damaged", "reason": f"{kept}: {checked.reason}"}
+            self._dead_letter([(_DAMAGED_ACTION, source, 0, error)])
 
     def _restamp(self, lines: list[bytes]) -> list[bytes]:
         """Replayed events get ``event.ingested`` = now (socmon.ingest_time): scheduled

@@ -105,12 +105,39 @@ class Notifier:
         # zero its outbox document is deleted.
         self._pending: dict[str, int] = {}
         self._pending_lock = threading.Lock()
+        # written by ``persist``, not yet submitted
+        self._persisted: dict[str, Notification] = {}
 
     # ------------------------------------------------------------------ public
 
+    def persist(self, notes: list[Notification]) -> None:
+        """Write notifications to the outbox ahead of the alert changes they announce (raises
+        when Elasticsearch does not take them). A process killed after those changes but before
+        ``submit`` leaves them pending for the next start instead of losing them: the replayed
+        events find their markers and would not notify again."""
+        if self.outbox is None or not notes:
+            return
+        self.outbox.put_many(notes)
+        with self._pending_lock:
+            self._persisted.update((n.id, n) for n in notes)
+
+    def submit_persisted(self) -> int:
+        """Submit what ``persist`` wrote but nobody submitted: a batch that failed after
+        persisting (e.g. a request that timed out but was applied) is applied again, finds its
+        markers, and would otherwise leave its notifications in the outbox until a restart.
+        Called after each applied batch; the ids are deterministic, so nothing is sent twice."""
+        with self._pending_lock:
+            left, self._persisted = list(self._persisted.values()), {}
+        for n in left:
+            self._enqueue(n)
+        return len(left)
+
     def submit(self, n: Notification) -> None:
-        """Persist (outbox) then queue a notification; never blocks on delivery."""
-        if self.outbox is not None:
+        """Persist (outbox, unless ``persist`` did) then queue a notification; never blocks on
+        delivery."""
+        with self._pending_lock:
+            persisted = self._persisted.pop(n.id, None) is not None
+        if self.outbox is not None and not persisted:
             try:
                 self.outbox.put(n)
             except Exception as e:

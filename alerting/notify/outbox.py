@@ -38,13 +38,19 @@ class Outbox:
 
     def put(self, n: Notification) -> None:
         """Persist ``n`` (raises when Elasticsearch does not take it)."""
-        doc = {
-            "@timestamp": model.iso(model.utcnow()),
-            "kind": KIND,
-            "notification_id": n.id,
-            "data": {"kind": n.kind, "alert": n.alert, "at": n.at, "id": n.id, "extra": n.extra},
-        }
-        self.client.index(index=self.names.state, id=outbox_id(n.id), document=doc)
+        self.client.index(index=self.names.state, id=outbox_id(n.id), document=_doc(n))
+
+    def put_many(self, notes: list[Notification]) -> None:
+        """Persist several in one request (raises unless Elasticsearch took every one)."""
+        ops: list[dict[str, Any]] = []
+        for n in notes:
+            ops += [{"index": {"_index": self.names.state, "_id": outbox_id(n.id)}}, _doc(n)]
+        if not ops:
+            return
+        resp = self.client.bulk(operations=ops)
+        if resp.get("errors"):
+            failed = [i for i in resp["items"] if next(iter(i.values())).get("status", 500) >= 300]
+            raise RuntimeError(f"outbox: {len(failed)} of {len(notes)} notifications not stored")
 
     def done(self, notification_id: str) -> None:
         """Forget a notification that was delivered or dead-lettered."""
@@ -84,3 +90,12 @@ class Outbox:
             out.append((str(src.get("@timestamp", "")), n))
         out.sort(key=lambda x: x[0])
         return [n for _, n in out]
+
+
+def _doc(n: Notification) -> dict[str, Any]:
+    return {
+        "@timestamp": model.iso(model.utcnow()),
+        "kind": KIND,
+        "notification_id": n.id,
+        "data": {"kind": n.kind, "alert": n.alert, "at": n.at, "id": n.id, "extra": n.extra},
+    }

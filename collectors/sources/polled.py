@@ -3,8 +3,10 @@ checkpoint file and the daemon thread that calls ``poll`` every ``poll_interval`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import threading
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -12,7 +14,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from socmon.collectors.enrich import Enricher
-from socmon.collectors.metrics import CHECKPOINT_WRITES
+from socmon.collectors.metrics import CHECKPOINT_UNREADABLE, CHECKPOINT_WRITES
 from socmon.pipeline import EventSink
 from socmon.settings.collectors import CollectorSettings, EvtxSource, FileSource
 
@@ -33,9 +35,14 @@ class CheckpointStore:
         except FileNotFoundError:
             return {}
         except (OSError, orjson.JSONDecodeError) as e:
+            kept = self.path.with_name(self.path.name + ".unreadable")
+            with contextlib.suppress(OSError):
+                shutil.copyfile(self.path, kept)  # the evidence, before the next save
+            CHECKPOINT_UNREADABLE.inc()
             log.error(
-                "checkpoint file unreadable; starting fresh",
-                extra={"path": str(self.path), "reason": str(e)},
+                "checkpoint file unreadable; re-reading the source's files from the start "
+                "(already stored events are recognised by their ids)",
+                extra={"path": str(self.path), "reason": str(e), "kept_as": str(kept)},
             )
             return {}
 

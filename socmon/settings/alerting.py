@@ -205,7 +205,12 @@ class AlertingSettings(Section):
         default_factory=dict, description="Notification channels by name."
     )
     routes: list[Route] = Field(default_factory=list, description="Notification routes.")
-    retry_max_attempts: int = Field(6, ge=1, description="Delivery attempts before dead letter.")
+    retry_max_attempts: int = Field(
+        20,
+        ge=1,
+        description="Delivery attempts before dead letter (the default, with retry_initial 1 "
+        "and retry_max 300, keeps retrying for about an hour).",
+    )
     retry_initial: float = Field(1.0, gt=0, description="First retry delay (seconds).")
     retry_max: float = Field(300.0, gt=0, description="Longest retry delay (seconds).")
     notify_queue_size: int = Field(
