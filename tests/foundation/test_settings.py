@@ -167,8 +167,10 @@ def test_configuration_reference_documents_every_nested_field() -> None:
             choices = prop.get("enum") or [
                 v for alt in prop.get("anyOf", []) for v in alt.get("enum", [])
             ]
-            if "const" in prop:
+            if "const" in prop and field == "type":  # a kind of entry: its table's title
                 assert f"`type: {prop['const']}`" in doc
+            elif "const" in prop:  # a field with one allowed value lists it
+                assert f"`{prop['const']}`" in row, f"{path}.{field}: {prop['const']} not listed"
             for value in choices:
                 assert f"`{value}`" in row, f"{path}.{field}: choice {value} not listed"
     # a top-level choice too: spool_full_policy's values

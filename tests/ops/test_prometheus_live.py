@@ -141,7 +141,9 @@ def _config(tmp: Path, api_port: int, syslog_port: int, webhook: str) -> Path:
             "channels": {"hook": {"type": "webhook", "url": webhook}},
             "routes": [{"name": "all", "channels": ["hook"], "min_severity": "low"}],
         },
-        "api": {"port": api_port, "metrics_token": TOKEN},
+        # no network reads /metrics without the token (docs/security.md: loopback does by
+        # default), so Prometheus must scrape with the shipped configuration's token file
+        "api": {"port": api_port, "metrics_token": TOKEN, "metrics_networks": []},
     }
     path = tmp / "socmon.yaml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
