@@ -121,7 +121,8 @@ def test_rules_pipeline_command_uses_placeholders(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("SOCMON_DETECTION_PLACEHOLDERS", '{"admins": ["root", "Administrator"]}')
     r = CliRunner().invoke(cli, ["rules", "pipeline"])
     assert r.exit_code == 0, r.output
-    pipe = ProcessingPipeline.from_yaml(r.output)
+    # the file is what goes to stdout (an admin redirects it); logs go to stderr
+    pipe = ProcessingPipeline.from_yaml(r.stdout)
     assert pipe.vars == {"admins": ["root", "Administrator"]}
     shipped = CliRunner().invoke(cli, ["rules", "pipeline", "--shipped"])
-    assert shipped.output == PIPELINE_FILE.read_text()
+    assert shipped.stdout == PIPELINE_FILE.read_text()
