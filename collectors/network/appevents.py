@@ -22,6 +22,8 @@ from socmon.collectors.network.dns import DnsError, parse_dns
 from socmon.collectors.network.ecs import TRANSPORTS, EventFactory, endpoints, ip_str, iso
 from socmon.collectors.network.flows import Flow
 from socmon.collectors.network.http import looks_like_request, looks_like_response
+from socmon.collectors.network.ssh import HOW as SSH_HOW
+from socmon.collectors.network.ssh import SshInspector
 from socmon.settings.network import NetworkSettings
 
 MAX_DNS_QUERIES = 65_536  # DNS queries waiting for an answer, at most
@@ -70,7 +72,9 @@ class AppEvents:
         if app is PROBE:
             _, rport = f.resp()
             limit = self.s.max_payload_inspect
-            if rport in LOGIN_PORTS:
+            if payload[:4] == b"SSH-":  # either side's identification line, any port
+                app = SshInspector(self._emitter(f))
+            elif rport in LOGIN_PORTS:
                 app = LoginInspector(self._emitter(f), LOGIN_PORTS[rport])
             elif rport in DNS_PORTS:
                 app = DnsTcpInspector(self._emitter(f), self.bad)
@@ -127,6 +131,9 @@ class AppEvents:
                 ts, pkt_no, who, fields["protocol"], fields["user"], fields["outcome"]
             )
             return
+        if kind == "ssh":
+            self._ssh_auth(ts, pkt_no, (sip, sp, dip, dp, cid), f.v6, fields)
+            return
         ev = self.factory.base(
             f"network.{kind}", ts, ["network"] + (["web"] if kind == "http" else []), ["protocol"]
         )
@@ -177,6 +184,43 @@ class AppEvents:
         ev["related"]["user"] = [user]
         ev["message"] = f"{protocol} credentials sent in clear text (user {user!r})"
         self.out.append((self.factory.id("credentials", cid, ts, pkt_no, len(self.out)), ev))
+
+    def _ssh_auth(
+        self,
+        ts: float,
+        pkt_no: int,
+        who: tuple[str, int, str, int, str],
+        v6: bool,
+        fields: dict[str, Any],
+    ) -> None:
+        """One SSH authentication outcome inferred from the session's shape (``ssh.py``)."""
+        sip, sp, dip, dp, cid = who
+        outcome = fields["outcome"]
+        ev = self.factory.base("network.ssh", ts, ["authentication", "network"], ["start"])
+        ev["event"]["action"] = "ssh-login"
+        ev["event"]["outcome"] = outcome
+        ev["event"]["reason"] = f"inferred from {SSH_HOW}"
+        endpoints(ev, sip, sp, dip, dp)
+        ev["network"] = {
+            "transport": "tcp",
+            "type": "ipv6" if v6 else "ipv4",
+            "protocol": "ssh",
+            "community_id": cid,
+        }
+        auth = {k: fields[k] for k in ("attempt", "server_packet_bytes", "service_accept_bytes")}
+        if fields["failure_bytes"]:
+            auth["failure_packet_bytes"] = fields["failure_bytes"]
+        auth["inferred_from"] = "packet_sizes"
+        ev["ssh"] = {"auth": auth}
+        if fields["client"]:
+            ev["ssh"]["client"] = fields["client"]
+        if fields["server"]:
+            ev["ssh"]["server"] = fields["server"]
+        ev["message"] = (
+            f"SSH authentication {outcome} (attempt {fields['attempt']}) from {sip} to "
+            f"{dip}:{dp}, inferred from the server's packet sizes"
+        )
+        self.out.append((self.factory.id("ssh", cid, ts, pkt_no, len(self.out)), ev))
 
     # ------------------------------------------------------------------ DNS
     def _dns(self, f: Flow, is_orig: bool, payload: bytes, ts: float, pkt_no: int) -> None:

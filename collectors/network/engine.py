@@ -85,7 +85,9 @@ class PacketProcessor:
         self.table = FlowTable(settings, self._flow_ended)
         self.detections = ThresholdDetections(settings, self.factory, self.out)
         self.apps = AppEvents(settings, self.factory, self.out, self.bad, self.detections)
-        tracker = ArpTracker(set(settings.gateway_ips), settings.arp_multi_ip_threshold)
+        tracker = ArpTracker(
+            set(settings.gateway_ips), settings.arp_multi_ip_threshold, settings.arp_hold_seconds
+        )
         self.arp = ArpEvents(tracker, self.factory, self.out, self.bad)
         self.icmp = IcmpErrors(self.table, self.factory, self.out, self.bad)
 

@@ -107,12 +107,14 @@ class NetworkSettings(Section):
     bruteforce_threshold: int = Field(
         default=20,
         ge=2,
-        description="Short connections from one source to one SSH/RDP/FTP/... service in a "
-        "window -> network.bruteforce.",
+        description="Short connections from one source to one RDP/FTP/Telnet/VNC service in a "
+        "window -> network.bruteforce (SSH: failed logins inferred from the session shape are "
+        "counted by the Sigma correlation rule ssh_password_guessing.yml instead).",
     )
     bruteforce_ports: list[int] = Field(
-        default_factory=lambda: [21, 22, 23, 3389, 5900],
-        description="Destination ports watched for brute force (FTP, SSH, Telnet, RDP, VNC).",
+        default_factory=lambda: [21, 23, 3389, 5900],
+        description="Destination ports watched for brute force by short connections (FTP, "
+        "Telnet, RDP, VNC). 22 is no longer in it: SSH logins are inferred (network.ssh).",
     )
     bruteforce_max_duration: float = Field(
         default=10.0, gt=0, description="A connection shorter than this counts for brute force."
@@ -134,8 +136,16 @@ class NetworkSettings(Section):
     )
     gateway_ips: list[str] = Field(
         default_factory=list,
-        description="Gateway addresses: an ARP reply claiming one from a new MAC is flagged "
-        "arp.gateway=true in the network.arp_anomaly event.",
+        description="Gateway addresses: an ARP claim on one by a MAC other than its holder is "
+        "flagged arp.gateway=true in the network.arp_anomaly event. Empty: the gateway is "
+        "learned from traffic (the address most hosts ask for in ARP, at least 3).",
+    )
+    arp_hold_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="An address claimed in ARP within this many seconds is still held by its "
+        "MAC: another MAC claiming it is a conflict (or a flip-flop when it held it before); "
+        "after longer silence the address simply changed hands (ip-mac-changed).",
     )
     arp_multi_ip_threshold: int = Field(
         default=5,

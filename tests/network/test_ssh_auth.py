@@ -1,0 +1,150 @@
+"""SSH authentication outcomes inferred from the session shape (collectors/network/ssh.py),
+checked against Zeek's own ssh.log of a public capture and on crafted sessions, and the
+password-guessing correlation rule end to end: pcap -> events -> streaming engine -> alert."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from socmon.rules.evaluate import evaluate_events
+from socmon.settings import PROJECT_ROOT
+from tests.network.helpers import ZEEK, events, of, write_pcap
+from tests.network.ssh_sessions import ssh_session
+
+RULE = PROJECT_ROOT / "rules" / "sigma" / "network" / "ssh_password_guessing.yml"
+NETWORK_RULES = PROJECT_ROOT / "rules" / "sigma" / "network"
+GUESSING = "SSH password guessing seen on the network"
+T0 = 1_760_000_000.0
+
+# Zeek's ssh.log for Traces/ssh/ssh.pcap (zeek/zeek testing/btest/Baseline/
+# scripts.base.protocols.ssh.basic/ssh.log, the version with auth_attempts, 2018):
+# (orig_h, orig_p) -> (auth_success, auth_attempts); None: unset. The SSH 1 sessions
+# (eight from 192.168.2.1, auth unset) are not listed: nothing is inferred for SSH 1 and
+# none of them gives an event. The session to the paramiko server (55179 -> 2200) is unset
+# in that baseline and T/1 in a later Zeek's ssh.log of the same trace (uid
+# CUM0KZ3MLUfNB0cl11, 2022), after Zeek learnt to count encrypted bytes that share a
+# segment with NEWKEYS, as socmon does.
+ZEEK_SSH_LOG = {
+    ("192.168.1.79", 51880): (None, 0),  # zlib@openssh.com compression: not inferred
+    ("10.0.0.18", 40184): (True, 1),
+    ("192.168.2.1", 57189): (True, 3),
+    ("192.168.2.1", 55179): (True, 1),
+    ("192.168.2.1", 59246): (True, 2),
+    ("192.168.1.32", 41164): (True, 5),
+    ("192.168.1.32", 33910): (True, 1),
+    ("192.168.1.32", 41268): (False, 6),
+    ("192.168.1.31", 52294): (True, 2),
+    ("192.168.1.31", 51489): (True, 3),
+    ("192.168.1.32", 58641): (False, 1),
+    ("192.168.1.32", 58646): (True, 1),
+    ("192.168.1.32", 58649): (True, 1),
+}
+
+
+def test_outcomes_match_zeeks_ssh_log(traces: Path) -> None:
+    evs, proc = events(traces / "ssh" / "ssh.pcap")
+    seen: dict[tuple[str, int], list[dict]] = defaultdict(list)
+    for e in of(evs, "network.ssh"):
+        seen[(e["source"]["ip"], e["source"]["port"])].append(e)
+    assert set(seen) == {k for k, (ok, _) in ZEEK_SSH_LOG.items() if ok is not None}
+    for key, (ok, attempts) in ZEEK_SSH_LOG.items():
+        got = seen.get(key, [])
+        if ok is None:
+            continue
+        outcomes = [e["event"]["outcome"] for e in got]
+        # Zeek's auth_attempts counts the failures after the first (the answer to the
+        # client's "none" probe) and the success; each is one socmon event.
+        assert len(got) == attempts, (key, outcomes)
+        want_last = "success" if ok else "failure"
+        assert outcomes == ["failure"] * (attempts - 1) + [want_last], (key, outcomes)
+        assert [e["ssh"]["auth"]["attempt"] for e in got] == list(range(1, attempts + 1))
+    e = seen[("192.168.1.32", 41268)][0]
+    assert e["event"]["category"] == ["authentication", "network"]
+    assert e["network"]["protocol"] == "ssh" and e["destination"]["port"] == 22
+    assert e["destination"]["ip"] == "128.2.10.238"
+    assert e["ssh"]["auth"]["inferred_from"] == "packet_sizes"
+    assert e["ssh"]["client"] == "SSH-2.0-OpenSSH_6.6"
+    assert proc.stats.get("inspector_error", 0) == 0
+
+
+@pytest.fixture(scope="module")
+def traces(datasets: Path) -> Path:
+    return datasets / ZEEK / "Traces"
+
+
+def crafted(tmp_path: Path, name: str, pkts: list) -> list[dict]:
+    evs, proc = events(write_pcap(tmp_path / f"{name}.pcap", pkts))
+    assert proc.stats.get("inspector_error", 0) == 0
+    return evs
+
+
+def outcomes(evs: list[dict]) -> list[tuple[str, str, int]]:
+    return [
+        (e["source"]["ip"], e["event"]["outcome"], e["ssh"]["auth"]["attempt"])
+        for e in of(evs, "network.ssh")
+    ]
+
+
+def test_crafted_success_failure_and_compression(tmp_path: Path) -> None:
+    ok = ssh_session("10.0.0.1", "10.0.0.22", 40001, T0, ["success"])
+    typo = ssh_session("10.0.0.2", "10.0.0.22", 40002, T0 + 10, ["failure", "success"])
+    bad = ssh_session("10.0.0.3", "10.0.0.22", 40003, T0 + 20, ["failure"] * 3)
+    zlib = ssh_session("10.0.0.4", "10.0.0.22", 40004, T0 + 30, ["failure"] * 3, "zlib")
+    other_port = ssh_session("10.0.0.5", "10.0.0.23", 40005, T0 + 40, ["failure"], dport=2222)
+    evs = crafted(tmp_path, "mix", ok + typo + bad + zlib + other_port)
+    assert outcomes(evs) == [
+        ("10.0.0.1", "success", 1),
+        ("10.0.0.2", "failure", 1),
+        ("10.0.0.2", "success", 2),
+        ("10.0.0.3", "failure", 1),
+        ("10.0.0.3", "failure", 2),
+        ("10.0.0.3", "failure", 3),
+        ("10.0.0.5", "failure", 1),
+    ]
+    assert not of(evs, "network.bruteforce")
+
+
+def guesser(sessions: int, per_session: int = 3, gap: float = 20.0) -> list:
+    pkts: list = []
+    for i in range(sessions):
+        pkts += ssh_session(
+            "203.0.113.9", "10.0.0.22", 50000 + i, T0 + i * gap, ["failure"] * per_session
+        )
+    return pkts
+
+
+def test_password_guessing_end_to_end_gives_one_alert(tmp_path: Path) -> None:
+    """Five sessions of three wrong passwords (15 failures in 100 s) -> one alert of the
+    correlation rule, run by the streaming engine over every shipped network rule."""
+    evs = crafted(tmp_path, "guess", guesser(5))
+    assert len([e for e in of(evs, "network.ssh") if e["event"]["outcome"] == "failure"]) == 15
+    dets = evaluate_events([NETWORK_RULES], evs)
+    assert [d.rule_title for d in dets] == [GUESSING]
+    (d,) = dets
+    assert {ev.event["source"]["ip"] for ev in d.events} == {"203.0.113.9"}
+    assert len(d.events) == 10  # the threshold: the tenth failure completes it
+
+
+def test_normal_logins_do_not_page(tmp_path: Path) -> None:
+    """A user logging in 6 times in ten minutes, mistyping once in three of them (3
+    failures), and another with a single wrong session (3 failures): below 10."""
+    pkts: list = []
+    for i in range(6):
+        outcome = ["failure", "success"] if i % 2 else ["success"]
+        pkts += ssh_session("10.0.0.10", "10.0.0.22", 41000 + i, T0 + i * 60, outcome)
+    pkts += ssh_session("10.0.0.11", "10.0.0.22", 42000, T0 + 30, ["failure"] * 3)
+    evs = crafted(tmp_path, "normal", pkts)
+    assert len(of(evs, "network.ssh")) == 6 + 3 + 3
+    assert evaluate_events([NETWORK_RULES], evs) == []
+
+
+def test_slow_guessing_outside_the_window_does_not_page(tmp_path: Path) -> None:
+    """9 failures in any 10 minutes (three sessions of three, 5 minutes apart) stay
+    under the threshold; a fourth session within the window completes it."""
+    evs = crafted(tmp_path, "slow", guesser(3, gap=300.0))
+    assert evaluate_events([RULE], evs) == []
+    evs = crafted(tmp_path, "slow4", guesser(4, gap=150.0))
+    assert [d.rule_title for d in evaluate_events([RULE], evs)] == [GUESSING]
