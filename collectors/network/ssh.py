@@ -16,7 +16,9 @@ server's encrypted segments, with the heuristic of Zeek's SSH analyser
 5. every later server segment of exactly that size is one more failed attempt.
 
 Like Zeek, nothing is inferred when compression (zlib) is negotiated, for SSH 1, or when the
-key exchange could not be followed.
+key exchange could not be followed. Zeek sees reassembled streams; here a server segment whose
+bytes equal the previous one is a retransmission and is skipped (two encrypted messages never
+have the same ciphertext: the sequence number is in the MAC and, for CTR/AEAD, the keystream).
 """
 
 from __future__ import annotations
@@ -79,18 +81,19 @@ class SshInspector(Inspector):
         self.skipped_banner = False
         self.attempts = 0  # outcomes inferred (failures counted, then the success)
         self.unusable = ""  # why nothing can be inferred (compression, SSH 1, ...)
+        self.last_server = b""  # the last encrypted server segment (retransmissions)
 
     def feed(self, is_orig: bool, payload: bytes, ts: float, pkt_no: int) -> None:
         side = self.sides[0 if is_orig else 1]
         if side.encrypted:
-            self._encrypted(is_orig, len(payload), ts, pkt_no)
+            self._encrypted(is_orig, payload, ts, pkt_no)
             return
         side.buf += payload
         rest = self._cleartext(side)
         if self.unusable:
             self.done = True
         elif rest:
-            self._encrypted(is_orig, rest, ts, pkt_no)
+            self._encrypted(is_orig, payload[-rest:], ts, pkt_no)
 
     def _cleartext(self, side: _Side) -> int:
         """Consume what can be parsed; return how many bytes after NEWKEYS (encrypted ones)
@@ -149,12 +152,14 @@ class SshInspector(Inspector):
             if alg in COMPRESSION:
                 self.unusable = f"compression {alg}"
 
-    def _encrypted(self, is_orig: bool, size: int, ts: float, pkt_no: int) -> None:
+    def _encrypted(self, is_orig: bool, data: bytes, ts: float, pkt_no: int) -> None:
         if is_orig:
             self.saw_client_encrypted = True
             return
-        if not self.saw_client_encrypted:
-            return
+        if not self.saw_client_encrypted or data == self.last_server:
+            return  # (the same ciphertext again is a TCP retransmission, not a new message)
+        self.last_server = data
+        size = len(data)
         if not self.service_accept:
             self.service_accept = size
             return

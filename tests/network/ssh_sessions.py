@@ -85,9 +85,11 @@ def ssh_session(
     outcomes: list[str],
     compression: str = "none",
     dport: int = 22,
+    retransmit: bool = False,
 ) -> list[Ether]:
     """A client that sends "none" first (as OpenSSH does), then one password per outcome
-    ("failure"/"success"); the session ends after a success or the last failure."""
+    ("failure"/"success"); the session ends after a success or the last failure.
+    ``retransmit``: the server's answer to each password is sent twice."""
     s = Session(cli, srv, sport, t0, dport)
     s.send(True, "S")
     s.send(False, "SA")
@@ -107,6 +109,8 @@ def ssh_session(
         s.send(True, "PA", os.urandom(CLIENT_PASSWORD))
         s.t += 1.0  # the server's delay after a password
         s.send(False, "PA", os.urandom(SUCCESS if outcome == "success" else FAILURE))
+        if retransmit:  # the same segment again (a lost ACK)
+            s.send(False, "PA", bytes(s.pkts[-1][Raw].load))
         if outcome == "success":
             s.send(True, "PA", os.urandom(128))  # channel open ...
             s.send(False, "PA", os.urandom(96))

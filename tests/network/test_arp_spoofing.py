@@ -12,7 +12,7 @@ from scapy.layers.l2 import ARP, Ether
 
 from socmon.rules.evaluate import evaluate_events
 from socmon.settings import PROJECT_ROOT
-from tests.network.helpers import events, of, write_pcap
+from tests.network.helpers import ZEEK, events, of, write_pcap
 
 RULES = PROJECT_ROOT / "rules" / "sigma" / "network"
 GW, G = "10.0.0.254", "00:00:5e:00:01:01"
@@ -133,3 +133,23 @@ def test_a_normal_lan_does_not_page(tmp_path: Path) -> None:
     ]
     evs, _ = events(write_pcap(tmp_path / "normal2.pcap", pkts))
     assert evaluate_events([RULES], evs) == []
+
+
+def test_real_arp_captures_do_not_page(datasets: Path) -> None:
+    """Zeek's ARP traces (who-has/is-at on Ethernet, radiotap, 802.11 monitor mode, Linux
+    cooked; one begins with a reply whose request was before the capture) raise no rule."""
+    traces = datasets / ZEEK / "Traces"
+    names = [
+        "arp-who-has.pcap",
+        "arp-who-has-radiotap.pcap",
+        "arp-who-has-wlanmon.pcap",
+        "arp-leak.pcap",
+        "linuxsll-arp.pcap",
+        "communityid/arp.pcap",
+    ]
+    seen = 0
+    for name in names:
+        evs, _ = events(traces / name)
+        seen += len(of(evs, "network.arp"))
+        assert evaluate_events([RULES], evs) == [], name
+    assert seen >= 20  # ARP was read, not skipped

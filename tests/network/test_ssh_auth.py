@@ -94,7 +94,8 @@ def test_crafted_success_failure_and_compression(tmp_path: Path) -> None:
     bad = ssh_session("10.0.0.3", "10.0.0.22", 40003, T0 + 20, ["failure"] * 3)
     zlib = ssh_session("10.0.0.4", "10.0.0.22", 40004, T0 + 30, ["failure"] * 3, "zlib")
     other_port = ssh_session("10.0.0.5", "10.0.0.23", 40005, T0 + 40, ["failure"], dport=2222)
-    evs = crafted(tmp_path, "mix", ok + typo + bad + zlib + other_port)
+    resent = ssh_session("10.0.0.6", "10.0.0.22", 40006, T0 + 50, ["failure"] * 2, retransmit=True)
+    evs = crafted(tmp_path, "mix", ok + typo + bad + zlib + other_port + resent)
     assert outcomes(evs) == [
         ("10.0.0.1", "success", 1),
         ("10.0.0.2", "failure", 1),
@@ -103,6 +104,8 @@ def test_crafted_success_failure_and_compression(tmp_path: Path) -> None:
         ("10.0.0.3", "failure", 2),
         ("10.0.0.3", "failure", 3),
         ("10.0.0.5", "failure", 1),
+        ("10.0.0.6", "failure", 1),  # each failure retransmitted: still counted once
+        ("10.0.0.6", "failure", 2),
     ]
     assert not of(evs, "network.bruteforce")
 
@@ -148,3 +151,37 @@ def test_slow_guessing_outside_the_window_does_not_page(tmp_path: Path) -> None:
     assert evaluate_events([RULE], evs) == []
     evs = crafted(tmp_path, "slow4", guesser(4, gap=150.0))
     assert [d.rule_title for d in evaluate_events([RULE], evs)] == [GUESSING]
+
+
+def test_guessing_capture_becomes_one_alert_in_elasticsearch(
+    tmp_path: Path, es_client, names
+) -> None:
+    """pcap -> network.ssh events -> streaming engine with the correlation -> alerting: one
+    alert, holding the ten failures that completed it; the same capture read again (another
+    engine, as after a restart with no correlation state) adds no alert and no event."""
+    from socmon.alerting.grouping import AlertManager
+    from socmon.rules.evaluate import build_engine, run_events
+    from socmon.settings.alerting import AlertingSettings
+
+    pkts = guesser(5)
+    for i in range(3):  # normal logins of someone else on the same server meanwhile
+        pkts += ssh_session("10.0.0.10", "10.0.0.22", 41000 + i, T0 + 5 + i * 30, ["success"])
+    path = write_pcap(tmp_path / "guess.pcap", pkts)
+    manager = AlertManager(es_client, names, AlertingSettings())
+    results = []
+    for _ in range(2):
+        evs, _ = events(path)
+        dets = run_events(build_engine([NETWORK_RULES]), evs)
+        assert [d.rule_title for d in dets] == [GUESSING]
+        results += manager.handle_many(dets)
+    assert [r.action for r in results] == ["created", "duplicate"], results
+    es_client.indices.refresh(index=names.alerts)
+    hits = es_client.search(index=names.alerts, size=10)["hits"]["hits"]
+    assert len(hits) == 1
+    alert = hits[0]["_source"]
+    assert alert["rule"]["name"] == GUESSING and alert["detection_mode"] == "correlation"
+    assert alert["event_count"] == 10 and len(alert["event_refs"]) == 10
+    assert {g["field"]: g["value"] for g in alert["group"]} == {
+        "source.ip": "203.0.113.9",
+        "destination.ip": "10.0.0.22",
+    }
