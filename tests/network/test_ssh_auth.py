@@ -44,13 +44,30 @@ ZEEK_SSH_LOG = {
 }
 
 
-def test_outcomes_match_zeeks_ssh_log(traces: Path) -> None:
-    evs, proc = events(traces / "ssh" / "ssh.pcap")
+# One session each: Zeek's ssh.log Baselines scripts.base.protocols.ssh.<test> (2024-2025).
+ZEEK_ONE_SESSION = {
+    "ssh_kex_curve25519.pcap": ("192.168.1.100", 60906, True, 2),  # curve25519_kex
+    "ssh_kex_mlkem.pcap": ("10.211.55.16", 49046, True, 1),  # mlkem_kex (port 2299)
+    "ssh_version_199.pcap": ("10.0.0.1", 59139, True, 1),  # ssh_version_199
+    "server-pre-banner-data.pcap": ("10.0.2.1", 55343, None, 0),  # pre-banner: zlib
+    "reverse-ssh.pcap": ("10.0.0.1", 48020, None, 0),  # ssh-reverse-connection: zlib
+    "ssh_kex_dh_group18.pcap": ("192.168.249.1", 54468, None, 0),  # dh_group18_kex: zlib
+}
+
+
+def by_session(evs: list[dict]) -> dict[tuple[str, int], list[dict]]:
     seen: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for e in of(evs, "network.ssh"):
         seen[(e["source"]["ip"], e["source"]["port"])].append(e)
-    assert set(seen) == {k for k, (ok, _) in ZEEK_SSH_LOG.items() if ok is not None}
-    for key, (ok, attempts) in ZEEK_SSH_LOG.items():
+    return seen
+
+
+def check_against_zeek(
+    seen: dict[tuple[str, int], list[dict]],
+    table: dict[tuple[str, int], tuple[bool | None, int]],
+) -> None:
+    assert set(seen) == {k for k, (ok, _) in table.items() if ok is not None}
+    for key, (ok, attempts) in table.items():
         got = seen.get(key, [])
         if ok is None:
             continue
@@ -61,6 +78,12 @@ def test_outcomes_match_zeeks_ssh_log(traces: Path) -> None:
         want_last = "success" if ok else "failure"
         assert outcomes == ["failure"] * (attempts - 1) + [want_last], (key, outcomes)
         assert [e["ssh"]["auth"]["attempt"] for e in got] == list(range(1, attempts + 1))
+
+
+def test_outcomes_match_zeeks_ssh_log(traces: Path) -> None:
+    evs, proc = events(traces / "ssh" / "ssh.pcap")
+    seen = by_session(evs)
+    check_against_zeek(seen, ZEEK_SSH_LOG)
     e = seen[("192.168.1.32", 41268)][0]
     assert e["event"]["category"] == ["authentication", "network"]
     assert e["network"]["protocol"] == "ssh" and e["destination"]["port"] == 22
@@ -68,6 +91,10 @@ def test_outcomes_match_zeeks_ssh_log(traces: Path) -> None:
     assert e["ssh"]["auth"]["inferred_from"] == "packet_sizes"
     assert e["ssh"]["client"] == "SSH-2.0-OpenSSH_6.6"
     assert proc.stats.get("inspector_error", 0) == 0
+    for name, (ip, port, ok, attempts) in ZEEK_ONE_SESSION.items():
+        evs, proc = events(traces / "ssh" / name)
+        check_against_zeek(by_session(evs), {(ip, port): (ok, attempts)})
+        assert proc.stats.get("inspector_error", 0) == 0, name
 
 
 @pytest.fixture(scope="module")
