@@ -18,6 +18,8 @@ from socmon.collectors.network.apps import (
     TlsInspector,
 )
 from socmon.collectors.network.detections import ThresholdDetections
+from socmon.collectors.network.dhcp import PORTS as DHCP_PORTS
+from socmon.collectors.network.dhcp import offered_router
 from socmon.collectors.network.dns import DnsError, parse_dns
 from socmon.collectors.network.ecs import TRANSPORTS, EventFactory, endpoints, ip_str, iso
 from socmon.collectors.network.flows import Flow
@@ -30,6 +32,7 @@ MAX_DNS_QUERIES = 65_536  # DNS queries waiting for an answer, at most
 DNS_PORTS = (53, 5353, 5355)
 LOGIN_PORTS = {21: "ftp", 110: "pop3", 143: "imap"}
 DNS_UDP = "dns-udp"  # Flow.app sentinel: stateless DNS parsing of every datagram
+DHCP = "dhcp"  # Flow.app sentinel: DHCP datagrams, read for the router they hand out
 PROBE = "probe"  # Flow.app sentinel: a TCP flow whose application is not known yet
 
 Out = list[tuple[str, dict[str, Any]]]
@@ -44,8 +47,10 @@ class AppEvents:
         out: Out,
         bad: Callable[[str, str], None],
         detections: ThresholdDetections,
+        dhcp_router: Callable[[str, float], None] | None = None,
     ) -> None:
         self.s = settings
+        self.dhcp_router = dhcp_router
         self.factory = factory
         self.out = out
         self.bad = bad
@@ -61,6 +66,8 @@ class AppEvents:
             return PROBE
         if proto == 17 and (sp in DNS_PORTS or dp in DNS_PORTS):
             return DNS_UDP
+        if proto == 17 and sp in DHCP_PORTS and dp in DHCP_PORTS:
+            return DHCP
         return None
 
     def inspect(self, f: Flow, is_orig: bool, payload: bytes, ts: float, pkt_no: int) -> None:
@@ -68,6 +75,11 @@ class AppEvents:
         app = f.app
         if app is DNS_UDP:
             self._dns(f, is_orig, payload, ts, pkt_no)
+            return
+        if app is DHCP:
+            router = offered_router(payload)
+            if router is not None and self.dhcp_router is not None:
+                self.dhcp_router(router, ts)
             return
         if app is PROBE:
             _, rport = f.resp()

@@ -70,8 +70,8 @@ class ArpTracker:
     - ``mac-multiple-ips``: one MAC claims ``multi_ip_threshold`` addresses.
 
     The offending MAC is the claimant that is not the address's owner. Gateways are
-    ``gateways`` when configured, otherwise learned: the address most distinct hosts asked
-    for (at least ``GATEWAY_MIN_REQUESTERS``)."""
+    ``gateways`` when configured, otherwise learned: the routers DHCP servers hand out, and
+    the address most distinct hosts asked for (at least ``GATEWAY_MIN_REQUESTERS``)."""
 
     def __init__(
         self,
@@ -92,15 +92,24 @@ class ArpTracker:
         self.pending: dict[tuple[bytes, bytes], float] = {}  # (asker ip, asked ip) -> time
         self.askers: dict[bytes, set[bytes]] = {}  # asked ip -> asking ips (bounded)
         self.learned_gateway: str | None = None
+        self.dhcp_routers: set[str] = set()
         self.started: float | None = None  # first packet: earlier requests were not seen
         self._last: dict[tuple[str, bytes, bytes], float] = {}
 
     # ------------------------------------------------------------------ gateway
     def gateway_of(self, ip: str) -> str | None:
-        """How ``ip`` is known to be a gateway (``configured``/``learned``), or None."""
+        """How ``ip`` is known to be a gateway (``configured``, ``dhcp``, ``learned``), or
+        None. Configured gateways replace the others."""
         if self.gateways:
             return "configured" if ip in self.gateways else None
+        if ip in self.dhcp_routers:
+            return "dhcp"
         return "learned" if ip == self.learned_gateway else None
+
+    def dhcp_router(self, ip: str, ts: float) -> None:
+        """A DHCP server handed out ``ip`` as the router (``appevents``, ``dhcp.py``)."""
+        if ip not in self.dhcp_routers and len(self.dhcp_routers) < 64:
+            self.dhcp_routers.add(ip)
 
     def _asked(self, asker: bytes, asked: bytes, ts: float) -> None:
         pending = self.pending

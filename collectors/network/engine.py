@@ -84,11 +84,13 @@ class PacketProcessor:
         self.decoder = LinkDecoder(self.bad, self.stats)
         self.table = FlowTable(settings, self._flow_ended)
         self.detections = ThresholdDetections(settings, self.factory, self.out)
-        self.apps = AppEvents(settings, self.factory, self.out, self.bad, self.detections)
         tracker = ArpTracker(
             set(settings.gateway_ips), settings.arp_multi_ip_threshold, settings.arp_hold_seconds
         )
         self.arp = ArpEvents(tracker, self.factory, self.out, self.bad)
+        self.apps = AppEvents(
+            settings, self.factory, self.out, self.bad, self.detections, tracker.dhcp_router
+        )
         self.icmp = IcmpErrors(self.table, self.factory, self.out, self.bad)
 
     @property

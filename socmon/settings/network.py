@@ -137,8 +137,9 @@ class NetworkSettings(Section):
     gateway_ips: list[str] = Field(
         default_factory=list,
         description="Gateway addresses: an ARP claim on one by a MAC other than its holder is "
-        "flagged arp.gateway=true in the network.arp_anomaly event. Empty: the gateway is "
-        "learned from traffic (the address most hosts ask for in ARP, at least 3).",
+        "flagged arp.gateway=true in the network.arp_anomaly event. Empty: gateways are "
+        "learned from traffic (routers handed out by DHCP, and the address most hosts ask for "
+        "in ARP, at least 3).",
     )
     arp_hold_seconds: float = Field(
         default=300.0,

@@ -153,3 +153,61 @@ def test_real_arp_captures_do_not_page(datasets: Path) -> None:
         seen += len(of(evs, "network.arp"))
         assert evaluate_events([RULES], evs) == [], name
     assert seen >= 20  # ARP was read, not skipped
+
+
+def dhcp_ack(t: float, router: str) -> Any:
+    from scapy.layers.dhcp import BOOTP, DHCP
+    from scapy.layers.inet import IP, UDP
+
+    p = (
+        Ether(src="00:00:00:00:00:53", dst=BCAST)
+        / IP(src="10.0.0.53", dst="255.255.255.255")
+        / UDP(sport=67, dport=68)
+        / BOOTP(op=2, yiaddr="10.0.0.77", chaddr=bytes.fromhex("000000000077"))
+        / DHCP(options=[("message-type", "ack"), ("router", router), "end"])
+    )
+    p.time = T0 + t
+    p._ts_set = True
+    return p
+
+
+def test_gateway_from_dhcp_router_option(tmp_path: Path) -> None:
+    """The router a DHCP server hands out is a gateway (nobody asked for it in ARP yet);
+    a claim on it by a second MAC is flagged with arp.gateway_source: dhcp."""
+    router, r_mac = "10.0.0.1", "00:00:00:00:00:01"
+    pkts = [
+        dhcp_ack(0, router),
+        arp(1, 1, r_mac, router, "10.0.0.77"),
+        arp(10, 2, A, router, "10.0.0.77", "00:00:00:00:00:77"),
+    ]
+    found = anomalies(tmp_path, "dhcp", pkts)
+    conflict = next(e for e in found if e["event"]["action"] == "ip-mac-conflict")
+    assert conflict["source"] == {"ip": router, "mac": A_ECS}
+    assert conflict["arp"]["gateway"] is True and conflict["arp"]["gateway_source"] == "dhcp"
+
+
+def test_dhcp_routers_of_real_captures_equal_scapys(datasets: Path) -> None:
+    """The routers socmon reads from Zeek's DHCP traces are those scapy's DHCP dissector
+    finds in the servers' OFFER/ACK messages."""
+    from scapy.layers.dhcp import DHCP
+    from scapy.utils import rdpcap
+
+    from socmon.collectors.network.engine import PacketProcessor
+    from socmon.collectors.network.reader import read_pcap_events
+    from socmon.settings.network import NetworkSettings
+
+    total = 0
+    for path in sorted((datasets / ZEEK / "Traces" / "dhcp").glob("*.pcap")):
+        want = set()
+        for pkt in rdpcap(str(path)):
+            if pkt.haslayer(DHCP):
+                opts = {o[0]: o[1:] for o in pkt[DHCP].options if isinstance(o, tuple)}
+                if opts.get("message-type") in ((2,), (5,)) and opts.get("router"):
+                    want.add(opts["router"][0])
+        settings = NetworkSettings()
+        proc = PacketProcessor(settings, str(path))
+        for _ in read_pcap_events(path, settings, processor=proc):
+            pass
+        assert proc.arp.tracker.dhcp_routers == want, path.name
+        total += len(want)
+    assert total == 2  # dhcp.pcap and dhcp_time_and_nameserver.pcap hand out a router
