@@ -212,3 +212,32 @@ def test_guessing_capture_becomes_one_alert_in_elasticsearch(
         "source.ip": "203.0.113.9",
         "destination.ip": "10.0.0.22",
     }
+
+
+def test_guessing_in_scheduled_mode(tmp_path: Path, es_client, names, settings) -> None:
+    """The same rule as an Elasticsearch aggregation (scheduled mode, e.g. over another
+    site's stored events): the guesser's failures stored in ES give one correlation
+    detection, the normal logins none."""
+    import datetime as dt
+
+    from socmon.rules.loader import finish, load_paths
+    from socmon.rules.scheduled_convert import convert
+    from tests.rules.test_scheduled_mode import NOW, index_events, iso, runner
+
+    converted = convert(finish(load_paths([RULE])))
+    assert not converted.problems, converted.problems
+    pkts = guesser(5)
+    for i in range(3):
+        pkts += ssh_session("10.0.0.10", "10.0.0.22", 41000 + i, T0 + 5 + i * 30, ["success"])
+    evs = of(crafted(tmp_path, "sched", pkts), "network.ssh")
+    for e in evs:  # the capture's times moved into the runner's last ten minutes
+        t = dt.datetime.fromisoformat(e["@timestamp"].replace("Z", "+00:00")).timestamp()
+        e["@timestamp"] = iso(NOW - 500 + (t - T0))
+    index_events(es_client, names, evs)
+    sink: list = []
+    keys = {c.key for c in converted.correlations}
+    r = runner(es_client, names, settings, converted, keys, sink, scheduled_lookback=600.0)
+    r.run_once()
+    assert [(d.rule_title, d.mode) for d in sink] == [(GUESSING, "correlation")]
+    assert sink[0].group_by == {"source.ip": "203.0.113.9", "destination.ip": "10.0.0.22"}
+    assert len(sink[0].events) == 10
