@@ -277,7 +277,7 @@ class ArpEvents:
         out["source"] = {"ip": ip, "mac": mac}
         target = anomaly.get("target_ip")
         related = [ip]
-        if target and target != ip:
+        if target and target not in (ip, "0.0.0.0"):
             out["destination"] = {"ip": target, "mac": pkt["destination"]["mac"]}
             related.append(target)
         out["related"] = {"ip": related}

@@ -211,3 +211,15 @@ def test_dhcp_routers_of_real_captures_equal_scapys(datasets: Path) -> None:
         assert proc.arp.tracker.dhcp_routers == want, path.name
         total += len(want)
     assert total == 2  # dhcp.pcap and dhcp_time_and_nameserver.pcap hand out a router
+
+
+def test_arpspoof_without_a_target_broadcasts(tmp_path: Path) -> None:
+    """arpspoof without -t broadcasts 'GW is at A' with target address 0.0.0.0."""
+    pkts = lan_start() + [arp(10 + 2 * r, 2, A, GW, "0.0.0.0", BCAST) for r in range(5)]
+    found = anomalies(tmp_path, "bcast", pkts)
+    got = [(e["event"]["action"], e["source"]["mac"], e["arp"]["gateway"]) for e in found]
+    assert got == [
+        ("arp-unsolicited-reply", A_ECS, True),
+        ("ip-mac-conflict", A_ECS, True),
+    ]
+    assert "destination" not in found[0] and found[0]["related"]["ip"] == [GW]
