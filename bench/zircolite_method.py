@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,11 @@ _PATHS = {
     "Event.System.TimeCreated.#attributes.SystemTime": "SystemTime",
 }
 RULESETS = ("sysmon", "generic")
+# The categories windows_audit_pipeline routes (to Security 4688/4657). For any other category
+# it adds no EventID condition, so a "generic" query would run over every record (a
+# raw_access_thread rule then matches hundreds of records of other kinds); those rules are
+# left to the "sysmon" rule set, as are services (both rule sets route them alike).
+AUDIT_CATEGORIES = frozenset(("process_creation", "registry_event", "registry_set", "registry_add"))
 
 
 def _key(path: str, last: str) -> str:
@@ -92,12 +98,22 @@ def evtx_records(path: Path, root: Path | None = None) -> Iterator[Record]:
 
 
 def jsonl_records(path: Path, root: Path | None = None) -> Iterator[Record]:
-    """The JSON lines of a file, keyed ``<path>:<line number>`` (from 1)."""
+    """The JSON lines of a file, or of each member of a ``.zip``, keyed
+    ``<path>[/<member>]:<line number>`` (from 1)."""
     name = str(path.relative_to(root)) if root else str(path)
-    with path.open("rb") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                yield f"{name}:{n}", orjson.loads(line)
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as z:
+            for member in sorted(z.namelist()):
+                if not member.endswith("/"):
+                    yield from _lines(f"{name}/{member}", z.read(member).splitlines())
+        return
+    yield from _lines(name, path.read_bytes().splitlines())
+
+
+def _lines(name: str, lines: Iterable[bytes]) -> Iterator[Record]:
+    for n, line in enumerate(lines, 1):
+        if line.strip():
+            yield f"{name}:{n}", orjson.loads(line)
 
 
 def _quote(name: str) -> str:
@@ -108,6 +124,10 @@ def _regexp(pattern: str, value: Any) -> bool:
     if value is None:
         return False
     return re.search(pattern, str(value)) is not None
+
+
+def _scalar(v: Any) -> Any:
+    return v if isinstance(v, int | float | str) else str(v)
 
 
 def build_db(records: Iterable[Record]) -> sqlite3.Connection:
@@ -133,7 +153,13 @@ def build_db(records: Iterable[Record]) -> sqlite3.Connection:
         db.execute(
             f"INSERT INTO logs (_key{''.join(', ' + _quote(columns[c]) for c in names)}) "
             f"VALUES (?{', ?' * len(names)})",
-            [key, *(v if isinstance(v, int | float | str) else str(v) for v in (seen[c] for c in names))],
+            [
+                key,
+                *(
+                    v if isinstance(v, int | float | str) else str(v)
+                    for v in (seen[c] for c in names)
+                ),
+            ],
         )
     db.commit()
     return db
@@ -193,6 +219,8 @@ def convert_rules(files: Sequence[Path], rulesets: Sequence[str] = RULESETS) -> 
             rid = str(rule.id or rule.title)
             cat = rule.logsource.category or f"service:{rule.logsource.service}"
             out.rules[rid] = cat
+            if ruleset == "generic" and rule.logsource.category not in AUDIT_CATEGORIES:
+                continue
             if rule.errors:
                 out.failed[(rid, ruleset)] = str(rule.errors[0])
                 continue
