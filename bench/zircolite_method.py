@@ -182,7 +182,8 @@ class Conversion:
     rules: dict[str, str] = field(default_factory=dict)  # windows rule id -> category
 
 
-def _pipeline(ruleset: str) -> Any:
+def ruleset_pipeline(ruleset: str) -> Any:
+    """The pipelines of one of Zircolite's rule sets (``RULESETS``)."""
     from sigma.pipelines.sysmon import sysmon_pipeline
     from sigma.pipelines.windows import windows_audit_pipeline, windows_logsource_pipeline
 
@@ -202,16 +203,54 @@ def rule_files(dirs: Sequence[Path]) -> list[Path]:
     return out
 
 
-def convert_rules(files: Sequence[Path], rulesets: Sequence[str] = RULESETS) -> Conversion:
+Kind = tuple[str, int]  # (channel, lower-case; event id)
+
+
+def record_kind(record: dict[str, Any]) -> Kind:
+    flat = flatten(record)
+    try:
+        eid = int(flat.get("EventID", -1))
+    except (TypeError, ValueError):
+        eid = -1
+    return str(flat.get("Channel", "")).lower(), eid
+
+
+def _may_route(logsource: Any, ruleset: str, kinds: set[Kind]) -> bool:
+    """Whether the rule set's pipelines route the rule to one of ``kinds`` (Zircolite skips
+    the others by their channel and event ids alike); an unknown category: yes."""
+    from sigma.pipelines.common import windows_logsource_mapping
+    from sigma.pipelines.sysmon.sysmon import sysmon_generic_logsource_eventid_mapping
+
+    channels = {ch for ch, _ in kinds}
+    if logsource.category is None:
+        chans = windows_logsource_mapping.get(logsource.service)
+        if chans is None:
+            return True
+        chans = [chans] if isinstance(chans, str) else chans
+        return any(c.lower() in channels for c in chans)
+    if ruleset == "generic":
+        ids = {4688} if logsource.category == "process_creation" else {4657}
+        return any((("security", i) in kinds) for i in ids)
+    eids = sysmon_generic_logsource_eventid_mapping.get(logsource.category)
+    if eids is None:
+        return True
+    eids = eids if isinstance(eids, list) else [eids]
+    return any(("microsoft-windows-sysmon/operational", i) in kinds for i in eids)
+
+
+def convert_rules(
+    files: Sequence[Path], rulesets: Sequence[str] = RULESETS, kinds: set[Kind] | None = None
+) -> Conversion:
     """Each Windows rule converted with each rule set's pipelines (a rule's conversion
-    changes it in place, so each rule set loads the files again)."""
+    changes it in place, so each rule set loads the files again). ``kinds``: convert only the
+    rules routed to one of these record kinds (``record_kind``)."""
     from sigma.backends.sqlite import sqliteBackend
     from sigma.collection import SigmaCollection
     from sigma.rule import SigmaRule
 
     out = Conversion()
     for ruleset in rulesets:
-        backend = sqliteBackend(_pipeline(ruleset))
+        backend = sqliteBackend(ruleset_pipeline(ruleset))
         coll = SigmaCollection.load_ruleset(list(files), collect_errors=True)
         for rule in coll:
             if not isinstance(rule, SigmaRule) or rule.logsource.product != "windows":
@@ -220,6 +259,8 @@ def convert_rules(files: Sequence[Path], rulesets: Sequence[str] = RULESETS) -> 
             cat = rule.logsource.category or f"service:{rule.logsource.service}"
             out.rules[rid] = cat
             if ruleset == "generic" and rule.logsource.category not in AUDIT_CATEGORIES:
+                continue
+            if kinds is not None and not _may_route(rule.logsource, ruleset, kinds):
                 continue
             if rule.errors:
                 out.failed[(rid, ruleset)] = str(rule.errors[0])
@@ -234,6 +275,23 @@ def convert_rules(files: Sequence[Path], rulesets: Sequence[str] = RULESETS) -> 
                     out.queries.append(
                         RuleQuery(rid, rule.title, cat, ruleset, sql, tuple(q["required_fields"]))
                     )
+    return out
+
+
+def convert_yaml(text: str, ruleset: str = "sysmon") -> list[RuleQuery]:
+    """Rules given as YAML text (``---``-separated), converted with one rule set."""
+    from sigma.backends.sqlite import sqliteBackend
+    from sigma.collection import SigmaCollection
+
+    backend = sqliteBackend(ruleset_pipeline(ruleset))
+    out = []
+    for rule in SigmaCollection.from_yaml(text).rules:
+        cat = rule.logsource.category or f"service:{rule.logsource.service}"
+        for q in backend.convert_rule(rule, "zircolite"):
+            out += [
+                RuleQuery(str(rule.id), rule.title, cat, ruleset, sql, tuple(q["required_fields"]))
+                for sql in q["rule"]
+            ]
     return out
 
 

@@ -337,6 +337,19 @@ def _service_event_data_item() -> ProcessingItem:
     )
 
 
+# System fields of a Windows record that SigmaHQ rules name and ecs_windows leaves to the
+# ``winlog.event_data.`` prefix (where they never are): where socmon's Windows events keep them.
+WINDOWS_SYSTEM_FIELDS = {"Keywords": "winlog.keywords", "Computer": "winlog.computer_name"}
+
+
+def _system_fields_item() -> ProcessingItem:
+    return ProcessingItem(
+        identifier="socmon_windows_system_fields",
+        transformation=FieldMappingTransformation(_mapping(WINDOWS_SYSTEM_FIELDS)),
+        rule_conditions=[LogsourceCondition(product="windows")],
+    )
+
+
 def _direction_items() -> list[ProcessingItem]:
     """``Initiated: 'true'`` -> ``network.direction: egress`` (``'false'``: ingress).
 
@@ -433,6 +446,7 @@ def socmon_pipeline(
             )
         )
     items += _windows_category_items()
+    items.append(_system_fields_item())
     if not windows_event_data:  # (with it, every EventData field stays there anyway)
         items.append(_service_event_data_item())
     items += _ecs_windows_items(windows_event_data)
