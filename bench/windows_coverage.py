@@ -43,6 +43,7 @@ from bench.zircolite_method import (
     Record,
     build_db,
     convert_rules,
+    convert_yaml,
     evtx_records,
     jsonl_records,
     record_kind,
@@ -233,6 +234,10 @@ class Report:
     samples: list[Record] = field(default_factory=list)
     sample_independent: set[str] = field(default_factory=set)
     sample_socmon: set[str] = field(default_factory=set)
+    field_rules: int = 0
+    field_independent: set[str] = field(default_factory=set)
+    field_socmon: set[str] = field(default_factory=set)
+    field_misses: list[tuple[str, str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -262,12 +267,35 @@ def run(datasets: Path, engine: Any = None) -> Report:
     queries = [q for q in conv.queries if q.rule_id in own]
     rep.sample_independent = {k for k, r in run_queries(build_db(rep.samples), queries) if k == r}
     rep.sample_socmon = {k for k, r in socmon_matches(rep.samples, engine) if k == r}
+    field_check(rep, records)
     rep.seconds = {
         "convert": round(t1 - t0, 1),
         "socmon_compile": round(t2 - t1, 1),
         "compare": round(time.perf_counter() - t2, 1),
     }
     return rep
+
+
+def field_check(rep: Report, records: list[Record]) -> None:
+    """The field differential (``field_rules``): each rule on its own record."""
+    from socmon.rules.engine import StreamingEngine
+    from socmon.rules.loader import load_rules
+    from socmon.rules.metrics import UNEXPOSED
+
+    text, meta = field_rules(records)
+    keys = {m[0] for m in meta.values()}
+    recs = [(k, r) for k, r in records if k in keys]
+    loaded = load_rules(texts=[("field rules", text)])
+    engine = StreamingEngine.from_rules(loaded, metrics=UNEXPOSED)
+    rep.field_rules = len(meta)
+    rep.field_independent = {
+        r for k, r in run_queries(build_db(recs), convert_yaml(text)) if meta[r][0] == k
+    }
+    rep.field_socmon = {r for k, r in socmon_matches(recs, engine) if meta[r][0] == k}
+    rep.field_misses = sorted(
+        (record_kind(dict(recs)[meta[r][0]])[0], *meta[r][1:])
+        for r in rep.field_independent - rep.field_socmon
+    )
 
 
 def rows(rep: Report) -> list[dict[str, Any]]:
@@ -349,6 +377,10 @@ def summary(rep: Report) -> dict[str, Any]:
         "synthesised_samples": len(rep.samples),
         "synthesised_independent_fires": len(rep.sample_independent),
         "synthesised_socmon_fires_too": len(rep.sample_independent & rep.sample_socmon),
+        "field_rules": rep.field_rules,
+        "field_rules_independent_fires": len(rep.field_independent),
+        "field_rules_socmon_fires_too": len(rep.field_independent & rep.field_socmon),
+        "field_rules_socmon_misses": dict(Counter(f"{m[0]}: {m[1]}" for m in rep.field_misses)),
         "seconds": rep.seconds,
     }
 
@@ -369,10 +401,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rep = run(args.datasets)
     text = table(rep)
+    line = orjson.dumps(summary(rep)).decode()
     print(text)
     if args.write_docs:
-        write_docs(text)
-    sys.stdout.write(orjson.dumps(summary(rep)).decode() + "\n")
+        write_docs(f"{text}\n\n```\n{line}\n```")
+    sys.stdout.write(line + "\n")
     return 0
 
 
