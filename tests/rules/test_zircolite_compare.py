@@ -42,7 +42,7 @@ from bench.zircolite_method import (
 from socmon.rules.engine import StreamingEngine
 from socmon.rules.metrics import UNEXPOSED
 
-pytestmark = pytest.mark.datasets
+pytestmark = [pytest.mark.datasets, pytest.mark.slow]  # ~40 s of CPU (the rule conversions)
 
 # (record key, rule id) pairs the independent evaluation finds and socmon does not, each with
 # the reason. Empty: every difference found so far had a cause that was fixed (docs/detection.md).
