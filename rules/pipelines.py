@@ -28,13 +28,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sigma.pipelines.common import logsource_windows
+from sigma.pipelines.common import logsource_windows, windows_logsource_mapping
 from sigma.pipelines.elasticsearch.windows import ecs_windows
-from sigma.processing.conditions import LogsourceCondition
+from sigma.processing.conditions import (
+    IncludeFieldCondition,
+    LogsourceCondition,
+    MatchStringCondition,
+)
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import (
     AddConditionTransformation,
     FieldMappingTransformation,
+    SetValueTransformation,
     ValueListPlaceholderTransformation,
 )
 from sigma.types import SigmaNull
@@ -288,6 +293,82 @@ def _ecs_windows_items(event_data: bool = False) -> list[ProcessingItem]:
     return items
 
 
+def shared_target_fields() -> dict[str, str]:
+    """Windows Sigma fields whose ``ecs_windows`` target is also the target of another
+    EventData name (``SubjectDomainName`` and ``TargetDomainName`` -> ``user.domain``,
+    ``ProcessId``/``NewProcessId``/``SourceProcessId`` -> ``process.pid``, ``IpAddress``/
+    ``SourceAddress``/... -> ``source.ip``): field -> ``winlog.event_data.<field>``.
+
+    One event often carries two of them (Security 4624: SubjectDomainName and
+    TargetDomainName) and the ECS field holds one value only, so a rule on the other name
+    compared against the wrong value; the ECS field also holds a normalised value (a hex
+    ``0x2cc`` process id as the number 716, no ``-`` in an address) that the rule's value, as
+    Windows writes it, does not equal. ``winlog.event_data`` keeps every name with its value as
+    written."""
+    by_target: dict[str, set[str]] = {}
+    for f, target in windows_field_mapping().items():
+        by_target.setdefault(target, set()).add(f)
+    for mapping in windows_variable_mapping().values():
+        for f, target in mapping.items():
+            by_target.setdefault(target, set()).add(f)
+    return {
+        f: "winlog.event_data." + f
+        for target, names in by_target.items()
+        if len(names) > 1 and target not in SYSTEM_TARGETS
+        for f in sorted(names)
+    }
+
+
+def _service_event_data_item() -> ProcessingItem:
+    """Rules of a Windows service other than Sysmon (Security, System, Defender, ...) name the
+    EventData fields of those events: the fields of ``shared_target_fields`` are matched in
+    ``winlog.event_data``. Category rules keep the ECS fields: they also serve as the alias
+    across event kinds (``Image`` of Sysmon 1 and ``NewProcessName`` of Security 4688 are both
+    ``process.executable`` for process_creation), and Sysmon events have no two such names."""
+    return ProcessingItem(
+        identifier="socmon_windows_service_event_data",
+        transformation=FieldMappingTransformation(_mapping(shared_target_fields())),
+        rule_conditions=[
+            LogsourceCondition(product="windows", service=service)
+            for service in windows_logsource_mapping
+            if service != "sysmon"
+        ],
+        rule_condition_linking=any,
+    )
+
+
+# System fields of a Windows record that SigmaHQ rules name and ecs_windows leaves to the
+# ``winlog.event_data.`` prefix (where they never are): where socmon's Windows events keep them.
+WINDOWS_SYSTEM_FIELDS = {"Keywords": "winlog.keywords", "Computer": "winlog.computer_name"}
+
+
+def _system_fields_item() -> ProcessingItem:
+    return ProcessingItem(
+        identifier="socmon_windows_system_fields",
+        transformation=FieldMappingTransformation(_mapping(WINDOWS_SYSTEM_FIELDS)),
+        rule_conditions=[LogsourceCondition(product="windows")],
+    )
+
+
+def _direction_items() -> list[ProcessingItem]:
+    """``Initiated: 'true'`` -> ``network.direction: egress`` (``'false'``: ingress).
+
+    ecs_windows maps Sysmon's ``Initiated`` to ``network.direction`` and turns the value into
+    ``egress``/``ingress`` only when the rule gives a YAML boolean; 48 of the 50 SigmaHQ rules
+    that test it write the string ``'true'`` (one ``'True'``), which stayed ``true`` and never
+    equalled the event's ``egress``: every such network_connection rule was dead. Strings of
+    any case get the same treatment as booleans (Linux rules' ``Initiated`` too)."""
+    return [
+        ProcessingItem(
+            identifier=f"socmon_network_direction_{word}",
+            transformation=SetValueTransformation(direction),
+            detection_item_conditions=[MatchStringCondition(cond="all", pattern=f"^(?i:{word})$")],
+            field_name_conditions=[IncludeFieldCondition(fields=["network.direction"])],
+        )
+        for word, direction in (("true", "egress"), ("false", "ingress"))
+    ]
+
+
 def _windows_category_items() -> list[ProcessingItem]:
     items = []
     for category, (channels, codes) in WINDOWS_CATEGORIES.items():
@@ -365,6 +446,9 @@ def socmon_pipeline(
             )
         )
     items += _windows_category_items()
+    items.append(_system_fields_item())
+    if not windows_event_data:  # (with it, every EventData field stays there anyway)
+        items.append(_service_event_data_item())
     items += _ecs_windows_items(windows_event_data)
     if windows_event_data:
         items.append(
@@ -382,6 +466,7 @@ def socmon_pipeline(
             )
         )
     items += _other_items()
+    items += _direction_items()
     if field_map:
         items.append(
             ProcessingItem(
@@ -402,6 +487,7 @@ __all__ = [
     "LOGSOURCE_FIELDS",
     "WINDOWS_CATEGORIES",
     "logsource_windows",
+    "shared_target_fields",
     "socmon_pipeline",
     "windows_field_mapping",
     "windows_variable_mapping",

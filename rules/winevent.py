@@ -93,6 +93,9 @@ def record_to_ecs(record: dict[str, Any]) -> dict[str, Any]:
         },
         "host": {"name": computer},
     }
+    keywords = system.get("Keywords")
+    if keywords is not None:
+        doc["winlog"]["keywords"] = str(keywords)
     uid = _attr(system.get("Security"), "UserID")
     if uid:
         put(doc, "winlog.user.identifier", uid, overwrite=False)

@@ -94,6 +94,20 @@ _FLAT_SYSTEM = {
 }
 
 
+# NXLog's own EventType (the record's severity or audit outcome). Sysmon's registry events
+# (12-14) have an EventData field of that name (CreateKey, SetValue, DeleteKey, RenameKey...)
+# which takes its place in the line: that one is EventData (SigmaHQ's registry rules test it).
+_NXLOG_EVENT_TYPES = frozenset(
+    ("INFO", "AUDIT_SUCCESS", "AUDIT_FAILURE", "WARNING", "ERROR", "CRITICAL", "VERBOSE")
+)
+
+
+def _flat_data(k: str, v: Any) -> bool:
+    if k == "EventType":
+        return not (isinstance(v, str) and v.upper() in _NXLOG_EVENT_TYPES)
+    return k not in _FLAT_SYSTEM
+
+
 _str = to_str
 _num = to_num
 
@@ -273,7 +287,7 @@ class WindowsRecordParser:
 
     def flat(self, obj: dict[str, Any], original: str | None) -> Event:
         """NXLog / mordor flat records."""
-        data = _unspaced({k: v for k, v in obj.items() if k not in _FLAT_SYSTEM})
+        data = _unspaced({k: v for k, v in obj.items() if _flat_data(k, v)})
         ts_raw = obj.get("@timestamp") or obj.get("TimeCreated") or obj.get("EventTime")
         ts = self.tp.isoish(ts_raw) if isinstance(ts_raw, str) else None
         extra: dict[str, Any] = {}

@@ -12,7 +12,6 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from bench.sigma_engine import CORPUS
 from socmon.rules.engine import StreamingEngine
 from socmon.rules.hunt import hunt
 from socmon.rules.loader import load_rules
@@ -23,16 +22,6 @@ pytestmark = pytest.mark.datasets
 # Rules the collectors' Windows parser (collectors/parsers/windows.py) is known not to fire;
 # empty: EventData/UserData are flattened by collectors.parsers.windata for both shapers.
 COLLECTOR_GAPS: set[str] = set()
-
-
-@pytest.fixture(scope="session")
-def sigmahq(datasets: Path) -> Path:
-    return datasets / "sigmahq"
-
-
-@pytest.fixture(scope="session")
-def corpus_engine(sigmahq: Path) -> StreamingEngine:
-    return StreamingEngine.from_rules(load_rules([sigmahq / d for d in CORPUS]))
 
 
 def regression_cases(sigmahq: Path) -> list[tuple[str, Path, int]]:
