@@ -181,9 +181,9 @@ def _summary(result: Any, rules: int) -> None:
 
 
 def _add_pack_commands() -> None:
-    from socmon.rules.pack_cli import import_cmd, update_cmd
+    from socmon.rules.pack_cli import coverage_cmd, import_cmd, update_cmd
 
-    for cmd in (import_cmd, update_cmd):
+    for cmd in (import_cmd, update_cmd, coverage_cmd):
         rules.add_command(cmd)
 
 

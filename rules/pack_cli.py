@@ -134,3 +134,50 @@ def update_cmd(ctx: click.Context, url: str, as_json: bool, **opts: Any) -> None
         if not as_json:
             click.echo(f"fetched {n} bytes from {url}")
         _run_import(ctx, dest, url, as_json, **opts)
+
+
+@click.command("coverage")
+@click.option("--json", "as_json", is_flag=True, help="Per tactic and technique, as JSON.")
+@click.option(
+    "--layer",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write an ATT&CK Navigator layer (format 4.5) to this file ('-': stdout only).",
+)
+@click.option("--since", default=None, help="Count alerts from this time (e.g. now-30d).")
+@click.pass_context
+def coverage_cmd(ctx: click.Context, as_json: bool, layer: Path | None, since: str | None) -> None:
+    """ATT&CK coverage of the rules `socmon run` detects with (the rule store's enabled rules
+    and the rule files of detection.rule_paths): per tactic, the techniques covered, their
+    rules and alerts (all units)."""
+    from socmon.rules.coverage import alert_counts, coverage, enabled_rules, navigator_layer
+
+    s, client, names = _store(ctx)
+    det = s.detection
+
+    def search(**kw: Any) -> dict[str, Any]:
+        return dict(client.search(**kw).body)
+
+    refs = enabled_rules(search, names, [*det.rule_paths, *det.extra_rule_paths])
+    filters = [{"range": {"@timestamp": {"gte": since}}}] if since else []
+    cov = coverage(refs, alert_counts(search, names, [r.rule_id for r in refs], filters))
+    if layer is not None:
+        text = orjson.dumps(navigator_layer(cov), option=orjson.OPT_INDENT_2).decode()
+        if str(layer) == "-":
+            click.echo(text)
+            return
+        layer.write_text(text + "\n", encoding="utf-8")
+    if as_json:
+        click.echo(orjson.dumps(cov.as_json(), option=orjson.OPT_INDENT_2).decode())
+        return
+    click.echo(f"{'tactic':<24} {'techniques':>10} {'rules':>6} {'detections':>10}")
+    for tac in cov.tactics:
+        click.echo(
+            f"{tac['name']:<24} {len(tac['techniques']):>10} {tac['rules']:>6} "
+            f"{tac['detections']:>10}"
+        )
+    j = cov.as_json()
+    click.echo(
+        f"{j['rules']} enabled rules, {j['rules_with_attack']} with ATT&CK tags, "
+        f"{j['techniques_covered']} techniques covered (ATT&CK {j['attack_version']}), "
+        f"{len(j['unknown_techniques'])} technique tags ATT&CK does not know or has revoked"
+    )
