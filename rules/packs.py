@@ -2,11 +2,11 @@
 store (``socmon rules import`` / ``socmon rules update``).
 
 A pack is read whole (files of a zip are read in memory, never extracted), each file checked
-(one YAML document with an ``id``, not a duplicate, loaded by pySigma and compiled by the
-streaming engine as ``socmon run`` would), filtered (status, level, product, category), then
-stored in bulk (``rules.store.import_rules``) and audited. Every rule read is counted once in
-the report: imported, updated, unchanged, filtered (why), skipped (file, id, why), conflict
-(changed in socmon) or error (not written).
+(one YAML document with an ``id``, not a duplicate; unless the store holds the same text,
+loaded by pySigma and compiled by the streaming engine as ``socmon run`` would), filtered
+(status, level, product, category), then stored in bulk (``rules.store.import_rules``) and
+audited. Every rule read is counted once in the report: imported, updated, unchanged,
+filtered (why), skipped (file, id, why), conflict (changed in socmon) or error (not written).
 """
 
 from __future__ import annotations
@@ -262,19 +262,12 @@ def _one_document(f: PackFile, skipped: list[Skipped]) -> dict[str, Any] | None:
     return doc
 
 
-def check_pack(
-    files: list[PackFile],
-    filt: PackFilter,
-    report: PackReport,
-    placeholders: dict[str, list[str]] | None = None,
-) -> list[tuple[str, PackFile]]:
-    """The (rule id, file) pairs to store: one YAML rule per file with an id, not filtered
-    out, not a duplicate, loaded and compiled without a fatal problem. Everything else is
-    counted in ``report``."""
-    from socmon.rules.engine import StreamingEngine
-
-    candidates: dict[str, PackFile] = {}
-    loaded = LoadedRules()
+def select_rules(
+    files: list[PackFile], filt: PackFilter, report: PackReport
+) -> dict[str, PackFile]:
+    """Rule id -> file of the rules to consider: one YAML mapping per file, with an id, not
+    filtered out, not a duplicate. Everything else is counted in ``report``."""
+    out: dict[str, PackFile] = {}
     for f in files:
         doc = _one_document(f, report.skipped)
         if doc is None:
@@ -288,39 +281,48 @@ def check_pack(
         why = filt.reason(doc)
         if why:
             report.filtered[why] += 1
-            continue
-        if rid is None:
+        elif rid is None:
             report.skipped.append(Skipped(f.path, None, "no-id", "the rule has no id"))
-            continue
-        if rid in candidates:
-            first = candidates[rid].path
-            report.skipped.append(
-                Skipped(f.path, rid, "duplicate", f"duplicate id (first in {first})")
-            )
-            continue
+        elif rid in out:
+            reason = f"duplicate id (first in {out[rid].path})"
+            report.skipped.append(Skipped(f.path, rid, "duplicate", reason))
+        else:
+            out[rid] = f
+    return out
+
+
+def check_rules(
+    rules: dict[str, PackFile],
+    report: PackReport,
+    placeholders: dict[str, list[str]] | None = None,
+) -> dict[str, PackFile]:
+    """The rules that pySigma loads and the streaming engine compiles (as ``socmon run``
+    would); the others are added to ``report.skipped`` with each problem."""
+    from socmon.rules.engine import StreamingEngine
+
+    good: dict[str, PackFile] = {}
+    loaded = LoadedRules()
+    for rid, f in rules.items():
         part = load_text(f.text, f.path, problems=UNEXPOSED.problems)
         fatal = [p for p in part.problems if p.fatal]
+        for p in fatal:
+            report.skipped.append(Skipped(f.path, rid, p.kind, p.reason))
         if fatal:
-            for p in fatal:
-                report.skipped.append(Skipped(f.path, rid, p.kind, p.reason))
             continue
         if part.correlations or part.filters:
             kind = "correlation" if part.correlations else "filter"
-            report.skipped.append(
-                Skipped(f.path, rid, kind, f"a {kind} rule: packs import detection rules only")
-            )
+            reason = f"a {kind} rule: packs import detection rules only"
+            report.skipped.append(Skipped(f.path, rid, kind, reason))
             continue
-        candidates[rid] = f
+        good[rid] = f
         loaded.extend(part)
     engine = StreamingEngine.from_rules(finish(loaded), placeholders, metrics=UNEXPOSED)
-    bad: dict[str, list[tuple[str, str]]] = {}
+    bad: set[str] = set()
     for p in engine.problems:
-        if p.fatal and p.rule_id in candidates:
-            bad.setdefault(p.rule_id, []).append((p.kind, p.reason))
-    for rid, problems in bad.items():
-        for kind, reason in problems:
-            report.skipped.append(Skipped(candidates[rid].path, rid, kind, reason))
-    return [(rid, f) for rid, f in candidates.items() if rid not in bad]
+        if p.fatal and p.rule_id in good:
+            bad.add(p.rule_id)
+            report.skipped.append(Skipped(good[p.rule_id].path, p.rule_id, p.kind, p.reason))
+    return {rid: f for rid, f in good.items() if rid not in bad}
 
 
 # ---------------------------------------------------------------- importing
@@ -370,22 +372,31 @@ def import_pack(
     placeholders: dict[str, list[str]] | None = None,
 ) -> PackReport:
     """Read, check, store and audit the pack at ``path`` (``source``: how to name it)."""
-    from socmon.rules.store import Incoming, import_rules
+    from socmon.rules.store import Incoming, current_docs, import_rules
 
     report = PackReport(source or str(path))
     t0 = time.perf_counter()
     files = read_pack(path, report.skipped)
     report.files = len(files) + len(report.skipped)
     t1 = time.perf_counter()
-    ok = check_pack(files, filt, report, placeholders)
+    selected = select_rules(files, filt, report)
+    current = current_docs(client, names, list(selected))
+    # a rule the store holds with the same text was checked when it was stored
+    same = {rid for rid, f in selected.items() if current.get(rid, {}).get("yaml") == f.text}
+    ok = check_rules({r: f for r, f in selected.items() if r not in same}, report, placeholders)
     t2 = time.perf_counter()
     result = import_rules(
         client,
         names,
-        [Incoming(rid, f.text, report.source, f.path) for rid, f in ok],
+        [
+            Incoming(rid, f.text, report.source, f.path)
+            for rid, f in selected.items()
+            if rid in same or rid in ok
+        ],
         actor=IMPORT_ACTOR,
         enable_new=enable_new,
         overwrite=overwrite,
+        current=current,
     )
     report.imported, report.updated = result.created, result.updated
     report.unchanged, report.conflicts, report.errors = (

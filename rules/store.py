@@ -211,9 +211,10 @@ def yaml_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _current_docs(
+def current_docs(
     client: Elasticsearch, names: IndexNames, ids: list[str], chunk: int = 1000
 ) -> dict[str, dict[str, Any]]:
+    """Rule id -> current document of those of ``ids`` the store holds."""
     out: dict[str, dict[str, Any]] = {}
     for i in range(0, len(ids), chunk):
         resp = client.mget(index=names.rules, ids=ids[i : i + chunk])
@@ -261,15 +262,18 @@ def import_rules(
     enable_new: bool = False,
     overwrite: bool = False,
     chunk_size: int = 500,
+    current: dict[str, dict[str, Any]] | None = None,
 ) -> ImportResult:
     """Store a pack's rules with bulk requests: a new rule gets version 1 (disabled unless
     ``enable_new``), a changed one a new version (its enabled state kept), the same text
     nothing at all. A rule created, edited or deleted in socmon is not replaced unless
     ``overwrite`` (a conflict instead). Version documents are written before the current
-    ones; a rule whose version could not be written keeps its current document."""
+    ones; a rule whose version could not be written keeps its current document.
+    ``current``: the current documents of these ids if the caller read them already."""
     result = ImportResult()
     ids = [r.rule_id for r in incoming]
-    current = _current_docs(client, names, ids)
+    if current is None:
+        current = current_docs(client, names, ids)
     versioned = _versioned_ids(client, names, [i for i in ids if i not in current])
     next_version: dict[str, int] = {}
     if overwrite and versioned:
