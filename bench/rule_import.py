@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import sys
 import time
 import uuid
@@ -151,6 +152,8 @@ def main() -> None:
         "ratio_store_vs_baseline": round(bulk_rate / base_rate, 1) if base_rate else None,
         "loadavg_1m_at_start": round(load[0], 1),
     }
+    if pack != args.pack:
+        shutil.rmtree(pack, ignore_errors=True)
     print(json.dumps(out))
 
 

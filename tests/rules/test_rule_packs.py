@@ -304,3 +304,31 @@ def test_update_reports_an_unreachable_url(settings: Settings, tmp_path: Path) -
         cli, ["-c", str(cfg), "rules", "update", f"http://127.0.0.1:{port}/x.zip"]
     )
     assert res.exit_code == 1 and "ConnectError" in res.output
+
+
+@pytest.mark.datasets
+@pytest.mark.slow
+def test_bench_rule_import_tiny(datasets: Path, es_url: str) -> None:
+    """bench/rule_import.py runs on 40 files of the corpus and ends with its JSON line."""
+    import subprocess
+    import sys
+
+    from socmon.settings import PROJECT_ROOT
+
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT_ROOT / "bench" / "rule_import.py"),
+            *("--pack", str(datasets / "sigmahq" / "rules"), "--limit", "40"),
+            *("--baseline", "5", "--es-url", es_url),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    last = orjson.loads(r.stdout.strip().splitlines()[-1])
+    assert last["bench"] == "rule_import" and last["files"] == 40 and last["errors"] == 0
+    assert last["imported"] + last["filtered"] + last["skipped"] == 40
+    assert last["reimport_unchanged"] == last["imported"] and last["reimport_written"] == 0
+    assert last["baseline_rules"] == 5 and last["baseline_rules_per_s"] > 0
