@@ -246,17 +246,23 @@ def read_pack(path: Path, skipped: list[Skipped]) -> list[PackFile]:
 # ---------------------------------------------------------------- checking rules
 
 
-def _one_document(f: PackFile, skipped: list[Skipped]) -> dict[str, Any] | None:
+def _one_document(f: PackFile, filt: PackFilter, report: PackReport) -> dict[str, Any] | None:
+    """The file's one rule document; a file of several documents (a Sigma collection) is
+    filtered when its first document (the collection's common part) is filtered, otherwise
+    skipped."""
     try:
         docs = [d for d in yaml.load_all(f.text, Loader=_Loader) if d is not None]
     except yaml.YAMLError as e:
-        skipped.append(Skipped(f.path, None, "yaml", f"invalid YAML: {e}"))
+        report.skipped.append(Skipped(f.path, None, "yaml", f"invalid YAML: {e}"))
         return None
     if len(docs) != 1 or not isinstance(docs[0], dict):
-        why = "not one YAML mapping" if len(docs) <= 1 else f"{len(docs)} YAML documents"
-        skipped.append(
-            Skipped(f.path, None, "collection", f"{why}: a pack rule is one document per file")
-        )
+        why = filt.reason(docs[0]) if len(docs) > 1 and isinstance(docs[0], dict) else None
+        if why:
+            report.filtered[why] += 1
+            return None
+        what = "not one YAML mapping" if len(docs) <= 1 else f"{len(docs)} YAML documents"
+        reason = f"{what}: a pack rule is one document per file"
+        report.skipped.append(Skipped(f.path, None, "collection", reason))
         return None
     doc: dict[str, Any] = docs[0]
     return doc
@@ -269,7 +275,7 @@ def select_rules(
     filtered out, not a duplicate. Everything else is counted in ``report``."""
     out: dict[str, PackFile] = {}
     for f in files:
-        doc = _one_document(f, report.skipped)
+        doc = _one_document(f, filt, report)
         if doc is None:
             continue
         raw_id = doc.get("id")
