@@ -332,3 +332,33 @@ def test_bench_rule_import_tiny(datasets: Path, es_url: str) -> None:
     assert last["imported"] + last["filtered"] + last["skipped"] == 40
     assert last["reimport_unchanged"] == last["imported"] and last["reimport_written"] == 0
     assert last["baseline_rules"] == 5 and last["baseline_rules_per_s"] > 0
+
+
+def test_checkout_layouts_read_only_rule_folders(tmp_path: Path) -> None:
+    """A GitHub archive of a SigmaHQ checkout (one top folder): only the rule folders are
+    read, from the zip in memory; a folder without `rules/` is read whole."""
+    from socmon.rules.packs import PackError, Skipped, read_pack
+
+    z = tmp_path / "sigma-master.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("sigma-master/rules/linux/r1.yml", _rule(1))
+        zf.writestr("sigma-master/rules-emerging-threats/2024/r2.yml", _rule(2))
+        zf.writestr("sigma-master/deprecated/r4.yml", _rule(4, status="deprecated"))
+        zf.writestr("sigma-master/tests/test_rules.yml", "not: a rule")
+        zf.writestr("sigma-master/.github/workflows/ci.yml", "on: push")
+        zf.writestr("sigma-master/README.md", "readme")
+    skipped: list[Skipped] = []
+    got = sorted(f.path for f in read_pack(z, skipped))
+    assert got == [
+        "sigma-master/deprecated/r4.yml",
+        "sigma-master/rules-emerging-threats/2024/r2.yml",
+        "sigma-master/rules/linux/r1.yml",
+    ]
+    assert skipped == []
+    plain = tmp_path / "mine" / "sub"
+    plain.mkdir(parents=True)
+    (plain / "a.yaml").write_text(_rule(1))
+    assert [f.path for f in read_pack(tmp_path / "mine", skipped)] == ["sub/a.yaml"]
+    (tmp_path / "x.txt").write_text("x")
+    with pytest.raises(PackError, match="not a folder, a zip file or a rule file"):
+        read_pack(tmp_path / "x.txt", skipped)
