@@ -121,6 +121,7 @@ def routers() -> list[APIRouter]:
     from socmon.api.routes import (
         admin,
         alerts,
+        coverage,
         events,
         exceptions,
         reports,
@@ -131,6 +132,7 @@ def routers() -> list[APIRouter]:
 
     return [
         alerts.router,
+        coverage.router,  # before rules: /rules/coverage is not a rule id
         rules.router,
         exceptions.router,
         events.router,

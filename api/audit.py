@@ -1,8 +1,8 @@
-"""The audit trail: every change (alert, rule, exception, key) with actor, time, before, after."""
+"""The audit trail (document form in ``socmon.audit``): every change (alert, rule, exception,
+key) with actor, time, before, after."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import uuid
 from typing import Any
@@ -11,6 +11,7 @@ from prometheus_client import Counter
 
 from socmon.api.auth import Principal
 from socmon.api.context import ApiContext
+from socmon.audit import audit_document
 from socmon.metrics import REGISTRY
 
 log = logging.getLogger(__name__)
@@ -21,10 +22,6 @@ AUDIT_WRITES = Counter(
     ["object_type"],
     registry=REGISTRY,
 )
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def units_of(doc: dict[str, Any]) -> list[str] | None:
@@ -44,18 +41,17 @@ def record(
     units: list[str] | None = None,
 ) -> dict[str, Any]:
     """Write one audit document (synchronously: a change is not done until it is audited)."""
-    doc: dict[str, Any] = {
-        "@timestamp": now_iso(),
-        "actor": actor.actor,
-        "actor_role": actor.role,
-        "actor_key": actor.key_id,
-        "action": action,
-        "object": {"type": object_type, "id": object_id},
-        "before": before,
-        "after": after,
-    }
-    if units:
-        doc["organization"] = {"id": units}
+    doc = audit_document(
+        actor.actor,
+        actor.role,
+        actor.key_id,
+        action,
+        object_type,
+        object_id,
+        before,
+        after,
+        units,
+    )
     ctx.client.index(index=ctx.names.audit, id=uuid.uuid4().hex, document=doc)
     AUDIT_WRITES.labels(object_type).inc()
     log.info(

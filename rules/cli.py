@@ -15,7 +15,7 @@ from socmon.cli import settings_from
 
 @click.group()
 def rules() -> None:
-    """Sigma rules: validate them (check)."""
+    """Sigma rules: validate them (check), import packs (import, update), ATT&CK coverage."""
 
 
 @rules.command("check")
@@ -178,3 +178,13 @@ def _summary(result: Any, rules: int) -> None:
         f"{len(result.skipped)} files skipped, {len(result.unreadable)} inputs unreadable",
         err=True,
     )
+
+
+def _add_pack_commands() -> None:
+    from socmon.rules.pack_cli import coverage_cmd, import_cmd, update_cmd
+
+    for cmd in (import_cmd, update_cmd, coverage_cmd):
+        rules.add_command(cmd)
+
+
+_add_pack_commands()

@@ -4,7 +4,10 @@ Documents:
 - current rule: ``_id = <rule id>``, ``kind: "current"``, fields ``rule_id``, ``title``,
   ``yaml`` (the Sigma YAML text), ``enabled``, ``version`` (1, 2, ...), ``status``, ``level``,
   ``tags``, ``logsource`` (product/category/service), ``author``, ``description``,
-  ``updated`` (ISO time of the last change), ``updated_by``.
+  ``updated`` (ISO time of the last change), ``updated_by``; a rule from a pack also has
+  ``import`` (``sha256`` of the YAML as imported, ``source``, ``path``): kept by later changes,
+  so a re-import can tell a rule edited in socmon from one it imported
+  (``rules.packs``, ``import_rules`` below).
 - each version: ``_id = <rule id>@<version>``, ``kind: "version"``, ``rule_id``, ``version``,
   ``yaml``, ``enabled``, ``updated``, ``updated_by``, ``change`` (created|updated|enabled|
   disabled|deleted|rollback).
@@ -16,14 +19,20 @@ The API writes through ``save_rule``/``set_enabled``/``delete_rule``; the detect
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import Elasticsearch, NotFoundError, helpers
 
+from socmon.audit import now_iso as _now
 from socmon.indices import IndexNames
+
+try:  # libyaml: the pure-Python loader was most of a 3,780-rule import's store time
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - libyaml missing
+    _Loader = yaml.SafeLoader
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +44,10 @@ class StoredRule:
     updated: str
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def summary_fields(rule_yaml: str) -> dict[str, Any]:
     """The searchable fields of a rule, read from its YAML (validation is the engine's job)."""
     try:
-        doc = yaml.safe_load(rule_yaml)
+        doc = yaml.load(rule_yaml, Loader=_Loader)
     except yaml.YAMLError:
         doc = None
     if not isinstance(doc, dict):
@@ -95,6 +100,8 @@ def save_rule(
         "updated_by": actor,
         **summary_fields(rule_yaml),
     }
+    if current and "import" in current:
+        doc["import"] = current["import"]
     client.index(
         index=names.rules,
         id=f"{rule_id}@{version}",
@@ -177,3 +184,162 @@ def store_revision(client: Elasticsearch, names: IndexNames) -> tuple[int, str]:
     )
     latest = resp["aggregations"]["latest"].get("value_as_string") or ""
     return int(resp["hits"]["total"]["value"]), latest
+
+
+# ---------------------------------------------------------------- rule packs (bulk)
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A rule of a pack to store: its id, YAML text, and where it came from."""
+
+    rule_id: str
+    yaml: str
+    source: str  # the pack (path or URL)
+    path: str  # the file inside the pack
+
+
+@dataclass
+class ImportResult:
+    """What ``import_rules`` did, per rule id. ``changes`` holds (rule id, before, after) of
+    every created or updated rule, for the audit trail."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    conflicts: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    changes: list[tuple[str, dict[str, Any] | None, dict[str, Any]]] = field(default_factory=list)
+
+
+def yaml_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def current_docs(
+    client: Elasticsearch, names: IndexNames, ids: list[str], chunk: int = 1000
+) -> dict[str, dict[str, Any]]:
+    """Rule id -> current document of those of ``ids`` the store holds."""
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(ids), chunk):
+        resp = client.mget(index=names.rules, ids=ids[i : i + chunk])
+        for d in resp["docs"]:
+            src = d.get("_source")
+            if d.get("found") and src and src.get("kind") == "current":
+                out[d["_id"]] = src
+    return out
+
+
+def _versioned_ids(client: Elasticsearch, names: IndexNames, ids: list[str]) -> set[str]:
+    """Which of ``ids`` have version documents (deleted rules among those without a current)."""
+    out: set[str] = set()
+    for i in range(0, len(ids), 1000):
+        part = ids[i : i + 1000]
+        resp = client.search(
+            index=names.rules,
+            size=0,
+            query={
+                "bool": {"filter": [{"term": {"kind": "version"}}, {"terms": {"rule_id": part}}]}
+            },
+            aggs={"r": {"terms": {"field": "rule_id", "size": len(part)}}},
+        )
+        out |= {b["key"] for b in resp["aggregations"]["r"]["buckets"]}
+    return out
+
+
+def _local_change(current: dict[str, Any] | None, versioned: bool) -> str | None:
+    """Why a pack must not replace this rule without ``overwrite`` (None: it may)."""
+    if current is None:
+        return "deleted in socmon" if versioned else None
+    imported = current.get("import")
+    if not imported:
+        return "a rule with this id exists and was not imported"
+    if imported.get("sha256") != yaml_sha256(current["yaml"]):
+        return "edited in socmon since it was imported"
+    return None
+
+
+def import_rules(
+    client: Elasticsearch,
+    names: IndexNames,
+    incoming: list[Incoming],
+    actor: str = "import",
+    enable_new: bool = False,
+    overwrite: bool = False,
+    chunk_size: int = 500,
+    current: dict[str, dict[str, Any]] | None = None,
+) -> ImportResult:
+    """Store a pack's rules with bulk requests: a new rule gets version 1 (disabled unless
+    ``enable_new``), a changed one a new version (its enabled state kept), the same text
+    nothing at all. A rule created, edited or deleted in socmon is not replaced unless
+    ``overwrite`` (a conflict instead). Version documents are written before the current
+    ones; a rule whose version could not be written keeps its current document.
+    ``current``: the current documents of these ids if the caller read them already."""
+    result = ImportResult()
+    ids = [r.rule_id for r in incoming]
+    if current is None:
+        current = current_docs(client, names, ids)
+    versioned = _versioned_ids(client, names, [i for i in ids if i not in current])
+    next_version: dict[str, int] = {}
+    if overwrite and versioned:
+        for rid in versioned:
+            vs = versions(client, names, rid)
+            next_version[rid] = max((v["version"] for v in vs), default=0) + 1
+    now = _now()
+    planned: list[tuple[Incoming, dict[str, Any], dict[str, Any]]] = []
+    for r in incoming:
+        cur = current.get(r.rule_id)
+        if cur is not None and cur["yaml"] == r.yaml:
+            result.unchanged.append(r.rule_id)
+            continue
+        why = _local_change(cur, r.rule_id in versioned)
+        if why and not overwrite:
+            result.conflicts.append((r.rule_id, why))
+            continue
+        version = cur["version"] + 1 if cur else next_version.get(r.rule_id, 1)
+        enabled = bool(cur["enabled"]) if cur else enable_new
+        change = "updated" if cur else "created"
+        stamp = {"updated": now, "@timestamp": now, "updated_by": actor}
+        ver = {"kind": "version", "rule_id": r.rule_id, "version": version, "yaml": r.yaml}
+        ver |= {"enabled": enabled, **stamp, "change": change}
+        doc: dict[str, Any] = {"kind": "current", "rule_id": r.rule_id, "yaml": r.yaml}
+        doc |= {"enabled": enabled, "version": version, **stamp, **summary_fields(r.yaml)}
+        doc["import"] = {"sha256": yaml_sha256(r.yaml), "source": r.source, "path": r.path}
+        planned.append((r, ver, doc))
+
+    def bulk(actions: list[dict[str, Any]]) -> dict[str, str]:
+        failed: dict[str, str] = {}
+        for ok, item in helpers.streaming_bulk(
+            client,
+            actions,
+            chunk_size=chunk_size,
+            raise_on_error=False,
+            raise_on_exception=False,
+            max_retries=3,
+        ):
+            if not ok:
+                info = next(iter(item.values()))
+                failed[str(info.get("_id"))] = str(info.get("error") or info.get("status"))
+        return failed
+
+    ver_failed = bulk(
+        [
+            {"_index": names.rules, "_id": f"{r.rule_id}@{v['version']}", "_source": v}
+            for r, v, _ in planned
+        ]
+    )
+    written = [(r, d) for r, v, d in planned if f"{r.rule_id}@{v['version']}" not in ver_failed]
+    for r, v, _ in planned:
+        err = ver_failed.get(f"{r.rule_id}@{v['version']}")
+        if err:
+            result.errors.append((r.rule_id, f"version not written: {err}"))
+    cur_failed = bulk([{"_index": names.rules, "_id": r.rule_id, "_source": d} for r, d in written])
+    client.indices.refresh(index=names.rules)
+    for r, d in written:
+        if r.rule_id in cur_failed:
+            result.errors.append((r.rule_id, f"rule not written: {cur_failed[r.rule_id]}"))
+            continue
+        before = current.get(r.rule_id)
+        (result.updated if before else result.created).append(r.rule_id)
+        result.changes.append((r.rule_id, before, d))
+    return result

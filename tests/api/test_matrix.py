@@ -27,9 +27,9 @@ V, AN, AD, PUBLIC = "viewer", "analyst", "admin", "public"
 PROVINCE = True  # only keys of the whole province (no unit)
 # docs/api.md: alerts list/detail, events, stats, reports: viewer | alert status/assignee/
 # notes/bulk: analyst | exceptions CRUD + preview: analyst | rules list/get/yaml/versions/diff/
-# query/validate: analyst | rules create/update/enable/disable/delete/rollback: admin, province
-# only | rules test/preview: admin | keys: admin, province only | audit: admin | health,
-# readiness, metrics: public
+# query/validate, ATT&CK coverage (+ navigator layer): analyst | rules create/update/enable/
+# disable/delete/rollback: admin, province only | rules test/preview: admin | keys: admin,
+# province only | audit: admin | health, readiness, metrics: public
 POLICY: dict[tuple[str, str], tuple[str, bool]] = {
     ("GET", "/api/v1/alerts"): (V, False),
     ("GET", "/api/v1/alerts/{alert_id}"): (V, False),
@@ -48,6 +48,8 @@ POLICY: dict[tuple[str, str], tuple[str, bool]] = {
     ("PATCH", "/api/v1/exceptions/{exception_id}"): (AN, False),
     ("DELETE", "/api/v1/exceptions/{exception_id}"): (AN, False),
     ("GET", "/api/v1/rules"): (AN, False),
+    ("GET", "/api/v1/rules/coverage"): (AN, False),
+    ("GET", "/api/v1/rules/coverage/navigator"): (AN, False),
     ("GET", "/api/v1/rules/{rule_id}"): (AN, False),
     ("GET", "/api/v1/rules/{rule_id}/yaml"): (AN, False),
     ("GET", "/api/v1/rules/{rule_id}/versions"): (AN, False),
@@ -119,6 +121,8 @@ def _table(aid: str, eid: str, kid: str) -> dict[tuple[str, str], dict[str, Any]
             "unit": True,
         },
         ("GET", "/api/v1/rules"): {"url": "/api/v1/rules"},
+        ("GET", "/api/v1/rules/coverage"): {"url": "/api/v1/rules/coverage"},
+        ("GET", "/api/v1/rules/coverage/navigator"): {"url": "/api/v1/rules/coverage/navigator"},
         ("GET", "/api/v1/rules/{rule_id}"): {"url": f"/api/v1/rules/{RID}"},
         ("GET", "/api/v1/rules/{rule_id}/yaml"): {"url": f"/api/v1/rules/{RID}/yaml"},
         ("GET", "/api/v1/rules/{rule_id}/versions"): {"url": f"/api/v1/rules/{RID}/versions"},

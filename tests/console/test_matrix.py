@@ -107,6 +107,8 @@ def _table(aid: str, rid: str = "", eid: str = "") -> dict[tuple[str, str], dict
         ("GET", "/admin/health"): {"url": "/admin/health", "province": True},
         # rules (page 5): changes need a province-wide admin; invalid YAML keeps them harmless
         ("GET", "/rules"): {"url": "/rules"},
+        ("GET", "/rules/coverage"): {"url": "/rules/coverage"},
+        ("GET", "/rules/coverage/navigator"): {"url": "/rules/coverage/navigator"},
         ("GET", "/rules/new"): {"url": "/rules/new", "province": True},
         ("POST", "/rules/new"): {
             "url": "/rules/new",

@@ -25,6 +25,7 @@ from socmon.api.console.pages.alerts import SEVERITY_LABELS, STATUS_LABELS
 from socmon.api.console.render import render
 from socmon.api.context import get_ctx
 from socmon.api.problems import ProblemError
+from socmon.api.routes import coverage as api_coverage
 from socmon.api.routes import rules as api_rules
 from socmon.api.sigma_tools import check
 
@@ -110,6 +111,39 @@ def rule_list(
         "may_edit": _may_edit(cu),
     }
     return render(request, "pages/rules.html", context, cu)
+
+
+COVERAGE_RANGES = {
+    "": N_("Any time"),
+    "now-24h": N_("Last 24 hours"),
+    "now-7d": N_("Last 7 days"),
+    "now-30d": N_("Last 30 days"),
+}
+
+
+@router.get("/rules/coverage")
+def rule_coverage(
+    request: Request,
+    since: str = Query("", max_length=16),
+    cu: ConsoleUser = Depends(require_user("analyst")),
+) -> Response:
+    """ATT&CK coverage (the API's ``/rules/coverage``): per tactic, the covered techniques,
+    their enabled rules and the detections in the user's units."""
+    start = since if since in COVERAGE_RANGES and since else None
+    cov = api_coverage.rule_coverage(request, start=start, end=None, p=cu.principal)
+    context = {"cov": cov, "since": since if start else "", "ranges": COVERAGE_RANGES}
+    return render(request, "pages/rules_coverage.html", context, cu)
+
+
+@router.get("/rules/coverage/navigator")
+def rule_coverage_layer(
+    request: Request,
+    since: str = Query("", max_length=16),
+    cu: ConsoleUser = Depends(require_user("analyst")),
+) -> Response:
+    """The coverage as an ATT&CK Navigator layer file (the API's ``/coverage/navigator``)."""
+    start = since if since in COVERAGE_RANGES and since else None
+    return api_coverage.rule_coverage_layer(request, start=start, end=None, p=cu.principal)
 
 
 def _may_edit(cu: ConsoleUser) -> bool:
