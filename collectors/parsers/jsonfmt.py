@@ -13,6 +13,7 @@ import orjson
 
 from socmon.collectors.event import failure, mark_failure, put, set_endpoint, set_user
 from socmon.collectors.parsers.windows import WindowsRecordParser
+from socmon.collectors.parsers.zeektsv import TsvError, TsvHeader
 from socmon.collectors.timeparse import TimeParser
 from socmon.pipeline import Event
 
@@ -386,7 +387,9 @@ def _flow(ev: Event, f: dict[str, Any], tp: TimeParser) -> None:
 
 
 class ZeekParser(JsonBase):
-    """Zeek JSON logs. The log kind comes from ``_path`` or from the file name (``path``)."""
+    """Zeek logs, JSON or the default tab-separated form (``zeektsv``; one parser per file,
+    as it keeps the file's current header). The log kind comes from ``_path``, ``#path`` or
+    the file name (``path``)."""
 
     dataset = "zeek"
 
@@ -395,6 +398,25 @@ class ZeekParser(JsonBase):
     ) -> None:
         super().__init__(tp, max_depth)
         self.path = path
+        self.tsv = TsvHeader()
+
+    def header(self, line: str) -> bool:
+        """A TSV header line (``#fields``...): kept for the records after it, not an event."""
+        return line[:1] == "#" and self.tsv.line(line)
+
+    def __call__(self, line: str) -> Event:
+        if line[:1] == "{":
+            return super().__call__(line)
+        try:
+            obj = self.tsv.record(line)
+        except TsvError as e:
+            return failure(line, f"zeek: {e}", self.dataset)
+        if self.tsv.path:
+            obj["_path"] = self.tsv.path
+        try:
+            return self.convert(obj, line)
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            return failure(line, f"{self.dataset}: {type(e).__name__}: {e}", self.dataset)
 
     def convert(self, obj: dict[str, Any], line: str) -> Event:
         kind = obj.get("_path") or self.path or _guess_zeek(obj)

@@ -20,6 +20,7 @@ from socmon.collectors.parsers.jsonfmt import (
 )
 from socmon.collectors.parsers.syslog import SyslogParser
 from socmon.collectors.parsers.web import AccessParser, WebParser, compile_log_format
+from socmon.collectors.parsers.zeektsv import HEADER_KEYS as ZEEK_HEADERS
 from socmon.collectors.timeparse import TimeParser
 from socmon.pipeline import Event
 from socmon.settings.collectors import LINE_FORMATS
@@ -85,6 +86,8 @@ def detect_line(line: str) -> str | None:
     if not s:
         return None
     c = s[0]
+    if c == "#" and (s[1:].split(None, 1) or [""])[0] in ZEEK_HEADERS:
+        return "zeek"
     if c == "{":
         if '"event_type"' in s and ('"src_ip"' in s or '"flow_id"' in s):
             return "suricata"
