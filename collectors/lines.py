@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from socmon.collectors.enrich import Enricher, SourceEnricher
 from socmon.collectors.event import PARSE_FAILURE, add_tag, failure
 from socmon.collectors.metrics import EVENTS, report_bad
-from socmon.collectors.parsers.jsonfmt import ZeekParser
 from socmon.collectors.parsers.registry import Parser, detect_line, make
 from socmon.collectors.timeparse import TimeParser
 from socmon.ids import IdPrefix
@@ -73,7 +72,8 @@ class LineHandler:
         return p
 
     def header(self, raw: bytes) -> bool:
-        """A header line of a format whose records depend on it (Zeek TSV ``#fields``...):
+        """A header line of a format whose records depend on it (Zeek TSV ``#fields``,
+        Windows Firewall ``#Fields:``...):
         the parser keeps it and it is no event. Callers pass every line starting with ``#``."""
         if raw[:1] != b"#":
             return False
@@ -84,10 +84,8 @@ class LineHandler:
             if fmt is None:
                 return False
             self._resolved = fmt
-        if fmt != "zeek":
-            return False
-        p = self.parser(fmt)
-        return isinstance(p, ZeekParser) and p.header(text)
+        take = getattr(self.parser(fmt), "header", None)
+        return take is not None and bool(take(text))
 
     def prime(self, stream: Iterable[bytes]) -> None:
         """Read the header lines of a file up to where reading resumes (the records after a
