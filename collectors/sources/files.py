@@ -38,15 +38,16 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import gzip
 import hashlib
 import logging
 import os
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from socmon.collectors.lines import LineHandler
 from socmon.collectors.metrics import BYTES, FILES_OPEN, report_bad
@@ -257,7 +258,7 @@ def migrate(saved: dict[str, Any], now: float) -> tuple[dict[str, State], int]:
     return out, len(out)
 
 
-def _lines_before(f: IO[bytes], end: int) -> Iterator[bytes]:
+def _lines_before(f: Iterable[bytes], end: int) -> Iterator[bytes]:
     """The complete lines of ``f`` that start before ``end``."""
     pos = 0
     for raw in f:
@@ -661,10 +662,13 @@ class FileTailer(PolledSource[FileSource]):
             source=path,
             zeek_path=zeek_path,
         )
-        if offset and not gz and handler.header(head.split(b"\n", 1)[0]):
-            # resuming inside a Zeek TSV log: its records need the headers before them
-            with os.fdopen(os.dup(fd), "rb") as f:
-                handler.prime(_lines_before(f, offset))
+        if offset and handler.header(head.split(b"\n", 1)[0]):
+            # resuming inside a log with header lines (Zeek TSV): its records need them
+            try:
+                with gzip.open(path, "rb") if gz else os.fdopen(os.dup(fd), "rb") as f:
+                    handler.prime(_lines_before(f, offset))
+            except (OSError, EOFError, zlib.error) as e:
+                report_bad("read_error", "file", path, 0, f"reading the header lines: {e}")
         with self._lock:
             self._dirty = True
         tf = Tracked(

@@ -8,6 +8,7 @@ Zeek's conn, dns, http, ssl, notice, weird, files and ssh logs, two header block
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from pathlib import Path
@@ -200,3 +201,29 @@ def test_tailed_log_resumes_after_a_checkpoint_with_its_header(tmp_path: Path) -
     whole = ListSink()
     read_events(log, sink=whole)
     assert len(whole.events) == 5
+
+
+def test_gz_log_resumed_inside_a_block(tmp_path: Path) -> None:
+    """A .gz Zeek log acknowledged up to a header line, then the collector restarts: the
+    record after it is read with the header lines before it (decompressed again). The
+    ``#open`` line makes the record before it acknowledged there (a header line flushes)."""
+    lines = (FIXTURES / "conn.log").read_text().splitlines(keepends=True)
+    head, records = lines[:8], lines[8:12]  # block 1: header, four records
+    with gzip.open(tmp_path / "conn.log.gz", "wt") as g:
+        g.writelines([*head, *records[:3], "#open\t2026-11-20-10-30-00\n", records[3]])
+    cs = CollectorSettings(checkpoint_interval=0.01)
+    cfg = FileSource(paths=[str(tmp_path / "*.gz")], format="auto", read_gz=True)
+    sink = HoldSink()
+    t = FileTailer(cfg, cs, sink, Enricher(cs), tmp_path / "cp", "t")
+    t.poll()
+    assert len(sink.events) == 4
+    sink.acks[0]()  # the first three records (acked where the #open line starts)
+    t.save_checkpoint(force=True)
+    t.close()
+    sink2 = HoldSink()
+    t2 = FileTailer(cfg, cs, sink2, Enricher(cs), tmp_path / "cp", "t")
+    t2.poll()
+    t2.close()
+    (ev,) = [e for _, e in sink2.events]
+    assert ev["event"]["id"] == "CwjjYJ2WqgTbAqiHl6" and "tags" not in ev
+    assert ev["zeek"]["conn"]["proto"] == "icmp" and ev["event"]["dataset"] == "zeek.conn"
