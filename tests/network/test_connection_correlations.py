@@ -55,7 +55,7 @@ def from_lines(tmp_path: Path, name: str, lines: list[str]) -> list[dict[str, An
 
 
 def zeek_conn(t: float, src: str, sport: int, dst: str, dport: int, state: str, hist: str) -> str:
-    uid = f"C{abs(hash((t, src, sport, dst, dport))) % 10**12:012d}"
+    uid = f"C{int(t * 1e6) % 10**10}{sport}{dport}"
     ok = state in ("SF", "S1")
     return (
         f"{t:.6f}\t{uid}\t{src}\t{sport}\t{dst}\t{dport}\ttcp\t-\t"
@@ -323,3 +323,31 @@ def test_scheduled_mode_runs_the_scan_correlation(
         (vertical, {"source.ip": "203.0.113.9", "destination.ip": "192.0.2.10"})
     ]
     assert sink[0].mode == "correlation" and len(sink[0].events) == 15
+
+
+def test_traceroute_is_no_port_scan(tmp_path: Path) -> None:
+    """UNIX traceroute (UDP to 33434 + n, answered by ICMP errors) probes ~90 ports of one
+    host: not counted; the same probes to low ports are."""
+    from scapy.layers.inet import ICMP, IP, UDP, IPerror, UDPerror
+
+    from tests.network.test_detections import E
+
+    def probes(base: int) -> list[Any]:
+        pkts = []
+        for i in range(90):
+            probe = IP(src="10.0.0.1", dst="198.51.100.7", ttl=1 + i // 3) / UDP(
+                sport=40000 + i, dport=base + i
+            )
+            pkts.append(E() / probe)
+            pkts.append(
+                E()
+                / IP(src=f"10.9.{i // 3}.1", dst="10.0.0.1")
+                / ICMP(type=11, code=0)
+                / IPerror(bytes(probe.copy())[:28])
+                / UDPerror()
+            )
+        return pkts
+
+    assert detections(derived(tmp_path, "trace", probes(33434))) == []
+    found_low = found(detections(derived(tmp_path, "low", probes(1000))))
+    assert found_low == {(VERTICAL, ("10.0.0.1", "198.51.100.7"))}
