@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from socmon.rules.detection import Detection
 from socmon.rules.evaluate import evaluate_events
 from socmon.settings import PROJECT_ROOT
@@ -351,3 +353,21 @@ def test_traceroute_is_no_port_scan(tmp_path: Path) -> None:
     assert detections(derived(tmp_path, "trace", probes(33434))) == []
     found_low = found(detections(derived(tmp_path, "low", probes(1000))))
     assert found_low == {(VERTICAL, ("10.0.0.1", "198.51.100.7"))}
+
+
+@pytest.mark.datasets
+def test_no_scan_sweep_or_flood_in_the_zeek_traces(datasets: Path) -> None:
+    """The zeek test traces (803 public captures, ~3,900 flows; none holds a scan as large as
+    the thresholds: nmap-vsn.pcap has 17 failed flows to 3 ports) raise nothing."""
+    from socmon.collectors.network.reader import read_pcap_events
+    from socmon.rules.evaluate import build_engine, run_events
+    from tests.network.helpers import ZEEK
+
+    files = [p for p in sorted((datasets / ZEEK / "Traces").rglob("*")) if p.is_file()]
+    engine = build_engine([RULE])
+    flows = 0
+    for p in files:
+        evs = [e for _, e in read_pcap_events(p) if e["event"]["dataset"] == "network.flow"]
+        flows += len(evs)
+        assert run_events(engine, evs) == [], p
+    assert len(files) > 800 and flows > 3000
