@@ -14,6 +14,7 @@ field (``-``) is left out (as the JSON writer leaves unset fields out) and the e
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,18 +55,25 @@ def unescape(s: str) -> str:
     return out.decode("utf-8", "replace")
 
 
-def _scalar(typ: str, v: str) -> Any:
-    if typ in _FLOAT:
-        return float(v)
-    if typ in _INT:
-        return int(v)
-    if typ == "bool":
-        if v == "T":
-            return True
-        if v == "F":
-            return False
+_BOOL = {"T": True, "F": False}
+
+
+def _bool(v: str) -> bool:
+    b = _BOOL.get(v)
+    if b is None:
         raise ValueError(f"bool {v!r} is neither T nor F")
-    return unescape(v)
+    return b
+
+
+def _scalar(typ: str) -> Callable[[str], Any]:
+    """The converter of one value of Zeek type ``typ``."""
+    if typ in _FLOAT:
+        return float
+    if typ in _INT:
+        return int
+    if typ == "bool":
+        return _bool
+    return unescape
 
 
 @dataclass
@@ -79,6 +87,7 @@ class TsvHeader:
     path: str | None = None
     fields: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
+    _columns: list[tuple[str, str, Callable[[str], Any]]] | None = None
 
     def line(self, text: str) -> bool:
         """Take one ``#`` line; False when it is not a header line of the format."""
@@ -90,6 +99,7 @@ class TsvHeader:
         key, sep, rest = text[1:].partition(self.separator)
         if not sep or key not in HEADER_KEYS:
             return False
+        self._columns = None  # the converters follow the header
         if key == "fields":
             self.fields = rest.split(self.separator)
         elif key == "types":
@@ -107,28 +117,40 @@ class TsvHeader:
         values = text.split(self.separator)
         if len(values) != len(self.fields):
             raise TsvError(f"{len(values)} values for {len(self.fields)} #fields")
-        types = self.types if len(self.types) == len(self.fields) else []
+        if self._columns is None:
+            self._columns = self._converters()
+        unset = self.unset_field
         out: dict[str, Any] = {}
-        for i, (name, v) in enumerate(zip(self.fields, values, strict=True)):
-            if v == self.unset_field:
+        for (name, typ, conv), v in zip(self._columns, values, strict=True):
+            if v == unset:
                 continue
-            typ = types[i] if types else "string"
             try:
-                out[name] = self._value(typ, v)
+                out[name] = conv(v)
             except ValueError as e:
                 raise TsvError(f"field {name} ({typ}): {e}") from None
         return out
 
-    def _value(self, typ: str, v: str) -> Any:
+    def _converters(self) -> list[tuple[str, str, Callable[[str], Any]]]:
+        """Per column: name, type and converter (``#types`` missing or short: strings)."""
+        types = self.types if len(self.types) == len(self.fields) else ["string"] * len(self.fields)
+        return [(n, t, self._converter(t)) for n, t in zip(self.fields, types, strict=True)]
+
+    def _converter(self, typ: str) -> Callable[[str], Any]:
+        empty, unset, sep = self.empty_field, self.unset_field, self.set_separator
         inner = _container(typ)
         if inner is None:
-            return "" if v == self.empty_field else _scalar(typ, v)
-        if v == self.empty_field:
-            return []
-        return [
-            None if x == self.unset_field else _scalar(inner, x)
-            for x in v.split(self.set_separator)
-        ]
+            one = _scalar(typ)
+            if one is unescape:
+                return lambda v: "" if v == empty else unescape(v)
+            return one
+        elem = _scalar(inner)
+
+        def many(v: str) -> list[Any]:
+            if v == empty:
+                return []
+            return [None if x == unset else elem(x) for x in v.split(sep)]
+
+        return many
 
 
 def _container(typ: str) -> str | None:
