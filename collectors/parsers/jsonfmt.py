@@ -452,6 +452,10 @@ class ZeekParser(JsonBase):
     def __call__(self, line: str) -> Event:
         if line[:1] == "{":
             return super().__call__(line)
+        if line[:1] == "#":
+            # a header line handed over as a record: the source does not keep per-file
+            # header state (LineHandler.header); file inputs, stdin and `socmon parse` do
+            return failure(line, "zeek: TSV header line outside a file input", self.dataset)
         try:
             obj = self.tsv.record(line)
         except TsvError as e:

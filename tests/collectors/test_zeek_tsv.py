@@ -227,3 +227,10 @@ def test_gz_log_resumed_inside_a_block(tmp_path: Path) -> None:
     (ev,) = [e for _, e in sink2.events]
     assert ev["event"]["id"] == "CwjjYJ2WqgTbAqiHl6" and "tags" not in ev
     assert ev["zeek"]["conn"]["proto"] == "icmp" and ev["event"]["dataset"] == "zeek.conn"
+
+
+def test_header_line_handed_over_as_a_record_is_a_clear_failure() -> None:
+    from socmon.collectors.parsers.jsonfmt import ZeekParser
+
+    ev = ZeekParser()("#fields\tts\tuid")
+    assert ev["error"]["message"] == "zeek: TSV header line outside a file input"
