@@ -302,8 +302,9 @@ def test_own_flows_scan_sweep_flood_and_normal_traffic(tmp_path: Path) -> None:
 def test_scheduled_mode_runs_the_scan_correlation(
     es_client: Any, names: Any, settings: Any, tmp_path: Path
 ) -> None:
-    """The same correlation as an Elasticsearch query + replay (rules.scheduled) over stored
-    iptables events: the vertical scan is found, the 14-port source is not."""
+    """The same correlations as Elasticsearch queries + replay (rules.scheduled) over stored
+    iptables and FortiGate events: the vertical scan and the sweep are found, the 14-port
+    source is not."""
     from socmon.rules.loader import finish, load_paths
     from socmon.rules.scheduled_convert import convert
     from tests.rules.test_scheduled_mode import NOW, index_events, iso, runner
@@ -312,19 +313,23 @@ def test_scheduled_mode_runs_the_scan_correlation(
     lines = [iptables(i // 6, "203.0.113.9", "192.0.2.10", p) for i, p in enumerate(ports)]
     lines += [iptables(i // 6, "203.0.113.8", "192.0.2.10", p) for i, p in enumerate(ports[:14])]
     evs = from_lines(tmp_path, "kern.log", lines)
+    hosts = [f"10.1.0.{i}" for i in range(1, 31)]
+    evs += from_lines(
+        tmp_path, "fg.log", [fortigate(i, "203.0.113.20", h, 445) for i, h in enumerate(hosts)]
+    )
     for i, e in enumerate(evs):  # stored as if just collected (the runner's clock)
         e["@timestamp"] = iso(NOW - 120 + i)
     index_events(es_client, names, evs)
     converted = convert(finish(load_paths([RULE])))
     assert not converted.problems, converted.problems
-    vertical = next(c.key for c in converted.correlations if c.rule.title == VERTICAL)
     only = {c.key for c in converted.correlations}
     sink: list[Detection] = []
     runner(es_client, names, settings, converted, only, sink, scheduled_lookback=600.0).run_once()
-    assert [(d.rule_id, d.group_by) for d in sink] == [
-        (vertical, {"source.ip": "203.0.113.9", "destination.ip": "192.0.2.10"})
+    assert sorted((d.rule_title, str(d.group_by), len(d.events)) for d in sink) == [
+        (HORIZONTAL, str({"source.ip": "203.0.113.20", "destination.port": 445}), 25),
+        (VERTICAL, str({"source.ip": "203.0.113.9", "destination.ip": "192.0.2.10"}), 15),
     ]
-    assert sink[0].mode == "correlation" and len(sink[0].events) == 15
+    assert {d.mode for d in sink} == {"correlation"}
 
 
 def test_traceroute_is_no_port_scan(tmp_path: Path) -> None:
