@@ -5,6 +5,7 @@ deterministic id. Shared by every line-oriented source (files, syslog, stdin, ``
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from socmon.collectors.enrich import Enricher, SourceEnricher
 from socmon.collectors.event import PARSE_FAILURE, add_tag, failure
@@ -69,6 +70,29 @@ class LineHandler:
             )
             self._parsers[fmt] = p
         return p
+
+    def header(self, raw: bytes) -> bool:
+        """A header line of a format whose records depend on it (Zeek TSV ``#fields``,
+        Windows Firewall ``#Fields:``...):
+        the parser keeps it and it is no event. Callers pass every line starting with ``#``."""
+        if raw[:1] != b"#":
+            return False
+        text = raw.decode("utf-8", "replace").rstrip("\r")
+        fmt = self._resolved
+        if fmt is None:
+            fmt = detect_line(text)
+            if fmt is None:
+                return False
+            self._resolved = fmt
+        take = getattr(self.parser(fmt), "header", None)
+        return take is not None and bool(take(text))
+
+    def prime(self, stream: Iterable[bytes]) -> None:
+        """Read the header lines of a file up to where reading resumes (the records after a
+        checkpoint need the block's ``#fields``)."""
+        for raw in stream:
+            if raw[:1] == b"#":
+                self.header(raw.rstrip(b"\n"))
 
     def parse_text(self, text: str, position: object) -> Event:
         fmt = self._resolved

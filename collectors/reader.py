@@ -137,16 +137,18 @@ def read_lines(stream: IO[bytes], label: str, handler: LineHandler) -> int:
     ident = file_identity(label, head)
     offset = 0
     n = 0
-    for raw in stream:
+    for lineno, raw in enumerate(stream, 1):
         pos = offset
         offset += len(raw)
         line = raw[:-1] if raw.endswith(b"\n") else raw
         truncated = len(line) > limit
         if truncated:
             line = line[:limit]
-        if not line.strip():
+        if not line.strip() or handler.header(line):
             continue
-        handler.handle(line, ident, pos, None, path=label, truncated=truncated)
+        handler.handle(
+            line, ident, pos, None, path=label, truncated=truncated, where=f"line {lineno}"
+        )
         n += 1
     return n
 

@@ -122,6 +122,8 @@ LOGSOURCE_DATASETS: dict[tuple[str | None, str | None, str | None], list[str]] =
         "network.flow",
         "zeek.conn",
         "suricata.flow",
+        "suricata.eve",  # socmon's Suricata parser: every EVE record, flow ones included
+        "windows.firewall",
     ],
     (None, "dns", None): ["network.dns", "zeek.dns", "suricata.dns"],
     ("zeek", None, None): ["zeek", "zeek.conn", "zeek.dns", "zeek.http", "zeek.ssl", "zeek.ssh"],

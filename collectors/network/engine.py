@@ -8,7 +8,7 @@ What is rarer leaves the loop, each to a part with one job:
 - ``flowtable.FlowTable``: the open flows and their end (close, timeouts, eviction);
 - ``appevents.AppEvents``: application parsers (DNS, HTTP, TLS, logins) and their events;
 - ``arp.ArpEvents``, ``icmp.IcmpErrors``: ARP packets and anomalies, ICMP errors;
-- ``detections.ThresholdDetections``: scans, SYN floods, brute force, DNS tunnels.
+- ``detections.ThresholdDetections``: brute force, DNS tunnels.
 
 All of them append ``(doc_id, event)`` to the one ``out`` list, in packet order.
 """

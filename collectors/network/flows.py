@@ -151,6 +151,10 @@ def flow_event(f: Flow, factory: EventFactory, reason: str) -> tuple[str, dict[s
     ev = factory.base("network.flow", f.last, ["network"], ["connection", "end"])
     ev["event"]["action"] = "network_flow"
     ev["event"]["reason"] = reason
+    if f.proto in (6, 17):
+        # a connection attempt that exchanged nothing or was never completed: what the
+        # scan / sweep / flood correlations count (rules/sigma/network/connection_scans.yml)
+        ev["event"]["outcome"] = "failure" if f.is_probe() or f.half_open() else "success"
     ev["event"]["start"] = iso(f.first)
     ev["event"]["end"] = iso(f.last)
     # microsecond resolution (floats of epoch seconds carry no more)

@@ -1,4 +1,4 @@
-"""Bounded per-key sliding windows for the derived detections (scan, SYN flood, brute force, DNS
+"""Bounded per-key sliding windows for the derived detections (brute force, DNS
 tunnelling): Sigma matches single events, so the collector keeps the state and emits one
 event when a key crosses its threshold.
 

@@ -207,6 +207,7 @@ class CefParser:
             ev["event"]["outcome"] = "unknown"
         if ev.get("network", {}).get("transport"):
             ev["network"]["transport"] = str(ev["network"]["transport"]).lower()
+        _cef_verdict(ev, fields.get("act", ""))
         if len(parts) != 8 or not version.isdigit():
             mark_failure(ev, "CEF header malformed")
         return ev
@@ -281,6 +282,7 @@ _KV_INT = {
     "source.packets",
     "destination.packets",
 }
+_IANA_TRANSPORTS = {"1": "icmp", "6": "tcp", "17": "udp", "58": "ipv6-icmp", "132": "sctp"}
 _DENY = {
     "deny",
     "denied",
@@ -352,6 +354,9 @@ class KvParser:
                 set_user(ev, v)
             else:
                 put(ev, target, v)
+        net = ev.get("network")
+        if isinstance(net, dict) and net.get("iana_number") in _IANA_TRANSPORTS:
+            net["transport"] = _IANA_TRANSPORTS[net["iana_number"]]  # FortiGate proto=6
         if isinstance(ev.get("network"), dict) and "protocol" in ev["network"]:
             ev["network"]["protocol"] = str(ev["network"]["protocol"]).lower()
         action = kv.get("action", "").lower()
@@ -391,6 +396,21 @@ class KvParser:
         if ts:
             ev["@timestamp"] = ts
         return ev
+
+
+def _cef_verdict(ev: Event, act: str) -> None:
+    """A firewall's ``act`` (blocked, deny, drop, allow...) on a connection record: ECS
+    ``event.category: network``, ``event.type`` connection + denied/allowed and the outcome
+    (unless the record's own ``outcome`` said otherwise)."""
+    act = act.lower()
+    if act not in _DENY and act not in _ALLOW:
+        return
+    if not isinstance(ev.get("destination"), dict) and not isinstance(ev.get("source"), dict):
+        return
+    e = ev["event"]
+    e["category"] = ["network"]
+    e["type"] = ["connection", "denied" if act in _DENY else "allowed"]
+    e.setdefault("outcome", "failure" if act in _DENY else "success")
 
 
 def _tz(tz: str) -> str:

@@ -13,6 +13,7 @@ import orjson
 
 from socmon.collectors.event import failure, mark_failure, put, set_endpoint, set_user
 from socmon.collectors.parsers.windows import WindowsRecordParser
+from socmon.collectors.parsers.zeektsv import TsvError, TsvHeader
 from socmon.collectors.timeparse import TimeParser
 from socmon.pipeline import Event
 
@@ -225,7 +226,7 @@ class SuricataParser(JsonBase):
             protocol=str(app).lower() if app and app != "failed" else None,
         )
         eve: dict[str, Any] = {"event_type": et}
-        for k in ("flow_id", "in_iface", "pcap_cnt", "tx_id", "app_proto"):
+        for k in ("flow_id", "in_iface", "pcap_cnt", "tx_id", "app_proto", "proto", "tcp"):
             if k in obj:
                 eve[k] = obj[k]
         if obj.get("in_iface"):
@@ -269,6 +270,9 @@ class SuricataParser(JsonBase):
 
     def _flow(self, ev: Event, f: dict[str, Any]) -> None:
         ev["event"]["type"] = ["connection", "end"]
+        outcome = suricata_flow_outcome(ev["suricata"]["eve"], f)
+        if outcome:
+            ev["event"]["outcome"] = outcome
 
     def _dns(self, ev: Event, d: dict[str, Any]) -> None:
         e = ev["event"]
@@ -364,6 +368,48 @@ class SuricataParser(JsonBase):
             ev["message"] = str(a["event"])
 
 
+# Zeek conn_state values of an attempt that was refused, never answered or never completed
+# (Zeek's scan policy counts the same kinds of connection as failed attempts)
+ZEEK_FAILED_STATES = frozenset({"S0", "REJ", "RSTOS0", "RSTRH", "SH", "SHR"})
+
+
+def zeek_conn_outcome(state: Any, history: Any, proto: Any) -> str | None:
+    """``failure`` for a connection attempt that failed: a failed conn_state, or a TCP
+    connection whose originator never acknowledged nor sent data (its ``history`` has no
+    ``A``/``D``: a SYN answered by SYN-ACK and then abandoned, as in a SYN flood); else
+    ``success``. None without a conn_state."""
+    if not isinstance(state, str) or not state:
+        return None
+    if state in ZEEK_FAILED_STATES:
+        return "failure"
+    if (
+        proto == "tcp"
+        and isinstance(history, str)
+        and history[:1] == "S"
+        and "A" not in history
+        and "D" not in history
+    ):
+        return "failure"
+    return "success"
+
+
+def suricata_flow_outcome(eve: dict[str, Any], flow: dict[str, Any]) -> str | None:
+    """``failure`` for a flow record of an attempt that failed: TCP whose client never sent an
+    ACK (``tcp.tcp_flags_ts`` without 0x10: unanswered, refused or half-open), other
+    transports without a packet back; else ``success``."""
+    tcp = eve.get("tcp")
+    if isinstance(tcp, dict) and isinstance(tcp.get("tcp_flags_ts"), str):
+        try:
+            client = int(tcp["tcp_flags_ts"], 16)
+        except ValueError:
+            return None
+        return "success" if client & 0x10 else "failure"
+    back = flow.get("pkts_toclient")
+    if isinstance(back, int) and not isinstance(back, bool):
+        return "failure" if back == 0 else "success"
+    return None
+
+
 def _flow(ev: Event, f: dict[str, Any], tp: TimeParser) -> None:
     src = ev.get("source")
     dst = ev.get("destination")
@@ -386,7 +432,9 @@ def _flow(ev: Event, f: dict[str, Any], tp: TimeParser) -> None:
 
 
 class ZeekParser(JsonBase):
-    """Zeek JSON logs. The log kind comes from ``_path`` or from the file name (``path``)."""
+    """Zeek logs, JSON or the default tab-separated form (``zeektsv``; one parser per file,
+    as it keeps the file's current header). The log kind comes from ``_path``, ``#path`` or
+    the file name (``path``)."""
 
     dataset = "zeek"
 
@@ -395,6 +443,29 @@ class ZeekParser(JsonBase):
     ) -> None:
         super().__init__(tp, max_depth)
         self.path = path
+        self.tsv = TsvHeader()
+
+    def header(self, line: str) -> bool:
+        """A TSV header line (``#fields``...): kept for the records after it, not an event."""
+        return line[:1] == "#" and self.tsv.line(line)
+
+    def __call__(self, line: str) -> Event:
+        if line[:1] == "{":
+            return super().__call__(line)
+        if line[:1] == "#":
+            # a header line handed over as a record: the source does not keep per-file
+            # header state (LineHandler.header); file inputs, stdin and `socmon parse` do
+            return failure(line, "zeek: TSV header line outside a file input", self.dataset)
+        try:
+            obj = self.tsv.record(line)
+        except TsvError as e:
+            return failure(line, f"zeek: {e}", self.dataset)
+        if self.tsv.path:
+            obj["_path"] = self.tsv.path
+        try:
+            return self.convert(obj, line)
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            return failure(line, f"{self.dataset}: {type(e).__name__}: {e}", self.dataset)
 
     def convert(self, obj: dict[str, Any], line: str) -> Event:
         kind = obj.get("_path") or self.path or _guess_zeek(obj)
@@ -438,6 +509,9 @@ class ZeekParser(JsonBase):
                     d["packets"] = o[p]
         if o.get("conn_state"):
             ev["event"]["action"] = o["conn_state"]
+        outcome = zeek_conn_outcome(o.get("conn_state"), o.get("history"), o.get("proto"))
+        if outcome:
+            ev["event"]["outcome"] = outcome
 
     def _dns(self, ev: Event, o: dict[str, Any]) -> None:
         ev["event"]["type"] = ["protocol"]

@@ -1,6 +1,8 @@
 """Parser registry: a format name -> a callable ``line -> Event``, and format detection.
 
-Line formats: syslog, nginx, apache, access, jsonl, suricata, zeek, cef, kv, winjson, auditd.
+Line formats: syslog, nginx, apache, access, jsonl, suricata, zeek (JSON or TSV), cef, kv,
+winjson, auditd, pfirewall (Windows Firewall). Formats with header lines (Zeek TSV,
+pfirewall) have a parser with a ``header(line) -> bool`` method (``LineHandler.header``).
 ``auto`` is resolved per file by :func:`detect` from its first lines (and per line when a
 file mixes formats: the chosen parser's failures are retried with the others).
 """
@@ -18,8 +20,11 @@ from socmon.collectors.parsers.jsonfmt import (
     WindowsJsonParser,
     ZeekParser,
 )
+from socmon.collectors.parsers.pfirewall import RECORD as PFIREWALL_RECORD
+from socmon.collectors.parsers.pfirewall import WindowsFirewallParser
 from socmon.collectors.parsers.syslog import SyslogParser
 from socmon.collectors.parsers.web import AccessParser, WebParser, compile_log_format
+from socmon.collectors.parsers.zeektsv import HEADER_KEYS as ZEEK_HEADERS
 from socmon.collectors.timeparse import TimeParser
 from socmon.pipeline import Event
 from socmon.settings.collectors import LINE_FORMATS
@@ -76,6 +81,8 @@ def make(
         return KvParser(tp)
     if fmt == "auditd":
         return AuditdParser(tp)
+    if fmt == "pfirewall":
+        return WindowsFirewallParser(tp)
     raise ValueError(f"unknown line format {fmt!r} (known: {', '.join(LINE_FORMATS)})")
 
 
@@ -85,6 +92,14 @@ def detect_line(line: str) -> str | None:
     if not s:
         return None
     c = s[0]
+    if c == "#":
+        if (s[1:].split(None, 1) or [""])[0] in ZEEK_HEADERS:
+            return "zeek"
+        if s.startswith(("#Software: Microsoft Windows Firewall", "#Fields: date time action")):
+            return "pfirewall"
+        return None
+    if c.isdigit() and PFIREWALL_RECORD.match(s):
+        return "pfirewall"
     if c == "{":
         if '"event_type"' in s and ('"src_ip"' in s or '"flow_id"' in s):
             return "suricata"

@@ -38,12 +38,13 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import gzip
 import hashlib
 import logging
 import os
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,6 +256,16 @@ def migrate(saved: dict[str, Any], now: float) -> tuple[dict[str, State], int]:
         if prev is None or prev["offset"] < st["offset"]:
             out[key] = st
     return out, len(out)
+
+
+def _lines_before(f: Iterable[bytes], end: int) -> Iterator[bytes]:
+    """The complete lines of ``f`` that start before ``end``."""
+    pos = 0
+    for raw in f:
+        if pos >= end:
+            return
+        pos += len(raw)
+        yield raw
 
 
 class FileTailer(PolledSource[FileSource]):
@@ -651,6 +662,13 @@ class FileTailer(PolledSource[FileSource]):
             source=path,
             zeek_path=zeek_path,
         )
+        if offset and handler.header(head.split(b"\n", 1)[0]):
+            # resuming inside a log with header lines (Zeek TSV): its records need them
+            try:
+                with gzip.open(path, "rb") if gz else os.fdopen(os.dup(fd), "rb") as f:
+                    handler.prime(_lines_before(f, offset))
+            except (OSError, EOFError, zlib.error) as e:
+                report_bad("read_error", "file", path, 0, f"reading the header lines: {e}")
         with self._lock:
             self._dirty = True
         tf = Tracked(
@@ -800,6 +818,18 @@ class FileTailer(PolledSource[FileSource]):
         ident = tf.ident
         since = tf.since  # lines starting before it have an earlier identity (a copy)
         path = tf.path
+
+        def done(item: tuple[bytes, int, bool], ack: Any) -> None:
+            p = item[1]
+            handler.handle(
+                item[0],
+                ident if p >= since else tf.ident_at(p),
+                p,
+                ack,
+                path=path,
+                truncated=item[2],
+            )
+
         while True:
             nl = data.find(b"\n", start)
             if nl < 0:
@@ -809,34 +839,28 @@ class FileTailer(PolledSource[FileSource]):
                 start = nl + 1
                 continue
             line = data[start:nl]
+            if line[:1] == b"#":
+                # maybe a Zeek TSV header (no event; it changes how the next records read):
+                # the record before it is done first, with the header it was written under
+                if last_emit is not None:
+                    done(last_emit, self._acker(tf, ident, base + start))
+                    n += 1
+                    last_emit = None
+                if handler.header(line):
+                    start = nl + 1
+                    continue
             truncated = len(line) > limit
             if truncated:
                 line = line[:limit]
             if last_emit is not None:
-                p = last_emit[1]
-                handler.handle(
-                    last_emit[0],
-                    ident if p >= since else tf.ident_at(p),
-                    p,
-                    None,
-                    path=path,
-                    truncated=last_emit[2],
-                )
+                done(last_emit, None)
                 n += 1
             last_emit = (line, base + start, truncated)
             start = nl + 1
         rest = data[start:]
         end_offset = base + start
         if last_emit is not None:
-            p = last_emit[1]
-            handler.handle(
-                last_emit[0],
-                ident if p >= since else tf.ident_at(p),
-                p,
-                self._acker(tf, ident, end_offset),
-                path=path,
-                truncated=last_emit[2],
-            )
+            done(last_emit, self._acker(tf, ident, end_offset))
             n += 1
         if tf.skipping:
             rest = b""

@@ -47,7 +47,7 @@ class StdinReader:
         try:
             for n, raw in enumerate(self.stream, 1):
                 line = raw.rstrip(b"\n")
-                if not line.strip():
+                if not line.strip() or self.handler.header(line):
                     continue
                 pos = content_position(line, seen)  # the whole line, before any truncation
                 truncated = len(line) > limit

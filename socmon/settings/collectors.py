@@ -27,6 +27,7 @@ LineFormat = Literal[
     "kv",
     "winjson",
     "auditd",
+    "pfirewall",
 ]
 # The formats a line can be in (``auto`` picks one of them per file), and every ``--format``
 # of ``socmon parse``: these plus whole-file formats.

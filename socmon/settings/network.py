@@ -86,24 +86,6 @@ class NetworkSettings(Section):
         description="Seconds of the per-key sliding windows of the derived detections (a "
         "key fires when its threshold is reached within any such span, then is quiet as long).",
     )
-    scan_ports_threshold: int = Field(
-        default=100,
-        ge=2,
-        description="Distinct destination ports one source probes on one host in a window -> "
-        "network.scan (vertical).",
-    )
-    scan_hosts_threshold: int = Field(
-        default=50,
-        ge=2,
-        description="Distinct destination hosts one source probes on one port in a window -> "
-        "network.scan (horizontal).",
-    )
-    synflood_threshold: int = Field(
-        default=500,
-        ge=2,
-        description="Half-open (unanswered or rejected) SYNs to one host in a window -> "
-        "network.synflood.",
-    )
     bruteforce_threshold: int = Field(
         default=20,
         ge=2,
