@@ -4,7 +4,7 @@ the units and rules its lists offer."""
 
 from __future__ import annotations
 
-import time
+import threading
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,6 +13,7 @@ from starlette.datastructures import QueryParams
 
 from socmon.alerting import model
 from socmon.api.auth import Principal, unit_filter
+from socmon.api.console.scoped_cache import ScopedCache
 from socmon.api.context import ApiContext
 from socmon.api.problems import ProblemError
 from socmon.api.routes import alerts as api_alerts
@@ -58,15 +59,21 @@ def parse_filter(qp: QueryParams) -> tuple[api_alerts.AlertFilter, dict[str, Any
 CHOICES_TTL = 60.0  # seconds the filter's unit and rule lists are reused
 
 
+_CHOICES_LOCK = threading.Lock()
+
+
 def choices(ctx: ApiContext, p: Principal) -> dict[str, list[dict[str, Any]]]:
-    """Units and rules present in the principal's alerts, for the filter's lists (an
-    aggregation over every alert: reused for a minute per scope)."""
-    cache: dict[Any, tuple[float, dict[str, list[dict[str, Any]]]]] = ctx.extras.setdefault(
-        "console_choices", {}
-    )
-    hit = cache.get(p.units)
-    if hit is not None and time.monotonic() - hit[0] < CHOICES_TTL:
-        return hit[1]
+    """Units and rules present in the principal's alerts, for the filter's lists: an
+    aggregation over every alert, kept a minute per scope, refreshed by one request at a
+    time while the others keep the previous lists (``ScopedCache``)."""
+    with _CHOICES_LOCK:
+        cache: ScopedCache[dict[str, list[dict[str, Any]]]] = ctx.extras.setdefault(
+            "console_choices", ScopedCache(CHOICES_TTL, serve_stale=True)
+        )
+    return cache.get(p.units, lambda: _aggregate_choices(ctx, p))
+
+
+def _aggregate_choices(ctx: ApiContext, p: Principal) -> dict[str, list[dict[str, Any]]]:
     resp = search(
         ctx,
         index=ctx.names.alerts,
@@ -92,11 +99,7 @@ def choices(ctx: ApiContext, p: Principal) -> dict[str, list[dict[str, Any]]]:
             out.append({"id": b["key"], "name": label})
         return out
 
-    out = {"units": items("units"), "rules": items("rules")}
-    if len(cache) > 1000:
-        cache.clear()
-    cache[p.units] = (time.monotonic(), out)
-    return out
+    return {"units": items("units"), "rules": items("rules")}
 
 
 def query_string(qp: QueryParams, **changes: str | None) -> str:

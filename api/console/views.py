@@ -4,8 +4,8 @@ A view is a name and the queue's filter as a query string (only the filter's own
 kept). Applying one opens the queue with that query string, so the user's unit scope is
 applied as for any filter: a view never widens access. Each user sees and changes only
 their own views; one may be the default, opened when the queue is asked for without a filter.
-The list is kept per user for ``api.key_cache_seconds`` (the queue page shows it) and
-dropped at once by this process's own changes.
+The list is kept per user for ``CACHE_SECONDS`` (the queue page shows it on every page) and
+dropped at once by this process's own changes (the console runs in one process).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from socmon.indices import IndexNames
 FILTER_KEYS = ("f", "status", "severity", "unit", "rule", "assignee", "start", "q", "sort", "order")
 MAX_VIEWS = 100  # per user
 MAX_NAME = 80
+CACHE_SECONDS = 60.0
 
 
 class ViewError(ValueError):
@@ -70,7 +71,7 @@ def _view(hit: dict[str, Any]) -> View:
 class ViewStore:
     """One user's views: list (cached), save, rename, set the default, delete."""
 
-    def __init__(self, client: Elasticsearch, names: IndexNames, ttl: float) -> None:
+    def __init__(self, client: Elasticsearch, names: IndexNames, ttl: float = CACHE_SECONDS):
         self.client, self.index, self.ttl = client, views_index(names), ttl
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, list[View]]] = {}

@@ -22,9 +22,7 @@ router = console_router()
 
 
 def store(ctx: ApiContext) -> ViewStore:
-    s: ViewStore = ctx.extras.setdefault(
-        "console_views", ViewStore(ctx.client, ctx.names, ctx.settings.api.key_cache_seconds)
-    )
+    s: ViewStore = ctx.extras.setdefault("console_views", ViewStore(ctx.client, ctx.names))
     return s
 
 
