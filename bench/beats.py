@@ -17,10 +17,7 @@ with one JSON line.
 
 from __future__ import annotations
 
-import argparse
 import json
-import logging
-import os
 import socket
 import statistics
 import struct
@@ -30,31 +27,23 @@ import time
 import zlib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.stream_inputs import load_1min, run_relp, settings, setup
 
 WINDOW = 2048
 PIPELINING = 2
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=50_000)
-    ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args()
-    logging.disable(logging.WARNING)
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    args = setup(__doc__ or "", "events")
+    cfg = settings()
 
     from socmon.collectors.enrich import Enricher
-    from socmon.collectors.sources import relp
     from socmon.collectors.sources.beats_server import BeatsServer
-    from socmon.collectors.sources.syslog_server import SyslogServer
     from socmon.pipeline import ListSink
-    from socmon.settings import load_settings
-    from socmon.settings.collectors import BeatsSource, SyslogSource
+    from socmon.settings.collectors import BeatsSource
 
-    settings = load_settings()
     n = args.events
     # the same bytes in both: the message of the Beats event, the MSG of the RELP frame
     texts = [
@@ -89,9 +78,9 @@ def main() -> None:
         sink = ListSink()
         srv = BeatsServer(
             BeatsSource(bind="127.0.0.1", port=0),
-            settings.collectors,
+            cfg.collectors,
             sink,
-            Enricher(settings.collectors),
+            Enricher(cfg.collectors),
         )
         srv.start()
         c = socket.create_connection(("127.0.0.1", srv.port))
@@ -126,46 +115,17 @@ def main() -> None:
         srv.stop()
         return n / dt, cpu / n * 1e6
 
-    def run_relp() -> tuple[float, float]:
-        sink = ListSink()
-        src = SyslogSource(protocol="relp", bind="127.0.0.1", port=0)
-        srv = SyslogServer(src, settings.collectors, sink, Enricher(settings.collectors))
-        srv.start()
-        frames = [relp.frame(2 + i, "syslog", m.encode()) for i, m in enumerate(texts)]
-        c = socket.create_connection(("127.0.0.1", srv.port))
-        c.sendall(relp.frame(1, "open", b"commands=syslog"))
-        acked = [0]
-
-        def read() -> None:
-            reader = relp.FrameReader(1024)
-            while acked[0] < n + 1:
-                data = c.recv(65536)
-                if not data:
-                    return
-                acked[0] += sum(1 for _ in reader.feed(data))
-
-        t = threading.Thread(target=read)
-        t.start()
-        t0, c0 = time.perf_counter(), time.process_time()
-        for i in range(0, n, 128):
-            c.sendall(b"".join(frames[i : i + 128]))
-        t.join(120)
-        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-        assert acked[0] == n + 1 and len(sink.events) == n, f"{acked[0]} responses"
-        c.close()
-        srv.stop()
-        return n / dt, cpu / n * 1e6
-
     windows = beats_windows()
+    messages = [t.encode() for t in texts]
     beats_runs, relp_runs = [], []
     for _ in range(args.repeats):  # alternating, so both see the same machine
         beats_runs.append(run_beats(windows))
-        relp_runs.append(run_relp())
+        relp_runs.append(run_relp(cfg, messages))
     b = statistics.median(x[0] for x in beats_runs)
     r = statistics.median(x[0] for x in relp_runs)
     bc = statistics.median(x[1] for x in beats_runs)
     rc = statistics.median(x[1] for x in relp_runs)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    load = load_1min()
     print(f"events: {n} per run, {args.repeats} runs each, one core (client included)")
     print(f"machine load (1 min) at the end: {load:.2f}")
     print(f"Beats (lumberjack v2, zlib 3, windows of {WINDOW}): {b:,.0f} events/s, {bc:.1f} us CPU")

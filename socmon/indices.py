@@ -31,6 +31,7 @@ UPDATABLE = (
     "apikeys",
     "users",
     "sessions",
+    "views",
 )
 TEMPLATE_PRIORITY = 500
 TEMPLATE_VERSION = 1

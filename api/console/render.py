@@ -64,8 +64,11 @@ def render(
 ) -> Response:
     console = get_console(request)
     lang = language(request, user)
+    tr = i18n.translator(console.catalogues[lang])
     ctx: dict[str, Any] = {
-        "_": i18n.translator(console.catalogues[lang]),
+        "_": tr,
+        # {key: label} -> {key: translated label}: for lists, translate once per page
+        "translated": lambda labels: {k: tr(v) for k, v in labels.items()},
         "lang": lang,
         "languages": i18n.LANGUAGES,
         "user": user,

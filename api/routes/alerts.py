@@ -301,9 +301,11 @@ def list_page(
     order: str = "desc",
     size: int | None = None,
     cursor: str | None = None,
+    fields: list[str] | None = None,
 ) -> AlertPage:
     """One page of the principal's alerts (the query of ``GET /api/v1/alerts``, shared with
-    the console's queue): ``f`` for a first page, or the state a ``cursor`` carries."""
+    the console's queue): ``f`` for a first page, or the state a ``cursor`` carries.
+    ``fields``: only these fields of each alert (the console's queue shows ten)."""
     if cursor:
         state = decode_cursor(ctx, "alerts", cursor)
         try:
@@ -327,7 +329,7 @@ def list_page(
         "size": n,
         "sort": [{sort_field: {"order": sort_order, "missing": "_last", "unmapped_type": "date"}}],
         "track_total_hits": 10_000,
-        "_source": {"excludes": LIST_EXCLUDES},
+        "_source": {"includes": fields} if fields else {"excludes": LIST_EXCLUDES},
     }
     if pit_id:
         body["pit"] = {"id": str(pit_id), "keep_alive": ctx.settings.api.cursor_keep_alive}

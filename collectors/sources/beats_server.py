@@ -22,7 +22,6 @@ for our ACK).
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
 import select
 import socket
@@ -163,7 +162,7 @@ class BeatsServer(StreamListener):
         extra = {"log": {"source": {"ip": ip, "address": f"{ip}:{addr[1]}"}}}
         last = time.monotonic()
         tick = min(0.5, cfg.partial_ack_interval)
-        try:
+        with self.acked_session(conn, replies, ip, lj.LumberjackError, "beats_frame"):
             while not self._stop.is_set():
                 buffered = isinstance(conn, ssl.SSLSocket) and conn.pending() > 0
                 if not buffered:
@@ -193,14 +192,6 @@ class BeatsServer(StreamListener):
                         self._event(handler, normalize, item, acks.event(item.seq), ip, extra)
             # stopping: acknowledge what becomes durable in time
             replies.wait_acked(SESSION_STOP_SECONDS)
-        except lj.LumberjackError as e:
-            report_bad("beats_frame", "beats", self.name, ip, str(e))
-        except OSError:
-            pass  # the client is gone: it sends again what it has no ACK for
-        finally:
-            with contextlib.suppress(OSError):
-                replies.flush(conn)  # what became durable in time
-            replies.close()
 
     def _event(
         self,

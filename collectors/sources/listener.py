@@ -15,6 +15,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,6 +44,13 @@ class ListenerConfig(Protocol):
     def idle_timeout(self) -> float: ...
     @property
     def max_connections(self) -> int: ...
+
+
+class SessionReplies(Protocol):
+    """The replies of an acknowledging session (``relp.Replies``: RELP and Beats)."""
+
+    def flush(self, conn: socket.socket) -> None: ...
+    def close(self) -> None: ...
 
 
 class StreamListener:
@@ -117,6 +125,30 @@ class StreamListener:
             t.join(timeout=5)
 
     # ---------------------------------------------------------------- connections
+
+    @contextlib.contextmanager
+    def acked_session(
+        self,
+        conn: socket.socket,
+        replies: SessionReplies,
+        ip: str,
+        frame_error: type[Exception],
+        reason: str,
+    ) -> Iterator[None]:
+        """The end of an acknowledging session (RELP, Beats), however it ends: a protocol
+        error (``frame_error``) is reported as ``reason`` with the client's address, a client
+        gone is not (it sends again what it has no acknowledgement for), and what became
+        durable in time is acknowledged before the replies close."""
+        try:
+            yield
+        except frame_error as e:
+            report_bad(reason, self.kind, self.name, ip, str(e))
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                replies.flush(conn)
+            replies.close()
 
     def _accept_loop(self) -> None:
         assert self._sock is not None

@@ -13,7 +13,6 @@ senders do send unacknowledged messages again: their ids come from sender and co
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import logging
@@ -26,7 +25,7 @@ from typing import Any
 from socmon.collectors.enrich import Enricher
 from socmon.collectors.event import clean_ip
 from socmon.collectors.lines import LineHandler
-from socmon.collectors.metrics import BYTES, SYSLOG_MESSAGES, report_bad
+from socmon.collectors.metrics import BYTES, SYSLOG_MESSAGES
 from socmon.collectors.sources import relp
 from socmon.collectors.sources.listener import SESSION_STOP_SECONDS, StreamListener
 from socmon.pipeline import Ack, EventSink
@@ -190,7 +189,7 @@ class SyslogServer(StreamListener):
         idle = self.cfg.idle_timeout
         last = time.monotonic()
         opened = False
-        try:
+        with self.acked_session(conn, replies, ip, relp.RelpError, "relp_frame"):
             while not self._stop.is_set():
                 buffered = isinstance(conn, ssl.SSLSocket) and conn.pending() > 0
                 if not buffered:
@@ -228,14 +227,6 @@ class SyslogServer(StreamListener):
             # stopping: acknowledge what becomes durable in time, then tell the sender
             replies.wait_acked(RELP_STOP_SECONDS)
             replies.send(relp.frame(0, "serverclose"))
-        except relp.RelpError as e:
-            report_bad("relp_frame", "syslog", self.name, ip, str(e))
-        except OSError:
-            pass  # the client is gone: it sends again what it has no response for
-        finally:
-            with contextlib.suppress(OSError):
-                replies.flush(conn)  # what became durable in time
-            replies.close()
 
     def _frames(
         self, handler: LineHandler, buf: bytes, addr: tuple[Any, ...], limit: int

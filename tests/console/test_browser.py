@@ -249,3 +249,33 @@ def test_admin_and_report_pages(page, base_url, ctx, alerts):
         check_axe(page)
     page.goto(f"{base_url}/admin/audit?object_type=user")
     assert page.get_by_text("user.create").count() >= 1
+
+
+def test_saved_view(page, base_url, ctx, alerts):
+    """Filter the queue (htmx swaps the table in place), save the filters as a view, make it
+    the default: the bare queue then opens it; axe-core on the queue and the views page."""
+    crit, doc = make_alert(7, UNIT_A, severity="critical", rule_id="rule-ssh-a")
+    index_alerts(ctx.client, ctx.names, [(crit, doc)])
+    make_user(ctx, "view-a", "analyst", [UNIT_A])
+    sign_in(page, base_url, "view-a")
+    page.goto(f"{base_url}/alerts")
+    assert page.locator("table.alerts tbody tr").count() == 4
+    page.locator("input[name=severity][value=critical]").check()
+    page.locator("form.filters button[type=submit]").click()
+    page.wait_for_url("**severity=critical**")
+    page.wait_for_function("() => document.querySelectorAll('table.alerts tbody tr').length === 1")
+    page.fill("#view-name", "Nghiêm trọng A")
+    page.locator("#save-view button[type=submit]").click()
+    page.wait_for_url("**saved_view=1**")
+    rows = page.locator("table.alerts tbody tr")
+    assert rows.count() == 1 and rows.nth(0).get_attribute("data-id") == crit
+    assert page.get_by_role("link", name="Nghiêm trọng A").count() == 1
+    check_axe(page)
+    page.get_by_role("link", name="Quản lý khung nhìn").click()
+    page.wait_for_url(f"{base_url}/alerts/views")
+    check_axe(page)
+    page.get_by_role("button", name="Đặt làm mặc định: Nghiêm trọng A").click()
+    page.wait_for_url(f"{base_url}/alerts/views?done=default")
+    page.goto(f"{base_url}/alerts")
+    page.wait_for_url("**view=**")
+    assert rows.count() == 1 and rows.nth(0).get_attribute("data-id") == crit

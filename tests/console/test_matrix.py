@@ -38,6 +38,16 @@ def _table(aid: str, rid: str = "", eid: str = "") -> dict[tuple[str, str], dict
             # a unit-B user's bulk action on unit A ids finds nothing: refused per alert (200)
         },
         ("GET", "/alerts/{alert_id}"): {"url": f"/alerts/{aid}", "unit": True, "object": True},
+        # saved views: every user their own (an unknown id is a 404 for everyone)
+        ("GET", "/alerts/views"): {"url": "/alerts/views"},
+        ("POST", "/alerts/views"): {"url": "/alerts/views", "data": {"name": "m", "query": "f=1"}},
+        ("GET", "/alerts/views/{view_id}"): {"url": "/alerts/views/0abc"},
+        ("POST", "/alerts/views/{view_id}/rename"): {
+            "url": "/alerts/views/0abc/rename",
+            "data": {"name": "n"},
+        },
+        ("POST", "/alerts/views/{view_id}/default"): {"url": "/alerts/views/0abc/default"},
+        ("POST", "/alerts/views/{view_id}/delete"): {"url": "/alerts/views/0abc/delete"},
         # pages 1, 4, 7: everyone's own units (a unit-B user sees B's empty figures: 200)
         ("GET", "/overview/body"): {"url": "/overview/body"},
         ("GET", "/entities/ip/{ip}"): {"url": "/entities/ip/10.0.0.1"},

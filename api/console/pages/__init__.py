@@ -14,9 +14,10 @@ def console_router() -> APIRouter:
 
 
 def routers() -> list[APIRouter]:
-    from socmon.api.console.pages import account, alerts, overview
+    from socmon.api.console.pages import account, alerts, overview, views
 
-    out = [account.router, overview.router, alerts.router]
+    # views before alerts: /alerts/views is not the alert "views"
+    out = [account.router, overview.router, views.router, alerts.router]
     # console pages 4 and 7 (h-con2); Administration, Reports (pages 9, 8);
     # Rules, Exceptions (pages 5, 6)
     from socmon.api.console.pages import admin, entities, exceptions, reports, rules, units

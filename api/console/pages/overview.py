@@ -6,16 +6,14 @@ top rules, attacking addresses and ATT&CK techniques. The body refreshes itself:
 Figures come from the API's own unit-scoped aggregations (``api.figures.alert_figures``,
 the query of ``GET /api/v1/stats``, and ``api.unit_figures.unit_tiles``). They are kept
 ``CACHE_SECONDS`` per scope (the set of units): the leaders who watch the overview share one
-computation instead of each running the aggregations at every poll (at 1M alerts, 50 clients
-each running them made Elasticsearch time out). The page shows when they were computed.
+computation instead of each running the aggregations at every poll (``console/scoped_cache.py``).
+The page shows when they were computed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -26,6 +24,7 @@ from socmon.api.console.deps import ConsoleUser, require_user
 from socmon.api.console.pages import console_router
 from socmon.api.console.pages.alerts import LABELS, SEVERITIES
 from socmon.api.console.render import render
+from socmon.api.console.scoped_cache import ScopedCache
 from socmon.api.context import get_ctx
 from socmon.api.figures import alert_figures
 from socmon.api.unit_figures import unit_tiles
@@ -35,37 +34,16 @@ router = console_router()
 DAYS = 30
 CACHE_SECONDS = 5.0
 
-Scope = tuple[str, ...] | None
-
-
-class FigureCache:
-    """Values per scope for ``CACHE_SECONDS``; one computation at a time per scope, so
-    simultaneous polls after expiry wait for it rather than all running it."""
-
-    def __init__(self) -> None:
-        self._values: dict[Scope, tuple[float, dict[str, Any]]] = {}
-        self._locks: dict[Scope, threading.Lock] = {}
-        self._guard = threading.Lock()
-
-    def get(self, scope: Scope, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        with self._guard:
-            lock = self._locks.setdefault(scope, threading.Lock())
-        with lock:
-            hit = self._values.get(scope)
-            if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
-                return hit[1]
-            value = compute()
-            self._values[scope] = (time.monotonic(), value)
-            return value
-
-
 _CREATE = threading.Lock()
 
 
-def _cache(request: Request) -> FigureCache:
+def _cache(request: Request) -> ScopedCache[dict[str, Any]]:
     extras = get_ctx(request).extras
     with _CREATE:
-        cache: FigureCache = extras.setdefault("overview_figures", FigureCache())
+        cache: ScopedCache[dict[str, Any]] = extras.setdefault(
+            "overview_figures", ScopedCache(CACHE_SECONDS)
+        )
+    cache.ttl = CACHE_SECONDS  # the module's value at the time (tests change it)
     return cache
 
 

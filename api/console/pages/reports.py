@@ -20,13 +20,15 @@ from starlette.responses import HTMLResponse, Response
 from socmon.api.auth import Principal
 from socmon.api.console.deps import ConsoleUser, require_user
 from socmon.api.console.pages import console_router
+from socmon.api.console.queue import choices
 from socmon.api.console.render import get_console, language, render
-from socmon.api.context import get_ctx
+from socmon.api.context import ApiContext, get_ctx
 from socmon.api.problems import ProblemError
 from socmon.api.report_html import render as report_page
 from socmon.api.report_pdf import PdfUnavailable, html_to_pdf
 from socmon.api.routes.common import iso
 from socmon.api.routes.reports import build_report
+from socmon.api.unit_figures import scope_units
 
 router = console_router()
 
@@ -65,16 +67,26 @@ def _report(request: Request, cu: ConsoleUser) -> tuple[dict[str, Any], str]:
     return build_report(get_ctx(request), cu.principal, f["t0"], f["t1"], units, lang), lang
 
 
+def unit_choices(ctx: ApiContext, p: Principal) -> list[dict[str, str]]:
+    """The units the picker offers: those the user may see, with their names from the unit
+    table (``collectors.organization_units``), then those found in the alerts."""
+    seen = {u["id"]: u["name"] for u in choices(ctx, p)["units"]}
+    return scope_units(ctx, p, seen)
+
+
 @router.get("/reports")
 def reports(request: Request, cu: ConsoleUser = Depends(require_user("viewer"))) -> Response:
     f = period(request, cu.principal)
     qs = urlencode(
         {"start": f["start"].isoformat(), "end": f["end"].isoformat(), "unit": f["unit"]}
     )
+    picks = unit_choices(get_ctx(request), cu.principal)
     context = {
         "form": f,
         "qs": qs,
         "my_units": list(cu.principal.units or ()),
+        "unit_choices": picks,
+        "unit_names": {u["id"]: u["name"] for u in picks},
         "schedules": get_ctx(request).settings.reports.schedules,
     }
     return render(request, "pages/reports.html", context, cu)
