@@ -15,7 +15,9 @@ after every successful window, so:
   (``socmon_scheduled_gaps_total``, ``socmon_scheduled_gap_seconds_total``) and logged;
 - re-reading overlapping windows never alerts twice: detection ids are deterministic
   (``rules.scheduled.detection_id``: rule id + event id, the same as the streaming engine's),
-  and the alerts index is written with ``create``.
+  and the alerts index is written with ``create``; the ids delivered recently are
+  remembered (``rules.scheduled_seen``), so the passes re-reading the lookback count a
+  re-found detection as a duplicate and do not hand it to alerting again.
 
 Single-event rules are one ``query_string`` search each, paged through every match of the
 window (``rules.scheduled_search``: a point in time and ``search_after`` beyond the first
@@ -57,6 +59,7 @@ from socmon.rules.external import External, externals
 from socmon.rules.reload import RuleWatcher
 from socmon.rules.scheduled_convert import ScheduledCorrelation, ScheduledRule, ScheduledSet
 from socmon.rules.scheduled_search import PagedSearch
+from socmon.rules.scheduled_seen import RecentIds
 from socmon.settings.detection import DetectionSettings
 
 log = logging.getLogger(__name__)
@@ -111,7 +114,8 @@ RELOADS = Counter(
 )
 DETECTIONS = Counter(
     "socmon_scheduled_detections_total",
-    "Detections produced by scheduled mode (new: delivered; duplicate: already stored).",
+    "Detections produced by scheduled mode (new: delivered; duplicate: found again, e.g. by "
+    "a pass re-reading the lookback, and not delivered again).",
     ["outcome"],
     registry=REGISTRY,
 )
@@ -236,6 +240,9 @@ class ScheduledRunner:
         self.index = index_pattern or (external.index if external else names.events_pattern)
         self.coverage = CoverageStore(client, names, external.name if external else "")
         self.clock = clock
+        # per rule, the detections delivered recently: not handed over again by the passes
+        # re-reading the lookback; forgotten when the rule is added, changed or removed
+        self.delivered: dict[str, RecentIds] = {}
 
     # -- windows ------------------------------------------------------------------------
     def windows(self, rule_key: str, now: float) -> tuple[list[Window], float]:
@@ -292,6 +299,8 @@ class ScheduledRunner:
             changed={k for k in after if k in before and before[k] != after[k]},
             removed={k for k in before if k not in after},
         )
+        for k in ch.added | ch.changed | ch.removed:
+            self.delivered.pop(k, None)
         for k in sorted(ch.removed):
             with contextlib.suppress(KeyError):
                 LAG.remove(k)  # a stopped rule has no lag
@@ -335,6 +344,10 @@ class ScheduledRunner:
     def _run_rule(self, item: ScheduledRule | ScheduledCorrelation, now: float) -> int:
         windows, _ = self.windows(item.key, now)
         new = 0
+        seen = self.delivered.get(item.key)
+        if seen is None:
+            keep = 2 * self.s.scheduled_lookback + 3 * self.s.scheduled_interval
+            seen = self.delivered[item.key] = RecentIds(keep)
         for w in windows:
             try:
                 dets: Iterable[Detection]
@@ -345,11 +358,12 @@ class ScheduledRunner:
                 # delivered page by page; a failure mid-window retries the whole window
                 # (the detections already delivered are duplicates then, not new alerts)
                 for d in dets:
-                    if self.output(d):
+                    if not seen.seen(d.id) and self.output(d):
                         new += 1
                         DETECTIONS.labels("new").inc()
                     else:
                         DETECTIONS.labels("duplicate").inc()
+                    seen.add(d.id)
             except (ApiError, TransportError) as e:
                 ERRORS.labels("elasticsearch").inc()
                 log.warning(
