@@ -1,12 +1,12 @@
 """Scheduled mode: rules run as Elasticsearch queries over ``<prefix>-events-*``.
 
-Each run, for each rule, covers the *storage* time (``event.ingested``, stamped by socmon when
-it hands an event to Elasticsearch, ``socmon.ingest_time``) from where the rule's coverage
+Each run, for each rule, covers the *storage* time (``socmon.ingested``, stamped by socmon
+when it hands an event to Elasticsearch, ``socmon.ingest_time``) from where the rule's coverage
 ended up to ``now - delay`` (the newest seconds are left to the next run: documents may not
 be refreshed yet), re-reading ``lookback`` seconds before that point for documents whose
 write was retried. An event that happened hours ago but arrives now (a site's spool replayed
-after a link outage) is therefore examined when it arrives; documents without
-``event.ingested`` (written by another shipper) are covered by ``@timestamp``. Coverage is
+after a link outage) is therefore examined when it arrives; documents socmon did not store
+(another shipper's) are covered by their ``event.ingested``, else ``@timestamp``. Coverage is
 persisted per rule in the state index (``_id = "scheduled:<rule id>"``, ``covered_until``)
 after every successful window, so:
 
@@ -52,6 +52,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from socmon.ids import doc_id
 from socmon.indices import IndexNames, install_external_template
+from socmon.ingest_time import stored_range
 from socmon.metrics import REGISTRY
 from socmon.rules.correlation import CorrelationEngine, parse_timestamp
 from socmon.rules.detection import Detection, MatchedEvent
@@ -63,8 +64,6 @@ from socmon.rules.scheduled_seen import RecentIds
 from socmon.settings.detection import DetectionSettings
 
 log = logging.getLogger(__name__)
-
-INGESTED = "event.ingested"
 
 LAG = Gauge(
     "socmon_scheduled_rule_lag_seconds",
@@ -141,10 +140,14 @@ def _status(rule: Any) -> str:
 
 
 def _stored_in(event: dict[str, Any], w: Window) -> bool:
-    """Whether an event was stored in ``w`` (``event.ingested``, else ``@timestamp``)."""
-    e = event.get("event")
-    t = parse_timestamp(e.get("ingested")) if isinstance(e, dict) else None
-    if t is None:
+    """Whether an event was stored in ``w``: by the first it has of ``socmon.ingested``,
+    ``event.ingested``, ``@timestamp`` (the order of ``socmon.ingest_time.stored_range``)."""
+    so, e = event.get("socmon"), event.get("event")
+    if isinstance(so, dict) and "ingested" in so:
+        t = parse_timestamp(so.get("ingested"))
+    elif isinstance(e, dict) and "ingested" in e:
+        t = parse_timestamp(e.get("ingested"))
+    else:
         t = parse_timestamp(event.get("@timestamp"))
     return t is not None and w.start <= t < w.end
 
@@ -401,23 +404,10 @@ class ScheduledRunner:
         return {"range": {field: r}}
 
     def _range(self, start: float | None, end: float) -> dict[str, Any]:
-        """Events stored in [start, end): by ``event.ingested`` (socmon.ingest_time), so a
-        late event is covered when it arrives; documents another shipper wrote without that
-        field are covered by ``@timestamp``."""
-        return {
-            "bool": {
-                "should": [
-                    self._span(INGESTED, start, end),
-                    {
-                        "bool": {
-                            "must_not": {"exists": {"field": INGESTED}},
-                            "filter": self._span("@timestamp", start, end),
-                        }
-                    },
-                ],
-                "minimum_should_match": 1,
-            }
-        }
+        """Events stored in [start, end) (``socmon.ingest_time.stored_range``: socmon's
+        storage time, so a late event is covered when it arrives; another shipper's
+        documents by their ``event.ingested``, else ``@timestamp``)."""
+        return stored_range(start, end)
 
     def _hits(
         self,

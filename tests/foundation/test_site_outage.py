@@ -227,20 +227,22 @@ def test_site_cut_off_for_20_minutes_alerts_once_centrally(
         got = stored(es_client, names)
         assert len(got) == total and set(got.values()) == {1}  # nothing lost, none twice
 
-        # the burst was stored late: @timestamp 10 minutes before the cut, event.ingested
-        # at the replay (what scheduled detection windows on)
+        # the burst was stored late: @timestamp 10 minutes before the cut, socmon.ingested
+        # (what scheduled detection windows on) and event.ingested at the replay
         es_client.indices.refresh(index=names.events_pattern)
         hits = es_client.search(
             index=names.events_pattern,
             query={"term": {"source.ip": BURST_IP}},
             size=50,
-            _source=["@timestamp", "event.ingested", "organization.id"],
+            _source=["@timestamp", "event.ingested", "socmon.ingested", "organization.id"],
         )["hits"]["hits"]
         assert len(hits) == len(burst)
         burst_ids = {h["_id"] for h in hits}
         for h in hits:
             src = h["_source"]
-            ingested = dt.datetime.fromisoformat(src["event"]["ingested"].replace("Z", "+00:00"))
+            stored_at = src["socmon"]["ingested"]
+            assert src["event"]["ingested"] == stored_at  # socmon's own: the replay's time
+            ingested = dt.datetime.fromisoformat(stored_at.replace("Z", "+00:00"))
             assert ingested.timestamp() >= restored - 1
             assert src["organization"]["id"] == UNIT
 
