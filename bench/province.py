@@ -413,7 +413,10 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=1, choices=(1, 3))
     ap.add_argument("--es", default=None, help="an existing cluster's URL (comma-separated)")
     ap.add_argument(
-        "--es-port", type=int, default=int(os.environ.get("SOCMON_BENCH_ES_PORT", 9276))
+        "--es-port",
+        type=int,
+        default=int(os.environ.get("SOCMON_BENCH_ES_PORT", 9200)),
+        help="first HTTP port of the local node(s) (default 9200, or $SOCMON_BENCH_ES_PORT)",
     )
     ap.add_argument("--es-heap", default="1g")
     ap.add_argument("--var-dir", type=Path, default=None, help="for the local node(s)")
