@@ -116,5 +116,5 @@ def serve(ctx: click.Context, bind: str | None, port: int | None) -> None:
         s.api.bind = bind
     from socmon.es import make_client
 
-    apply_templates(make_client(s.es), IndexNames(s.es.index_prefix))
+    apply_templates(make_client(s.es), IndexNames(s.es.index_prefix), s.es)
     make_server(s, port=port).run()

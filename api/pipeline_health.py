@@ -19,6 +19,7 @@ from typing import Any
 
 from socmon.api.context import ApiContext
 from socmon.api.routes.common import iso
+from socmon.ingest_time import stored_range
 from socmon.metrics import REGISTRY
 
 log = logging.getLogger(__name__)
@@ -72,11 +73,12 @@ def sources(ctx: ApiContext, now: dt.datetime) -> list[dict[str, Any]]:
 
 
 def ingest_rate(ctx: ApiContext, now: dt.datetime) -> dict[str, Any]:
-    """Events per second stored over the last five minutes (by ``event.ingested``, the
-    time socmon received them, so late-arriving old events count when they arrive)."""
+    """Events per second stored over the last five minutes (by their storage time,
+    ``socmon.ingest_time.stored_range``, so late-arriving old events count when they
+    arrive)."""
     resp = ctx.client.count(
         index=ctx.names.events_pattern,
-        query={"range": {"event.ingested": {"gte": iso(now - RATE_WINDOW)}}},
+        query=stored_range((now - RATE_WINDOW).timestamp(), None),
         ignore_unavailable=True,
         allow_no_indices=True,
     )

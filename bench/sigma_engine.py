@@ -152,14 +152,14 @@ def corpus_events(sigmahq: Path, mordor: Path, quick: bool) -> dict[str, list[di
 
 
 def content_key(ev: dict[str, Any]) -> bytes:
-    """The event without ``event.ingested`` (when socmon read it, not what happened)."""
-    inner = {k: v for k, v in (ev.get("event") or {}).items() if k != "ingested"}
+    """The event without ``event.created`` (when socmon read it, not what happened)."""
+    inner = {k: v for k, v in (ev.get("event") or {}).items() if k not in ("created", "ingested")}
     return orjson.dumps({**ev, "event": inner}, option=orjson.OPT_SORT_KEYS)
 
 
 def distinct(groups: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, list[Any]], int]:
     """The groups without exact duplicates (an event seen before, in any group, is dropped;
-    ``event.ingested`` left out of the comparison), and the number dropped."""
+    ``event.created`` left out of the comparison), and the number dropped."""
     seen: set[bytes] = set()
     dropped = 0
     out: dict[str, list[Any]] = {}

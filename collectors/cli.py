@@ -147,7 +147,7 @@ def collect(ctx: click.Context, use_stdin: bool, stdin_format: str | None) -> No
     settings = settings_from(ctx)
     ensure_elasticsearch(settings)
     rc = build_context(settings)
-    apply_templates(rc.client, rc.names)
+    apply_templates(rc.client, rc.names, settings.es)
     rc.writer.start()
     services: list[Any] = build_sources(settings, rc.events, rc.writer.flush)
     reader: StdinReader | None = None

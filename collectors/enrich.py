@@ -1,8 +1,9 @@
 """Enrichment every collected event gets: organisation unit (from settings: file path glob,
 syslog/Beats sender address/CIDR, host name glob, Beats agent name glob; a visible default
-otherwise), ``event.ingested``,
-``ecs.version``, ``socmon.collector``/``socmon.source``, ``@timestamp`` when the line had none,
-and GeoIP of public addresses when a MaxMind database is configured.
+otherwise), ``event.created`` (collection time; a source's own is kept; ``event.ingested``
+is left to storage, socmon.ingest_time), ``ecs.version``, ``socmon.collector``/
+``socmon.source``, ``@timestamp`` when the line had none, and GeoIP of public addresses
+when a MaxMind database is configured.
 """
 
 from __future__ import annotations
@@ -233,7 +234,7 @@ class SourceEnricher:
         if not isinstance(e, dict):
             e = {}
             ev["event"] = e
-        e["ingested"] = now
+        e.setdefault("created", now)  # ECS: first read by the pipeline (a source's is kept)
         e.setdefault("kind", "event")
         if "@timestamp" not in ev:
             ev["@timestamp"] = now

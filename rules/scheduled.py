@@ -1,12 +1,12 @@
 """Scheduled mode: rules run as Elasticsearch queries over ``<prefix>-events-*``.
 
-Each run, for each rule, covers the *storage* time (``event.ingested``, stamped by socmon when
-it hands an event to Elasticsearch, ``socmon.ingest_time``) from where the rule's coverage
+Each run, for each rule, covers the *storage* time (``socmon.ingested``, stamped by socmon
+when it hands an event to Elasticsearch, ``socmon.ingest_time``) from where the rule's coverage
 ended up to ``now - delay`` (the newest seconds are left to the next run: documents may not
 be refreshed yet), re-reading ``lookback`` seconds before that point for documents whose
 write was retried. An event that happened hours ago but arrives now (a site's spool replayed
-after a link outage) is therefore examined when it arrives; documents without
-``event.ingested`` (written by another shipper) are covered by ``@timestamp``. Coverage is
+after a link outage) is therefore examined when it arrives; documents socmon did not store
+(another shipper's) are covered by their ``event.ingested``, else ``@timestamp``. Coverage is
 persisted per rule in the state index (``_id = "scheduled:<rule id>"``, ``covered_until``)
 after every successful window, so:
 
@@ -15,7 +15,9 @@ after every successful window, so:
   (``socmon_scheduled_gaps_total``, ``socmon_scheduled_gap_seconds_total``) and logged;
 - re-reading overlapping windows never alerts twice: detection ids are deterministic
   (``rules.scheduled.detection_id``: rule id + event id, the same as the streaming engine's),
-  and the alerts index is written with ``create``.
+  and the alerts index is written with ``create``; the ids delivered recently are
+  remembered (``rules.scheduled_seen``), so the passes re-reading the lookback count a
+  re-found detection as a duplicate and do not hand it to alerting again.
 
 Single-event rules are one ``query_string`` search each, paged through every match of the
 window (``rules.scheduled_search``: a point in time and ``search_after`` beyond the first
@@ -50,6 +52,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from socmon.ids import doc_id
 from socmon.indices import IndexNames, install_external_template
+from socmon.ingest_time import stored_range
 from socmon.metrics import REGISTRY
 from socmon.rules.correlation import CorrelationEngine, parse_timestamp
 from socmon.rules.detection import Detection, MatchedEvent
@@ -57,11 +60,10 @@ from socmon.rules.external import External, externals
 from socmon.rules.reload import RuleWatcher
 from socmon.rules.scheduled_convert import ScheduledCorrelation, ScheduledRule, ScheduledSet
 from socmon.rules.scheduled_search import PagedSearch
+from socmon.rules.scheduled_seen import RecentIds
 from socmon.settings.detection import DetectionSettings
 
 log = logging.getLogger(__name__)
-
-INGESTED = "event.ingested"
 
 LAG = Gauge(
     "socmon_scheduled_rule_lag_seconds",
@@ -111,7 +113,8 @@ RELOADS = Counter(
 )
 DETECTIONS = Counter(
     "socmon_scheduled_detections_total",
-    "Detections produced by scheduled mode (new: delivered; duplicate: already stored).",
+    "Detections produced by scheduled mode (new: delivered; duplicate: found again, e.g. by "
+    "a pass re-reading the lookback, and not delivered again).",
     ["outcome"],
     registry=REGISTRY,
 )
@@ -137,10 +140,14 @@ def _status(rule: Any) -> str:
 
 
 def _stored_in(event: dict[str, Any], w: Window) -> bool:
-    """Whether an event was stored in ``w`` (``event.ingested``, else ``@timestamp``)."""
-    e = event.get("event")
-    t = parse_timestamp(e.get("ingested")) if isinstance(e, dict) else None
-    if t is None:
+    """Whether an event was stored in ``w``: by the first it has of ``socmon.ingested``,
+    ``event.ingested``, ``@timestamp`` (the order of ``socmon.ingest_time.stored_range``)."""
+    so, e = event.get("socmon"), event.get("event")
+    if isinstance(so, dict) and "ingested" in so:
+        t = parse_timestamp(so.get("ingested"))
+    elif isinstance(e, dict) and "ingested" in e:
+        t = parse_timestamp(e.get("ingested"))
+    else:
         t = parse_timestamp(event.get("@timestamp"))
     return t is not None and w.start <= t < w.end
 
@@ -236,6 +243,9 @@ class ScheduledRunner:
         self.index = index_pattern or (external.index if external else names.events_pattern)
         self.coverage = CoverageStore(client, names, external.name if external else "")
         self.clock = clock
+        # per rule, the detections delivered recently: not handed over again by the passes
+        # re-reading the lookback; forgotten when the rule is added, changed or removed
+        self.delivered: dict[str, RecentIds] = {}
 
     # -- windows ------------------------------------------------------------------------
     def windows(self, rule_key: str, now: float) -> tuple[list[Window], float]:
@@ -292,6 +302,8 @@ class ScheduledRunner:
             changed={k for k in after if k in before and before[k] != after[k]},
             removed={k for k in before if k not in after},
         )
+        for k in ch.added | ch.changed | ch.removed:
+            self.delivered.pop(k, None)
         for k in sorted(ch.removed):
             with contextlib.suppress(KeyError):
                 LAG.remove(k)  # a stopped rule has no lag
@@ -335,6 +347,10 @@ class ScheduledRunner:
     def _run_rule(self, item: ScheduledRule | ScheduledCorrelation, now: float) -> int:
         windows, _ = self.windows(item.key, now)
         new = 0
+        seen = self.delivered.get(item.key)
+        if seen is None:
+            keep = 2 * self.s.scheduled_lookback + 3 * self.s.scheduled_interval
+            seen = self.delivered[item.key] = RecentIds(keep)
         for w in windows:
             try:
                 dets: Iterable[Detection]
@@ -345,11 +361,12 @@ class ScheduledRunner:
                 # delivered page by page; a failure mid-window retries the whole window
                 # (the detections already delivered are duplicates then, not new alerts)
                 for d in dets:
-                    if self.output(d):
+                    if not seen.seen(d.id) and self.output(d):
                         new += 1
                         DETECTIONS.labels("new").inc()
                     else:
                         DETECTIONS.labels("duplicate").inc()
+                    seen.add(d.id)
             except (ApiError, TransportError) as e:
                 ERRORS.labels("elasticsearch").inc()
                 log.warning(
@@ -387,23 +404,10 @@ class ScheduledRunner:
         return {"range": {field: r}}
 
     def _range(self, start: float | None, end: float) -> dict[str, Any]:
-        """Events stored in [start, end): by ``event.ingested`` (socmon.ingest_time), so a
-        late event is covered when it arrives; documents another shipper wrote without that
-        field are covered by ``@timestamp``."""
-        return {
-            "bool": {
-                "should": [
-                    self._span(INGESTED, start, end),
-                    {
-                        "bool": {
-                            "must_not": {"exists": {"field": INGESTED}},
-                            "filter": self._span("@timestamp", start, end),
-                        }
-                    },
-                ],
-                "minimum_should_match": 1,
-            }
-        }
+        """Events stored in [start, end) (``socmon.ingest_time.stored_range``: socmon's
+        storage time, so a late event is covered when it arrives; another shipper's
+        documents by their ``event.ingested``, else ``@timestamp``)."""
+        return stored_range(start, end)
 
     def _hits(
         self,

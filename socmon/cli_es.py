@@ -121,7 +121,7 @@ def setup(ctx: click.Context) -> None:
             f"Elasticsearch at {s.es.effective_url} is not reachable"
             + (" (start it with `socmon es up`)" if s.es.provisioned else "")
         )
-    written = apply_templates(client, IndexNames(s.es.index_prefix))
+    written = apply_templates(client, IndexNames(s.es.index_prefix), s.es, redecide=True)
     click.echo(f"applied {len(written)} index templates: {', '.join(written)}")
 
 

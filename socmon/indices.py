@@ -3,7 +3,9 @@
 Events are append-only daily indices ``<prefix>-events-YYYY.MM.DD`` (this distribution has no
 data-streams module and no ILM, so retention is a job that deletes whole daily indices).
 Alerts, rules, exceptions, audit, dead letters and engine state are updatable single indices.
-Templates live as JSON in ``socmon/templates/`` and are applied idempotently.
+Templates live as JSON in ``socmon/templates/`` and are applied idempotently; their shards and
+replicas come from settings (``es.number_of_shards``, ``es.number_of_replicas``) or, for the
+replicas left unset, from the cluster's data nodes when ``socmon setup`` runs (``IndexLayout``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from importlib import resources
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
+
+from socmon.settings import ElasticsearchSettings
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +38,7 @@ UPDATABLE = (
     "views",
 )
 TEMPLATE_PRIORITY = 500
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2  # 2: shards and replicas from settings (IndexLayout)
 
 
 @dataclass(frozen=True)
@@ -104,27 +108,98 @@ def template_kinds() -> list[str]:
     return ["events", *UPDATABLE]
 
 
-def index_template(names: IndexNames, kind: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class IndexLayout:
+    """Shards and replicas of every index socmon creates, and why the replicas are what
+    they are (logged)."""
+
+    shards: int = 1
+    replicas: int = 0
+    reason: str = "default"
+
+    def settings(self) -> dict[str, Any]:
+        return {"number_of_shards": self.shards, "number_of_replicas": self.replicas}
+
+
+def replicas_for(data_nodes: int) -> int:
+    """What Elastic operators run: one replica as soon as a second data node can hold it
+    (a node's loss keeps every shard), none on a single node (a replica there can never be
+    assigned and the cluster would stay yellow)."""
+    return 1 if data_nodes >= 2 else 0
+
+
+def stored_replicas(client: Elasticsearch, names: IndexNames) -> int | None:
+    """The replicas socmon's events template carries (the last decision), if any."""
+    got = client.options(ignore_status=404).indices.get_index_template(
+        name=f"{names.prefix}-events"
+    )
+    body: dict[str, Any] = dict(got.body) if got else {}
+    for t in body.get("index_templates", []):
+        value = t["index_template"].get("template", {}).get("settings", {}).get("index", {})
+        if "number_of_replicas" in value:
+            return int(value["number_of_replicas"])
+    return None
+
+
+def decide_layout(
+    client: Elasticsearch,
+    names: IndexNames,
+    es: ElasticsearchSettings | None = None,
+    redecide: bool = False,
+) -> IndexLayout:
+    """The layout to write: ``es.number_of_replicas`` when set; else the decision stored in
+    the events template (kept by every start, so a restart while a node is down does not
+    lower the replicas); else, or with ``redecide`` (``socmon setup``), one from the
+    cluster's data nodes now."""
+    shards = es.number_of_shards if es is not None else 1
+    if es is not None and es.number_of_replicas is not None:
+        return IndexLayout(shards, es.number_of_replicas, "es.number_of_replicas")
+    if not redecide:
+        kept = stored_replicas(client, names)
+        if kept is not None:
+            return IndexLayout(shards, kept, "kept from the last socmon setup")
+    data = int(client.cluster.health()["number_of_data_nodes"])
+    return IndexLayout(shards, replicas_for(data), f"{data} data node(s)")
+
+
+def index_template(
+    names: IndexNames, kind: str, layout: IndexLayout | None = None
+) -> dict[str, Any]:
     pattern = names.events_pattern if kind == "events" else f"{names.prefix}-{kind}*"
+    template = load_template(kind)
+    index = {**template["settings"]["index"], **(layout or IndexLayout()).settings()}
     return {
         "index_patterns": [pattern],
         "priority": TEMPLATE_PRIORITY,
         "version": TEMPLATE_VERSION,
-        "template": load_template(kind),
+        "template": {**template, "settings": {**template["settings"], "index": index}},
         "_meta": {"managed_by": "socmon", "kind": kind},
     }
 
 
-def apply_templates(client: Elasticsearch, names: IndexNames) -> list[str]:
+def apply_templates(
+    client: Elasticsearch,
+    names: IndexNames,
+    es: ElasticsearchSettings | None = None,
+    redecide: bool = False,
+) -> list[str]:
     """Put every index template and create the updatable indices; safe to repeat.
 
     Returns the names of the templates written. Existing updatable indices get any new
     mappings merged in (``put_mapping``), so an upgrade adds fields without a reindex.
+    Shards and replicas: ``decide_layout``; with ``redecide`` (``socmon setup``) the
+    replicas of socmon's existing indices follow the decision too (a dynamic setting), so
+    a cluster grown from one node to three gets its replicas by running setup again.
     """
+    layout = decide_layout(client, names, es, redecide)
+    log.info(
+        "index layout",
+        extra={"shards": layout.shards, "replicas": layout.replicas, "reason": layout.reason},
+    )
     written = []
     for kind in template_kinds():
         name = f"{names.prefix}-{kind}"
-        body = index_template(names, kind)
+        body = index_template(names, kind, layout)
         client.indices.put_index_template(
             name=name,
             index_patterns=body["index_patterns"],
@@ -144,6 +219,16 @@ def apply_templates(client: Elasticsearch, names: IndexNames) -> list[str]:
                         raise
             else:
                 client.indices.put_mapping(index=index, **_mapping_args(body["template"]))
+    if redecide:
+        existing = [names.events_pattern, *(f"{names.prefix}-{k}" for k in UPDATABLE)]
+        client.indices.put_settings(
+            index=",".join(existing),
+            settings={
+                "index": {"number_of_replicas": layout.replicas, "auto_expand_replicas": "false"}
+            },
+            allow_no_indices=True,
+            ignore_unavailable=True,
+        )
     client.cluster.health(index=f"{names.prefix}-*", wait_for_status="yellow", timeout="30s")
     log.info("index templates applied", extra={"templates": written})
     return written
@@ -170,7 +255,7 @@ def install_external_template(
         index_patterns=patterns,
         priority=TEMPLATE_PRIORITY,
         version=TEMPLATE_VERSION,
-        template=load_template("events"),
+        template=index_template(names, "events", decide_layout(client, names))["template"],
         meta={"managed_by": "socmon", "kind": "external", "source": source},
     )
     return name

@@ -1,13 +1,16 @@
-"""When an event reached the central store: ``event.ingested``, and how late it was.
+"""When an event reached the central store, and how late it was.
 
-Scheduled detection windows on ``event.ingested`` (``rules.scheduled``), so an event stored
-hours after it happened (a site's spool replayed after a link outage) is still examined.
-socmon sets the field when it hands the event to Elasticsearch (``StorageSink``) and again
-when a spooled batch is replayed (``BulkWriter``): a value set earlier -- at collection, or by
-an upstream shipper -- says nothing about when the document became searchable, so it is
-overwritten (the Elasticsearch distribution socmon runs has no ingest processors to do this
-server-side). The delay between ``@timestamp`` and that moment is observed per source
-(``event.dataset``) in ``socmon_ingest_delay_seconds``.
+socmon stamps ``socmon.ingested`` when it hands an event to Elasticsearch (``StorageSink``)
+and again when a spooled batch is replayed (``BulkWriter``): only that moment tells when the
+document became searchable, so it is scheduled detection's window key (``rules.scheduled``):
+an event stored hours after it happened (a site's spool replayed after a link outage) is
+still examined, once. ``event.ingested`` (ECS: when the event arrived in the central store)
+is socmon's same storage time, except when the event came with one from a shipper: that
+value is kept (it is the shipper's statement, and may be hours old, which is why detection
+does not window on it). The collection moment is ``event.created`` (``collectors.enrich``).
+The distribution socmon runs has no ingest processors to stamp this server-side. The delay
+between ``@timestamp`` and the storage moment is observed per source (``event.dataset``) in
+``socmon_ingest_delay_seconds``.
 """
 
 from __future__ import annotations
@@ -45,14 +48,26 @@ def _epoch(value: Any) -> float | None:
         return None
 
 
+STORED = "socmon.ingested"  # socmon's storage time: the window key of scheduled detection
+INGESTED = "event.ingested"
+
+
 def stamp(event: dict[str, Any], path: str = "direct", now: float | None = None) -> None:
-    """Set ``event.ingested`` to now and observe the event's delay."""
+    """Set ``socmon.ingested`` to now, and ``event.ingested`` too unless a shipper set it
+    (a value that is not socmon's previous stamp); observe the event's delay."""
     t = time.time() if now is None else now
     e = event.get("event")
     if not isinstance(e, dict):
         e = {}
         event["event"] = e
-    e["ingested"] = iso(t)
+    so = event.get("socmon")
+    if not isinstance(so, dict):
+        so = {}
+        event["socmon"] = so
+    at = iso(t)
+    if "ingested" not in e or e["ingested"] == so.get("ingested"):
+        e["ingested"] = at
+    so["ingested"] = at
     ts = _epoch(event.get("@timestamp"))
     if ts is not None:
         source = e.get("dataset")
@@ -62,7 +77,7 @@ def stamp(event: dict[str, Any], path: str = "direct", now: float | None = None)
 
 
 def restamp_line(source: bytes, now: float | None = None) -> bytes:
-    """A serialised event (one bulk source line) with ``event.ingested`` set to now; a line
+    """A serialised event (one bulk source line) stamped again now (``stamp``); a line
     that is not a JSON object is returned unchanged (Elasticsearch will judge it)."""
     try:
         doc = orjson.loads(source)
@@ -72,3 +87,41 @@ def restamp_line(source: bytes, now: float | None = None) -> bytes:
         return source
     stamp(doc, "replay", now)
     return orjson.dumps(doc, default=str) + b"\n"
+
+
+def _span(field: str, start: float | None, end: float | None) -> dict[str, Any]:
+    r: dict[str, Any] = {"format": "strict_date_optional_time"}
+    if start is not None:
+        r["gte"] = iso(start)
+    if end is not None:
+        r["lt"] = iso(end)
+    return {"range": {field: r}}
+
+
+def stored_range(start: float | None, end: float | None) -> dict[str, Any]:
+    """Documents stored in [start, end): each by exactly one time, the first it has of
+    ``socmon.ingested``, ``event.ingested`` (another shipper's documents, or socmon's from
+    before the field), ``@timestamp``."""
+    return {
+        "bool": {
+            "should": [
+                _span(STORED, start, end),
+                {
+                    "bool": {
+                        "must_not": {"exists": {"field": STORED}},
+                        "filter": _span(INGESTED, start, end),
+                    }
+                },
+                {
+                    "bool": {
+                        "must_not": [
+                            {"exists": {"field": STORED}},
+                            {"exists": {"field": INGESTED}},
+                        ],
+                        "filter": _span("@timestamp", start, end),
+                    }
+                },
+            ],
+            "minimum_should_match": 1,
+        }
+    }

@@ -117,7 +117,7 @@ def run_until_signalled(settings: Settings) -> None:
 
     ensure_elasticsearch(settings)
     ctx = build_context(settings)
-    apply_templates(ctx.client, ctx.names)
+    apply_templates(ctx.client, ctx.names, settings.es)
     ctx.writer.start()
     services = build_services(ctx)
     if settings.metrics.port:

@@ -70,7 +70,7 @@ def create(
     from socmon.indices import apply_templates
 
     client, names = _setup(ctx)
-    apply_templates(client, names)
+    apply_templates(client, names, settings_from(ctx).es)
     try:
         user = create_user(client, names, name, role, list(units), _password_from_stdin(), "cli")
     except UserError as e:

@@ -167,6 +167,23 @@ INGEST = [
         "s",
     ),
     ts(
+        "Ingest delay p50 / p95 by source",
+        [
+            (
+                hq(0.5, "socmon_ingest_delay_seconds", "le, source, path"),
+                "p50 {{source}} {{path}}",
+            ),
+            (
+                hq(0.95, "socmon_ingest_delay_seconds", "le, source, path"),
+                "p95 {{source}} {{path}}",
+            ),
+        ],
+        "s",
+        "Seconds from an event's @timestamp to its hand-over to Elasticsearch, per "
+        "event.dataset; path direct (written at once) or replay (from a site's disk spool after "
+        "an outage: large by nature). Alert SocmonIngestDelayHigh watches the direct path.",
+    ),
+    ts(
         "Events by source kind and format",
         [(rate("socmon_collector_events_total", "source, format"), "{{source}} {{format}}")],
         "ops",

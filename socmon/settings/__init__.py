@@ -68,6 +68,21 @@ class ElasticsearchSettings(Section):
         pattern=r"^[a-z0-9][a-z0-9_.-]*$",
         description="Prefix of every index socmon creates (lower case).",
     )
+    number_of_shards: int = Field(
+        1,
+        ge=1,
+        le=1024,
+        description="Primary shards of each index socmon creates (its index templates). One "
+        "is right for daily event indices below ~50 GB a day.",
+    )
+    number_of_replicas: int | None = Field(
+        None,
+        ge=0,
+        le=16,
+        description="Replicas of each index socmon creates. Unset: decided by `socmon setup` "
+        "from the cluster (1 with two or more data nodes, 0 on a single node), logged, and "
+        "kept by later starts until the next `socmon setup`.",
+    )
     # The node `socmon es up` provisions when ``url`` is not set (deploy/es.sh).
     local_port: int = Field(9200, ge=1, le=65535, description="Local node: HTTP port on 127.0.0.1.")
     local_heap: str = Field(

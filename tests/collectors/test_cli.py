@@ -70,4 +70,4 @@ def test_organisation_units() -> None:
         {"event": {}, "host": {"name": "edu-db"}}, source_kind="file", source="/x"
     )
     assert ev["organization"] == {"id": "edu", "name": "Education"}
-    assert ev["event"]["ingested"] and ev["@timestamp"] and ev["ecs"]["version"]
+    assert ev["event"]["created"] and ev["@timestamp"] and ev["ecs"]["version"]

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.datasets
 
 def _comparable(ev: dict[str, Any]) -> dict[str, Any]:
     ev = orjson.loads(orjson.dumps(ev))
-    ev["event"].pop("ingested")
+    ev["event"].pop("created")
     ev.pop("socmon")
     return ev
 

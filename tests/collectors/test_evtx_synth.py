@@ -51,6 +51,6 @@ def test_multi_chunk_file_holds_copies_of_the_corpus_records(
         a = {**ev, "winlog": {**ev["winlog"], "record_id": 0}, "event": {**ev["event"]}}
         b = {**first, "winlog": {**first["winlog"], "record_id": 0}, "event": {**first["event"]}}
         for e in (a, b):
-            e["event"].pop("ingested")
+            e["event"].pop("created")
             e["event"].pop("original")
         assert a == b

@@ -77,7 +77,7 @@ def test_cluster_node_killed_loses_and_duplicates_nothing(tmp_path: Path) -> Non
     es_script("up")
     client = Elasticsearch(URLS, request_timeout=30, retry_on_timeout=True, max_retries=5)
     names = IndexNames(f"socmon-cluster-{uuid.uuid4().hex[:8]}")
-    apply_templates(client, names)
+    apply_templates(client, names, redecide=True)  # what `socmon setup` does: 3 data nodes
     statuses: list[str] = []
     stop = threading.Event()
 
@@ -145,6 +145,14 @@ def test_cluster_node_killed_loses_and_duplicates_nothing(tmp_path: Path) -> Non
             assert p.wait(timeout=300) == 0
         client.cluster.health(wait_for_status="green", timeout="120s")
         stop.set()
+        # one replica per shard (the rule for two or more data nodes), so the killed node's
+        # shards had a copy elsewhere
+        got = client.indices.get_settings(
+            index=f"{names.events_pattern},{names.alerts}", name="index.number_of_replicas"
+        )
+        assert {i: v["settings"]["index"]["number_of_replicas"] for i, v in got.items()} == {
+            i: "1" for i in got
+        } and len(got) >= 2
         assert "yellow" in statuses and "red" not in statuses, sorted(set(statuses))
         assert count(client, names) == TOTAL
         per_unit = client.search(

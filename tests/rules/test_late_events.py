@@ -157,3 +157,24 @@ def test_site_outage_spool_replay_alerts_once(
     assert r.run_once() == 1
     assert r.run_once() == 0
     assert len(alerts(es_client, names)) == 1
+
+
+def test_a_shippers_old_event_ingested_does_not_hide_a_burst(
+    es_client: Elasticsearch, names: IndexNames, settings: Settings
+) -> None:
+    """Events that come with a shipper's ``event.ingested`` a day old keep it, and are still
+    examined when socmon stores them (its own ``socmon.ingested``): the burst alerts once."""
+    events = burst(time.time() - 120, 12, ip="198.51.100.44")
+    old = "2026-01-01T00:00:00.000Z"
+    for _, ev in events:
+        ev["event"]["ingested"] = old
+    r = runner(es_client, names, settings)  # default lookback
+    assert r.run_once() == 0
+    store_now(es_client, settings, names, events)
+    es_client.indices.refresh(index=names.events_pattern)
+    got = es_client.search(index=names.events_pattern, size=20)["hits"]["hits"]
+    assert {h["_source"]["event"]["ingested"] for h in got} == {old}
+    assert all(h["_source"]["socmon"]["ingested"] > old for h in got)
+    assert r.run_once() == streamed(events) == 1
+    assert r.run_once() == 0
+    assert len(alerts(es_client, names)) == 1

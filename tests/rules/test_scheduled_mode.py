@@ -187,8 +187,20 @@ def test_correlation_brute_force_and_spraying(
     # the base rule is not reported alone (generate: false) and a re-run adds nothing
     assert all(d.mode == "correlation" for d in sink)
     sink.clear()
+    r.run_once()  # the same runner re-reads the lookback: nothing handed over again
+    assert sink == []
     for key in (SSH_BRUTE, SSH_SPRAY):
         es_client.delete(index=names.state, id=f"scheduled:{key}", refresh=True)
+    # a restarted process (a new runner, coverage lost) finds it again
+    r = runner(
+        es_client,
+        names,
+        settings,
+        converted,
+        {SSH_BRUTE, SSH_SPRAY},
+        sink,
+        scheduled_lookback=600.0,
+    )
     r.run_once()
     ids = {d.id for d in sink}
     assert brute.id in ids  # the same detection id again: alerting deduplicates
