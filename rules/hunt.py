@@ -24,7 +24,7 @@ from socmon.collectors.reader import read_files
 from socmon.rules.detection import Detection
 from socmon.rules.engine import StreamingEngine, detection_for
 from socmon.rules.evaluate import attach_correlator
-from socmon.rules.loader import load_rules
+from socmon.rules.loader import gc_paused, load_rules
 from socmon.rules.metrics import HUNT_INPUT_ERRORS
 from socmon.settings import load_settings
 
@@ -155,7 +155,8 @@ def _serial(
     sizes = _sizes(files)
     done = 0
     for f in files:
-        res.unreadable += read_files([f], fmt, handler_for)
+        with gc_paused():  # see _hunt_file
+            res.unreadable += read_files([f], fmt, handler_for)
         done += sizes[f]
         if progress is not None:
             progress(done, sum(sizes.values()))
@@ -212,7 +213,11 @@ def _hunt_file(task: tuple[int, str]) -> tuple[int, _FileResult]:
     engine: StreamingEngine = _POOL["engine"]
     res = _FileResult()
     sink = _FileSink(engine, _POOL["bases"], res)
-    res.unreadable = read_files([Path(path)], _POOL["fmt"], _handler_factory(sink))
+    # no cyclic GC while a file is read: events make little cyclic garbage (812 objects
+    # after 11,543 events) and each full collection walks the detections kept so far
+    # (measured: ~35% of the CPU time of a hunt); collection resumes after the file
+    with gc_paused():
+        res.unreadable = read_files([Path(path)], _POOL["fmt"], _handler_factory(sink))
     return i, res
 
 

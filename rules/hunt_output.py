@@ -25,6 +25,8 @@ COLUMNS = (
     "event_code",
     "channel",
     "event_id",
+    "record_id",
+    "source",
     "tags",
 )
 
@@ -73,6 +75,8 @@ def row(d: Detection) -> dict[str, str]:
         "event_code": str(_get(ev, "event.code") or ""),
         "channel": str(_get(ev, "winlog.channel") or _get(ev, "event.dataset") or ""),
         "event_id": ",".join(m.id for m in d.events),
+        "record_id": str(_get(ev, "winlog.record_id") or ""),
+        "source": str(_get(ev, "socmon.source") or "").removeprefix("hunt:"),
         "tags": " ".join(d.tags),
     }
 
