@@ -200,6 +200,7 @@ def compiled(
     placeholders: dict[str, list[str]] | None = None,
     metrics: EngineMetrics = SERVICE,
     stats: CacheStats | None = None,
+    _read_already: str = "",
 ) -> StreamingEngine:
     """``StreamingEngine.from_rules(loaded)`` through the cache (the service and its reloads:
     the rules are loaded anyway, for scheduled mode; compiling is what is saved)."""
@@ -208,7 +209,7 @@ def compiled(
     if cache is None:
         return StreamingEngine.from_rules(loaded, placeholders=placeholders, metrics=metrics)
     key = cache_key(loaded.sources, placeholders)
-    entry = cache.read(key, stats)
+    entry = None if key == _read_already else cache.read(key, stats)
     if entry is not None:
         engine = _from_entry(entry, metrics, report_load=False)
     else:
@@ -233,11 +234,15 @@ def engine_for_paths(
     paths = list(paths)
     stats = stats or CacheStats()
     t0 = time.perf_counter()
+    key = ""
     if cache is not None:
-        entry = cache.read(cache_key(path_sources(paths), placeholders), stats)
+        key = cache_key(path_sources(paths), placeholders)
+        entry = cache.read(key, stats)
         if entry is not None:
             engine = _from_entry(entry, metrics, report_load=True)
             stats.seconds = time.perf_counter() - t0
             return engine
-    # the key of what was actually loaded (a file may change between the two reads)
-    return compiled(load_rules(paths), cache, placeholders, metrics, stats)
+    # stored under the key of what was loaded (a file may change between the two reads)
+    engine = compiled(load_rules(paths), cache, placeholders, metrics, stats, key)
+    stats.seconds = time.perf_counter() - t0
+    return engine

@@ -158,7 +158,7 @@ def hunt(
     from socmon.rules.evaluate import attach_correlator
     from socmon.rules.hunt import default_workers
     from socmon.rules.hunt import hunt as run_hunt
-    from socmon.rules.hunt_output import Writer, summary_lines
+    from socmon.rules.hunt_output import Writer, slim, summary_lines
 
     t0 = time.perf_counter()
     det = settings_from(ctx).detection
@@ -191,6 +191,7 @@ def hunt(
         include=include,
         workers=workers or default_workers(),
         progress=progress,
+        keep=None if out_fmt == "jsonl" and not no_events else slim,
     )
     if bar is not None:
         bar.render_finish()

@@ -58,16 +58,26 @@ class _FileSink:
     """A worker's EventSink: detections of single-event rules, and the matches the
     correlator needs (correlations span files: the parent evaluates them)."""
 
-    def __init__(self, engine: StreamingEngine, bases: frozenset[str], out: _FileResult):
+    def __init__(
+        self,
+        engine: StreamingEngine,
+        bases: frozenset[str],
+        out: _FileResult,
+        keep: Callable[[dict[str, Any]], dict[str, Any]] | None,
+    ):
         self.engine = engine
         self.bases = bases
         self.out = out
+        self.keep = keep
 
     def emit(self, doc_id: str, event: dict[str, Any], ack: Any = None) -> None:
         self.out.events += 1
+        shown: dict[str, Any] | None = None
         for r in self.engine.match_rules(event):
             if r.generate:
-                self.out.detections.append(detection_for(r, event, doc_id))
+                if shown is None:
+                    shown = event if self.keep is None else self.keep(event)
+                self.out.detections.append(detection_for(r, shown, doc_id))
             if r.rule_id in self.bases:
                 self.out.observed.append((r.index, event, doc_id))
         if ack is not None:
@@ -103,6 +113,7 @@ def hunt(
     include: Sequence[str] = (),
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> HuntResult:
     """Run the rules over the inputs (files or directories, ``include``: globs that narrow
     what is read in directories); returns every detection (also passed to ``on_detection``).
@@ -112,7 +123,9 @@ def hunt(
     the rule set is compiled once); 1: in this process. Either way the detections are merged
     in time order, then passed to ``on_detection``; correlations are evaluated over every
     file's matches in time order (a window may span files).
-    ``progress(done, total)``: in bytes of the input files, after each file."""
+    ``progress(done, total)``: in bytes of the input files, after each file. ``keep``: what
+    of a matched event a detection keeps (default: all of it; ``rules.hunt_output.slim``
+    keeps what CSV and timeline rows show: the memory of a hunt with many detections)."""
     if engine is None:
         engine = StreamingEngine.from_rules(load_rules(rule_paths), placeholders=placeholders)
         attach_correlator(engine)
@@ -125,9 +138,9 @@ def hunt(
     workers = max(1, min(workers, len(chosen.files)))
     result.workers = workers
     if workers == 1:
-        merged = [_serial(engine, chosen.files, fmt, progress)]
+        merged = [_serial(engine, chosen.files, fmt, progress, keep)]
     else:
-        merged = _pooled(engine, chosen.files, fmt, workers, progress)
+        merged = _pooled(engine, chosen.files, fmt, workers, progress, keep)
     result.events = sum(r.events for r in merged)
     for r in merged:
         result.unreadable += r.unreadable
@@ -145,13 +158,14 @@ def _serial(
     files: Sequence[Path],
     fmt: str,
     progress: Callable[[int, int], None] | None,
+    keep: Callable[[dict[str, Any]], dict[str, Any]] | None,
 ) -> _FileResult:
     """Every file read and matched in this process, one after the other."""
     bases = (
         frozenset(engine.correlator.referenced_base_rules()) if engine.correlator else frozenset()
     )
     res = _FileResult()
-    handler_for = _handler_factory(_FileSink(engine, bases, res))
+    handler_for = _handler_factory(_FileSink(engine, bases, res, keep))
     sizes = _sizes(files)
     done = 0
     for f in files:
@@ -183,6 +197,7 @@ def _pooled(
     fmt: str,
     workers: int,
     progress: Callable[[int, int], None] | None,
+    keep: Callable[[dict[str, Any]], dict[str, Any]] | None,
 ) -> list[_FileResult]:
     """Each file read and matched by a worker of a forked pool; results in file order."""
     bases = (
@@ -192,7 +207,7 @@ def _pooled(
     total = sum(sizes.values())
     # biggest first: the last tasks are short, so the cores finish together
     order = sorted(range(len(files)), key=lambda i: -sizes[files[i]])
-    _POOL.update(engine=engine, bases=bases, fmt=fmt)
+    _POOL.update(engine=engine, bases=bases, fmt=fmt, keep=keep)
     out: list[_FileResult | None] = [None] * len(files)
     done = 0
     try:
@@ -212,7 +227,7 @@ def _hunt_file(task: tuple[int, str]) -> tuple[int, _FileResult]:
     i, path = task
     engine: StreamingEngine = _POOL["engine"]
     res = _FileResult()
-    sink = _FileSink(engine, _POOL["bases"], res)
+    sink = _FileSink(engine, _POOL["bases"], res, _POOL["keep"])
     # no cyclic GC while a file is read: events make little cyclic garbage (812 objects
     # after 11,543 events) and each full collection walks the detections kept so far
     # (measured: ~35% of the CPU time of a hunt); collection resumes after the file

@@ -62,6 +62,34 @@ def _get(event: dict[str, Any], dotted: str) -> Any:
     return cur
 
 
+# the event fields a CSV/timeline row shows
+ROW_FIELDS = (
+    "@timestamp",
+    "host.name",
+    "winlog.computer_name",
+    "event.code",
+    "winlog.channel",
+    "event.dataset",
+    "winlog.record_id",
+    "socmon.source",
+)
+
+
+def slim(event: dict[str, Any]) -> dict[str, Any]:
+    """The part of an event that ``row`` shows (nested as in the event)."""
+    out: dict[str, Any] = {}
+    for dotted in ROW_FIELDS:
+        v = _get(event, dotted)
+        if v is None:
+            continue
+        *parents, last = dotted.split(".") if dotted != "@timestamp" else [dotted]
+        cur = out
+        for p in parents:
+            cur = cur.setdefault(p, {})
+        cur[last] = v
+    return out
+
+
 def row(d: Detection) -> dict[str, str]:
     """The CSV/timeline row of a detection."""
     ev = d.events[0].event if d.events else {}
