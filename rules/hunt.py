@@ -210,8 +210,8 @@ def _pooled(
     _POOL.update(engine=engine, bases=bases, fmt=fmt, keep=keep)
     out: list[_FileResult | None] = [None] * len(files)
     done = 0
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+    try:  # (no cyclic GC while the results arrive: see _hunt_file)
+        with gc_paused(), multiprocessing.get_context("fork").Pool(workers) as pool:
             tasks = [(i, str(files[i])) for i in order]
             for i, res in pool.imap_unordered(_hunt_file, tasks):
                 out[i] = res
