@@ -104,8 +104,10 @@ def records(path: Path) -> Iterator[tuple[str, Any, dict[str, Any]]]:
         from evtx import PyEvtxParser
 
         for r in PyEvtxParser(str(path)).records_json():
-            doc = orjson.loads(r["data"])
-            yield str(path), r["event_record_id"], _flatten_evtx(doc)
+            flat = _flatten_evtx(orjson.loads(r["data"]))
+            # the record's EventRecordID (what socmon reports as winlog.record_id; the
+            # record header's number may differ in the synthesised copies)
+            yield str(path), flat.get("EventRecordID", r["event_record_id"]), flat
     else:
         with path.open("rb") as f:
             for n, line in enumerate(f):
