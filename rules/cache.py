@@ -6,7 +6,7 @@ what compiling gives (``CODE``), the pipeline as a pySigma YAML file (placeholde
 and every rule text loaded (source and SHA-256 of its text, in load order:
 ``LoadedRules.sources``). A changed rule, setting or socmon is another key, so a stale entry
 is never read; entries are files ``<key>.rules`` in ``detection.rule_cache_dir``, the newest
-``KEEP`` kept.
+``KEEP`` most recently used kept.
 
 An entry holds each ``CompiledRule``'s routing and prefilter data (anchors, fields, routes:
 what an engine needs before any event) and two pickles per rule: the Sigma rule, and its
@@ -120,6 +120,8 @@ class RuleCache:
         if not isinstance(entry, dict) or entry.get("key") != key:
             return self._unusable(path, "entry of another rule set", stats)
         stats.outcome = "hit"
+        with contextlib.suppress(OSError):  # in use: the newest for pruning
+            os.utime(path)
         return entry
 
     def _unusable(self, path: Path, reason: str, stats: CacheStats) -> dict[str, Any] | None:
