@@ -5,7 +5,7 @@ Key: SHA-256 of socmon's version, pySigma's version, the bytes of the modules th
 what compiling gives (``CODE``), the pipeline as a pySigma YAML file (placeholders included)
 and every rule text loaded (source and SHA-256 of its text, in load order:
 ``LoadedRules.sources``). A changed rule, setting or socmon is another key, so a stale entry
-is never read; entries are files ``<key>.rules`` in ``detection.rule_cache_dir``, the newest
+is never read; entries are files ``<key>.rules`` in ``detection.rule_cache_dir``, the
 ``KEEP`` most recently used kept.
 
 An entry holds each ``CompiledRule``'s routing and prefilter data (anchors, fields, routes:
