@@ -203,6 +203,7 @@ def compiled(
     metrics: EngineMetrics = SERVICE,
     stats: CacheStats | None = None,
     _read_already: str = "",
+    _private: bool = False,
 ) -> StreamingEngine:
     """``StreamingEngine.from_rules(loaded)`` through the cache (the service and its reloads:
     the rules are loaded anyway, for scheduled mode; compiling is what is saved)."""
@@ -215,7 +216,9 @@ def compiled(
     if entry is not None:
         engine = _from_entry(entry, metrics, report_load=False)
     else:
-        engine = StreamingEngine.from_rules(loaded, placeholders, metrics=metrics, keep=True)
+        engine = StreamingEngine.from_rules(
+            loaded, placeholders, metrics=metrics, keep=True, in_place=_private
+        )
         new = _entry(engine, loaded.problems, loaded.files)
         if new is not None:
             cache.write(key, new)
@@ -245,6 +248,8 @@ def engine_for_paths(
             stats.seconds = time.perf_counter() - t0
             return engine
     # stored under the key of what was loaded (a file may change between the two reads)
-    engine = compiled(load_rules(paths), cache, placeholders, metrics, stats, key)
+    # the rules loaded here are nobody else's: the pipeline may change them (no copy)
+    private = cache is not None
+    engine = compiled(load_rules(paths), cache, placeholders, metrics, stats, key, private)
     stats.seconds = time.perf_counter() - t0
     return engine
