@@ -45,7 +45,7 @@ t_import = time.perf_counter() - t0
 w0, c0 = time.perf_counter(), time.process_time()
 stats = CacheStats()
 if mode == "before":
-    eng._work_copy = lambda r: (copy.deepcopy(r), None)
+    eng._work_copy = lambda r, in_place=False: (copy.deepcopy(r), None)
     eng.gc_paused = loader.gc_paused = contextlib.nullcontext
     e = StreamingEngine.from_rules(loader.load_rules(dirs))
 else:
@@ -111,6 +111,8 @@ def main() -> None:
     out["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     out["targets_met"] = {"warm_wall_s<=1": warm["wall_s"] <= 1.0}
     print(orjson.dumps(out).decode())
+    if not same:
+        raise SystemExit("the modes built different rule counts")
 
 
 if __name__ == "__main__":
