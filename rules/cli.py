@@ -106,8 +106,16 @@ def pipeline(ctx: click.Context, shipped: bool) -> None:
     show_default=True,
     help="Input format (as `socmon parse --format`); auto detects it per file.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Only JSON lines (no summary table).")
-@click.option("--no-events", is_flag=True, help="Print event ids instead of whole events.")
+@click.option(
+    "--output",
+    "out_fmt",
+    type=click.Choice(["jsonl", "csv", "timeline"]),
+    default="jsonl",
+    show_default=True,
+    help="Detections on stdout, in time order: JSON lines, CSV, or a timeline (one row each).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Only the detections (no summary).")
+@click.option("--no-events", is_flag=True, help="JSON lines: event ids instead of whole events.")
 @click.option(
     "--include",
     multiple=True,
@@ -115,69 +123,98 @@ def pipeline(ctx: click.Context, shipped: bool) -> None:
     help="In directories, read only files whose name or relative path matches GLOB "
     "(repeatable; default: every file socmon can read, by extension or content).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes reading files in parallel, one file each at a time (default: every core).",
+)
+@click.option(
+    "--no-cache", is_flag=True, help="Compile the rules, do not use the compiled rule cache."
+)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_context
 def hunt(
     ctx: click.Context,
     rule_paths: tuple[Path, ...],
     fmt: str,
+    out_fmt: str,
     as_json: bool,
     no_events: bool,
     include: tuple[str, ...],
+    workers: int | None,
+    no_cache: bool,
     inputs: tuple[Path, ...],
 ) -> None:
     """Run Sigma rules (correlations included) over INPUT... (log files, EVTX, JSON, pcaps,
-    or directories, read recursively): one JSON line per detection, then a summary table. No
-    Elasticsearch needed. Exits 2 when an input cannot be read."""
-    from socmon.rules.engine import StreamingEngine
-    from socmon.rules.evaluate import attach_correlator
-    from socmon.rules.hunt import detection_json
-    from socmon.rules.hunt import hunt as run_hunt
-    from socmon.rules.loader import load_rules
+    or directories, read recursively) on every core: one row per detection in time order
+    (JSON lines, CSV or a timeline), then a summary by level and rule on stderr, and a
+    progress bar there when it is a terminal. The compiled rules are cached
+    (detection.rule_cache_dir). No Elasticsearch needed. Exits 2 when an input cannot be
+    read."""
+    import time
 
+    from socmon.rules.cache import CacheStats, cache_for, engine_for_paths
+    from socmon.rules.evaluate import attach_correlator
+    from socmon.rules.hunt import default_workers
+    from socmon.rules.hunt import hunt as run_hunt
+    from socmon.rules.hunt_output import Writer, slim, summary_lines
+
+    t0 = time.perf_counter()
+    det = settings_from(ctx).detection
     if not rule_paths:
-        det = settings_from(ctx).detection
         rule_paths = (*det.rule_paths, *det.extra_rule_paths)
-    loaded = load_rules(rule_paths)
-    engine = StreamingEngine.from_rules(loaded)
+    stats = CacheStats()
+    cache = None if no_cache else cache_for(det)
+    engine = engine_for_paths(rule_paths, cache, det.placeholders, stats=stats)
     attach_correlator(engine)
+    t_rules = time.perf_counter() - t0
     bad = [p for p in engine.problems if p.fatal]
     if bad and not as_json:
         click.echo(f"{len(bad)} rules not usable (see `socmon rules check`)", err=True)
-    out = sys.stdout.buffer
+    writer = Writer(sys.stdout.buffer, out_fmt, with_events=not no_events)
+    bar: Any = None
+    if sys.stderr.isatty():
+        bar = click.progressbar(length=1, label="hunting", file=sys.stderr)
 
-    def emit(d: object) -> None:
-        from socmon.rules.detection import Detection
-
-        assert isinstance(d, Detection)
-        out.write(orjson.dumps(detection_json(d, not no_events), default=str) + b"\n")
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
 
     result = run_hunt(
-        rule_paths, inputs, fmt=fmt, on_detection=emit, engine=engine, include=include
+        rule_paths,
+        inputs,
+        fmt=fmt,
+        on_detection=writer.write,
+        engine=engine,
+        include=include,
+        workers=workers or default_workers(),
+        progress=progress,
+        keep=None if out_fmt == "jsonl" and not no_events else slim,
     )
-    out.flush()
+    if bar is not None:
+        bar.render_finish()
+    sys.stdout.buffer.flush()
     for p in result.skipped:
         click.echo(f"skipped {p}", err=True)
     if not as_json:
-        _summary(result, len(engine.rules))
+        for line in summary_lines(result.detections):
+            click.echo(line, err=True)
+        n_rules = len({d.rule_id for d in result.detections})
+        click.echo(
+            f"{result.files} files, {result.events} events, {len(result.detections)} "
+            f"detections from {n_rules} rules, {len(engine.rules)} rules loaded "
+            f"(rule cache: {stats.outcome or 'off'}, {t_rules:.2f} s), {result.workers} "
+            f"workers, {result.input_errors} input errors, {len(result.skipped)} files "
+            f"skipped, {len(result.unreadable)} inputs unreadable, "
+            f"{time.perf_counter() - t0:.1f} s",
+            err=True,
+        )
     for p in result.unreadable:
         click.echo(f"error: cannot read {p}", err=True)
     if result.unreadable:
         sys.exit(2)
-
-
-def _summary(result: Any, rules: int) -> None:
-    counts = Counter((d.rule_id, d.rule_title, d.level) for d in result.detections)
-    click.echo("", err=True)
-    click.echo(f"{'count':>7}  {'level':<13} {'rule':<40} title", err=True)
-    for (rid, title, level), n in sorted(counts.items(), key=lambda kv: -kv[1]):
-        click.echo(f"{n:>7}  {level:<13} {rid[:40]:<40} {title}", err=True)
-    click.echo(
-        f"{result.files} files, {result.events} events, {len(result.detections)} detections "
-        f"from {len(counts)} rules, {rules} rules loaded, {result.input_errors} input errors, "
-        f"{len(result.skipped)} files skipped, {len(result.unreadable)} inputs unreadable",
-        err=True,
-    )
 
 
 def _add_pack_commands() -> None:

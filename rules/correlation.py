@@ -657,8 +657,8 @@ def make_correlator(
         known[cr.rule_id] = cr.rule_id
         if cr.name:
             known[cr.name] = cr.rule_id
-        if cr.rule.id is not None:
-            known[str(cr.rule.id)] = cr.rule_id
+        if cr.sigma_id is not None:
+            known[cr.sigma_id] = cr.rule_id
     compiled: list[CompiledCorrelation] = []
     problems: list[CorrelationProblem] = []
     for corr in engine.correlations:

@@ -22,6 +22,7 @@ import threading
 import time
 from typing import Any
 
+from socmon.rules.cache import CacheStats, cache_for, compiled
 from socmon.rules.correlation import make_correlator
 from socmon.rules.detection import Detection
 from socmon.rules.engine import StreamingEngine
@@ -78,7 +79,8 @@ class StreamingDetectionService:
     # ------------------------------------------------------------------ engine
 
     def _build(self, loaded: LoadedRules) -> StreamingEngine:
-        engine = StreamingEngine.from_rules(loaded, placeholders=self.settings.placeholders)
+        stats = CacheStats()
+        engine = compiled(loaded, cache_for(self.settings), self.settings.placeholders, stats=stats)
         if engine.correlations:
             corr = make_correlator(
                 engine,
@@ -98,6 +100,8 @@ class StreamingDetectionService:
                 "correlations": len(engine.correlations),
                 "problems": sum(1 for p in engine.problems if p.fatal),
                 "unanchored": len(engine.unanchored),
+                "rule_cache": stats.outcome or "off",
+                "seconds": round(stats.seconds, 3),
             },
         )
         return engine

@@ -214,6 +214,8 @@ class Settings(BaseSettings):
         """Directories left unset live under ``var_dir``."""
         if self.storage.spool_dir is None:
             self.storage.spool_dir = self.var_dir / "spool"
+        if self.detection.rule_cache_dir is None:
+            self.detection.rule_cache_dir = self.var_dir / "rule-cache"
         return self
 
     @classmethod

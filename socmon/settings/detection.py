@@ -74,6 +74,14 @@ class DetectionSettings(Section):
         description="Values of Sigma %placeholders% (expand modifier), e.g. "
         '{"Admins": ["root"]}. Undefined ones never match (reported as warnings).',
     )
+    rule_cache_dir: Path | None = Field(
+        None,
+        description="Compiled rule sets, keyed by the rules' content and socmon's version "
+        "(rules/cache.py; unset: `<var_dir>/rule-cache`).",
+    )
+    rule_cache: bool = Field(
+        True, description="Use the compiled rule cache (streaming engine, reloads, hunt)."
+    )
     streaming_enabled: bool = Field(True, description="Run the streaming engine on events.")
     streaming_queue_size: int = Field(
         10_000,
