@@ -355,8 +355,9 @@ def main(argv: list[str]) -> None:
     t1 = time.perf_counter()
     records: list[Record] = []
     for p in (Path(a) for a in argv[1:]):
-        found = evtx_records(p) if p.suffix.lower() == ".evtx" else jsonl_records(p)
-        records += ((_file_record(k, r), r) for k, r in found)
+        records += evtx_records(p) if p.suffix.lower() == ".evtx" else jsonl_records(p)
+    # a match is reported as (file, record id); record ids need not be unique in a file
+    reported = {k: _file_record(k, r) for k, r in records}
     db = build_db(records)
     t2 = time.perf_counter()
     matches = run_queries(db, conv.queries)
@@ -372,7 +373,7 @@ def main(argv: list[str]) -> None:
         "query_s": round(t3 - t2, 3),
         "converted": sorted(converted),
         "not_converted": {f"{rid} ({rs})": why for (rid, rs), why in conv.failed.items()},
-        "matches": sorted((*key.split("\t", 1), rid) for key, rid in matches),
+        "matches": sorted({(*reported[key].split("\t", 1), rid) for key, rid in matches}),
     }
     sys.stdout.buffer.write(orjson.dumps(doc))
 
