@@ -26,6 +26,8 @@ SOCMON_ES_LOCAL_PORT="$SOCMON_TEST_ES_PORT" bash deploy/es.sh up
 export SOCMON_TEST_ES_URL="http://127.0.0.1:$SOCMON_TEST_ES_PORT"
 # The fault suite's scenarios (marker `faults`, tests/faults) stop and pause their own node.
 export SOCMON_TEST_FAULTS_ES_PORT="${SOCMON_TEST_FAULTS_ES_PORT:-9254}"
+# The 3-node cluster test (marker `cluster`) writes the 200,000 events issue 14 names.
+export SOCMON_TEST_CLUSTER_EVENTS="${SOCMON_TEST_CLUSTER_EVENTS:-200000}"
 
 echo "== ruff"
 .venv/bin/ruff check .
