@@ -513,6 +513,17 @@ class ZeekParser(JsonBase):
         if outcome:
             ev["event"]["outcome"] = outcome
 
+    def _ssh(self, ev: Event, o: dict[str, Any]) -> None:
+        """Zeek's SSH analyser infers the login outcome (``auth_success``) and counts the
+        attempts of the connection (``auth_attempts``): an authentication event when it did."""
+        ev["event"]["type"] = ["protocol"]
+        ev.setdefault("network", {})["protocol"] = "ssh"
+        success = o.get("auth_success")
+        if isinstance(success, bool):
+            ev["event"]["category"] = ["network", "authentication"]
+            ev["event"]["outcome"] = "success" if success else "failure"
+            ev["event"]["action"] = "ssh-login"
+
     def _dns(self, ev: Event, o: dict[str, Any]) -> None:
         ev["event"]["type"] = ["protocol"]
         dns: dict[str, Any] = {}

@@ -99,6 +99,7 @@ def _comparable(ev: dict[str, Any]) -> dict[str, Any]:
     ev = json.loads(json.dumps(ev))
     ev["event"].pop("original")
     ev["event"].pop("ingested", None)
+    ev["event"].pop("created", None)  # the collection time of each read
     ev.pop("log", None)
     ev.pop("socmon", None)  # the source label (file name) differs
     return ev
