@@ -25,12 +25,7 @@ from typing import Any
 import yaml
 
 from socmon.indices import IndexNames
-from socmon.rules.loader import iter_rule_files
-
-try:
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml missing
-    _Loader = yaml.SafeLoader
+from socmon.rules.loader import YAML_LOADER, iter_rule_files
 
 TECHNIQUE_TAG = re.compile(r"^attack\.(t\d{4}(?:\.\d{3})?)$", re.IGNORECASE)
 Search = Callable[..., dict[str, Any]]
@@ -143,7 +138,7 @@ def file_rules(paths: Iterable[Path | str]) -> list[RuleRef]:
     out: list[RuleRef] = []
     for path in iter_rule_files(p for p in paths if Path(p).exists()):
         try:
-            docs = list(yaml.load_all(path.read_text(encoding="utf-8"), Loader=_Loader))
+            docs = list(yaml.load_all(path.read_text(encoding="utf-8"), Loader=YAML_LOADER))
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             continue
         for d in docs:

@@ -33,9 +33,9 @@ from socmon.rules.metrics import SERVICE
 log = logging.getLogger(__name__)
 
 try:
-    _Loader: Any = yaml.CSafeLoader
+    YAML_LOADER: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - libyaml missing
-    _Loader = yaml.SafeLoader
+    YAML_LOADER = yaml.SafeLoader
 
 RULE_SUFFIXES = (".yml", ".yaml")
 
@@ -151,7 +151,7 @@ def load_text(
         return report_problem(problem, counter=problems)
 
     try:
-        docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+        docs = [d for d in yaml.load_all(text, Loader=YAML_LOADER) if d is not None]
     except yaml.YAMLError as e:
         out.problems.append(report(Problem(source, None, f"invalid YAML: {e}", "yaml")))
         return out

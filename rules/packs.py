@@ -28,15 +28,11 @@ from elasticsearch import Elasticsearch, helpers
 
 from socmon.audit import audit_document
 from socmon.indices import IndexNames
-from socmon.rules.loader import RULE_SUFFIXES, LoadedRules, finish, load_text
+from socmon.rules.loader import RULE_SUFFIXES, YAML_LOADER, LoadedRules, finish, load_text
 from socmon.rules.metrics import UNEXPOSED
 
 log = logging.getLogger(__name__)
 
-try:
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml missing
-    _Loader = yaml.SafeLoader
 
 # statuses left out unless asked for with --status (SigmaHQ's own packages leave them out too)
 EXCLUDED_STATUSES = ("deprecated", "unsupported")
@@ -251,7 +247,7 @@ def _one_document(f: PackFile, filt: PackFilter, report: PackReport) -> dict[str
     filtered when its first document (the collection's common part) is filtered, otherwise
     skipped."""
     try:
-        docs = [d for d in yaml.load_all(f.text, Loader=_Loader) if d is not None]
+        docs = [d for d in yaml.load_all(f.text, Loader=YAML_LOADER) if d is not None]
     except yaml.YAMLError as e:
         report.skipped.append(Skipped(f.path, None, "yaml", f"invalid YAML: {e}"))
         return None
