@@ -70,7 +70,7 @@ def _report(request: Request, cu: ConsoleUser) -> tuple[dict[str, Any], str]:
 def unit_choices(ctx: ApiContext, p: Principal) -> list[dict[str, str]]:
     """The units the picker offers: those the user may see, with their names from the unit
     table (``collectors.organization_units``), then those found in the alerts."""
-    seen = {u["id"]: u["name"] for u in choices(ctx, p)["units"]}
+    seen = {u["id"]: u["name"] for u in choices(ctx, p).units}
     return scope_units(ctx, p, seen)
 
 
