@@ -1,4 +1,4 @@
-"""Signing in at the OIDC provider (``api.oidc_client_id`` set): ``POST /login/oidc`` sends
+"""Signing in at the OIDC provider (``api.oidc_client_id`` set): ``GET /login/oidc`` sends
 the browser to the provider, ``GET /login/oidc/callback`` completes the sign-in.
 
 The protocol is ``console.oidc``, the sign-ins under way ``console.oidc_logins``; a
@@ -12,12 +12,12 @@ from __future__ import annotations
 import hmac
 import logging
 
-from fastapi import Depends, Form, Request
+from fastapi import Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from socmon.api import audit
 from socmon.api.auth import Principal, public
-from socmon.api.console import csrf, oidc, oidc_logins, users
+from socmon.api.console import oidc, oidc_logins, users
 from socmon.api.console.i18n import N_
 from socmon.api.console.pages import console_router
 from socmon.api.console.pages.account import login_page, open_session, safe_next
@@ -56,18 +56,17 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.post("/login/oidc")
+@router.get("/login/oidc")
 def start(
     request: Request,
-    csrf_token: str = Form("", max_length=256),
-    next: str = Form("/", max_length=2048),
+    next: str = Query("/", max_length=2048),
     _: None = Depends(public),
 ) -> Response:
+    """A link, not a form: the console's CSP (``form-action 'self'``) would stop a form's
+    redirect to the provider. Starting grants nothing: the callback needs this browser's
+    state cookie, and the account is the one the browser signs in with at the provider."""
     ctx = _settings_on(request)
     s = ctx.settings.api
-    cookie = request.cookies.get(csrf.LOGIN_COOKIE, "")
-    if not cookie or not hmac.compare_digest(cookie, csrf_token):
-        raise csrf.CsrfError()
     target = safe_next(next)
     try:
         provider = oidc.provider(ctx)
