@@ -37,7 +37,8 @@ def logins_index(names: IndexNames) -> str:
     return f"{names.prefix}-oidc-logins"
 
 
-def _id(state: str) -> str:
+def state_id(state: str) -> str:
+    """The document id of a state (its SHA-256: the index alone gives no usable state)."""
     return hashlib.sha256(state.encode("utf-8")).hexdigest()
 
 
@@ -75,7 +76,7 @@ def start(
         "expires": _iso(pending.expires),
         "address": address[:256],
     }
-    client.create(index=index, id=_id(state), document=doc)
+    client.create(index=index, id=state_id(state), document=doc)
     return state, pending
 
 
@@ -84,7 +85,7 @@ def consume(client: Elasticsearch, names: IndexNames, state: str) -> Pending | N
     already used or expired."""
     if not state or len(state) > 128:
         return None
-    index, doc_id = logins_index(names), _id(state)
+    index, doc_id = logins_index(names), state_id(state)
     try:
         src: dict[str, Any] = client.get(index=index, id=doc_id)["_source"]
         client.delete(index=index, id=doc_id)

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -37,6 +38,8 @@ class MockProvider:
     # advertised as token_endpoint_auth_methods_supported in discovery (None: not at all,
     # which means client_secret_basic, Discovery 1.0 section 3)
     auth_methods: list[str] | None = None
+    # rewrites the ID token of the token endpoint's answers (a forger on the way)
+    tamper: Callable[[str], str] | None = None
     token_requests: list[dict[str, Any]] = field(default_factory=list)
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
 
@@ -109,7 +112,20 @@ class _RequirePkce:
                 return [
                     json.dumps({"error": "invalid_grant", "error_description": "PKCE"}).encode()
                 ]
+            if self.provider.tamper is not None:
+                return self._tampered(environ, start_response, self.provider.tamper)
         return self.app(environ, start_response)
+
+    def _tampered(
+        self, environ: Environ, start_response: StartResponse, tamper: Callable[[str], str]
+    ) -> Iterable[bytes]:
+        got: list[Any] = []
+        body = b"".join(self.app(environ, lambda status, headers, *a: got.append(status)))
+        doc = json.loads(body)
+        if "id_token" in doc:
+            doc["id_token"] = tamper(doc["id_token"])
+        start_response(got[0], [("Content-Type", "application/json")])
+        return [json.dumps(doc).encode()]
 
 
 def allow_public_clients(monkeypatch: Any) -> None:
@@ -120,9 +136,9 @@ def allow_public_clients(monkeypatch: Any) -> None:
 
 
 @contextmanager
-def running() -> Iterator[MockProvider]:
+def running(token_max_age: timedelta = timedelta(hours=1)) -> Iterator[MockProvider]:
     """The provider, nonces required, up for the ``with`` block."""
-    app = oidc_provider_mock.app(require_nonce=True)
+    app = oidc_provider_mock.app(require_nonce=True, access_token_max_age=token_max_age)
     server = werkzeug.serving.make_server("127.0.0.1", 0, app, threaded=True)
     provider = MockProvider(issuer=f"http://127.0.0.1:{server.server_port}")
     server.app = _RequirePkce(app, provider)  # type: ignore[assignment]

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -232,11 +234,11 @@ def test_replayed_callback_and_code_refused(app, ctx, provider):
 
 def _tamper(ctx: ApiContext, auth_url: str, **fields: str) -> None:
     state = parse_qs(urlsplit(auth_url).query)["state"][0]
-    doc_id = oidc_logins._id(state)  # the test reaches into the store on purpose
+    doc_id = oidc_logins.state_id(state)
     ctx.client.update(index=oidc_logins.logins_index(ctx.names), id=doc_id, doc=fields)
 
 
-def test_nonce_mismatch_wrong_verifier_and_expired_state_refused(app, ctx, provider):
+def test_nonce_mismatch_wrong_verifier_and_expired_state_refused(app, ctx, provider, caplog):
     provider.set_user("sub-f", preferred_username="phuc", socmon_role="viewer", socmon_units="*")
     http = http_client(app)
     # a token minted for another sign-in (its nonce is not the one we sent)
@@ -244,11 +246,13 @@ def test_nonce_mismatch_wrong_verifier_and_expired_state_refused(app, ctx, provi
     back = provider.authorize(auth_url, "sub-f")
     _tamper(ctx, auth_url, nonce="n" * 43)
     refused(http.get(callback_path(back), follow_redirects=False), 400, INVALID_TOKEN_VI)
+    assert "nonce mismatch" in caplog.text
     # a verifier that does not match the challenge: the provider refuses the code
     auth_url = begin(http)
     back = provider.authorize(auth_url, "sub-f")
     _tamper(ctx, auth_url, verifier="v" * 64)
     refused(http.get(callback_path(back), follow_redirects=False), 400, CODE_REFUSED_VI)
+    assert "token endpoint answered invalid_grant" in caplog.text
     # a sign-in that took longer than api.oidc_login_timeout_seconds
     auth_url = begin(http)
     back = provider.authorize(auth_url, "sub-f")
@@ -256,6 +260,43 @@ def test_nonce_mismatch_wrong_verifier_and_expired_state_refused(app, ctx, provi
     _tamper(ctx, auth_url, expires=past)
     refused(http.get(callback_path(back), follow_redirects=False), 400, BAD_STATE_VI)
     assert not audit_of(ctx, "console.login")
+
+
+def _forged_payload(token: str) -> str:
+    """The same signature over other claims (the subject made someone else)."""
+    head, payload, sig = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["sub"] = "someone-else"
+    raw = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{head}.{raw}.{sig}"
+
+
+def _unsigned(token: str) -> str:
+    """The same claims, ``alg: none`` and no signature (RFC 7519 section 6)."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return jwt.encode(claims, None, algorithm="none")
+
+
+@pytest.mark.parametrize(
+    ("tamper", "why"),
+    [(_forged_payload, "InvalidSignatureError"), (_unsigned, "InvalidAlgorithmError")],
+)
+def test_id_token_not_verified_refused(app, ctx, provider, caplog, tamper, why):
+    provider.set_user("sub-i", preferred_username="ich", socmon_role="admin", socmon_units="*")
+    provider.tamper = tamper
+    refused(dance(http_client(app), provider, "sub-i"), 400, INVALID_TOKEN_VI)
+    assert why in caplog.text
+    assert users.get_user(ctx.client, ctx.names, "oidc:ich") is None
+
+
+def test_expired_id_token_refused(app, ctx, caplog):
+    # the provider's tokens expired two minutes before they are issued (beyond the 30 s leeway)
+    with running(token_max_age=dt.timedelta(seconds=-120)) as p:
+        ctx.settings.api.oidc_issuer, ctx.settings.api.oidc_client_id = p.issuer, CLIENT_ID
+        ctx.settings.api.oidc_client_secret = SecretStr("s3cret")
+        p.set_user("sub-j", preferred_username="joe", socmon_role="admin", socmon_units="*")
+        refused(dance(http_client(app), p, "sub-j"), 400, INVALID_TOKEN_VI)
+    assert "ExpiredSignatureError" in caplog.text
 
 
 def test_provider_errors_are_pages(app, ctx, provider):
@@ -267,7 +308,7 @@ def test_provider_errors_are_pages(app, ctx, provider):
     # that sign-in is over: its state is gone
     state = parse_qs(urlsplit(auth_url).query)["state"][0]
     index = oidc_logins.logins_index(ctx.names)
-    assert not ctx.client.exists(index=index, id=oidc_logins._id(state))
+    assert not ctx.client.exists(index=index, id=oidc_logins.state_id(state))
     state = parse_qs(urlsplit(begin(http)).query)["state"][0]
     r = http.get(
         f"/login/oidc/callback?error=temporarily_unavailable&state={state}",
