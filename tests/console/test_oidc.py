@@ -141,6 +141,7 @@ def test_sign_in_scoped_session_recorded_and_audited(app, ctx, provider):
         assert aid not in queue.text
     assert "oidc:ana" in queue.text and 'href="/account/password"' not in queue.text
     assert http.get(f"/alerts/{b[0][0]}").status_code == 404
+    assert http.get("/account/password").status_code == 404  # no password in socmon
     token = csrf_of(queue.text)
     assert http.post("/logout", data={}, follow_redirects=False).status_code == 403
     # the user record: password-less, from the claims
@@ -159,6 +160,17 @@ def test_sign_in_scoped_session_recorded_and_audited(app, ctx, provider):
     assert rec is not None and (rec.role, rec.units) == ("viewer", None)
     queue = http.get("/alerts")
     assert all(aid in queue.text for aid, _ in a + b)
+
+
+def test_redirect_uri_choice(app, ctx, provider):
+    def redirect_uri() -> str:
+        return parse_qs(urlsplit(begin(http_client(app))).query)["redirect_uri"][0]
+
+    assert redirect_uri() == "http://testserver/login/oidc/callback"  # the request's URL
+    ctx.settings.alerting.base_url = "https://socmon.example/"  # configured: it wins
+    assert redirect_uri() == "https://socmon.example/login/oidc/callback"
+    ctx.settings.api.oidc_redirect_base = "https://proxy.example"  # and this over both
+    assert redirect_uri() == "https://proxy.example/login/oidc/callback"
 
 
 def test_client_authentication_as_discovery_says(app, ctx, provider, monkeypatch):

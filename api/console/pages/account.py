@@ -147,8 +147,14 @@ def logout(request: Request, cu: ConsoleUser = Depends(require_user("viewer"))) 
     return resp
 
 
+def _has_password(cu: ConsoleUser) -> None:
+    if cu.user.source == "oidc":
+        raise ProblemError(404, "a user signing in at the OIDC provider has no password here")
+
+
 @router.get("/account/password")
 def password_form(request: Request, cu: ConsoleUser = Depends(require_user("viewer"))) -> Response:
+    _has_password(cu)
     done = request.query_params.get("done") == "1"
     return render(request, "pages/password.html", {"error": None, "done": done}, cu)
 
@@ -161,6 +167,7 @@ def change_password(
     confirm: str = Form(..., max_length=1024),
     cu: ConsoleUser = Depends(require_user("viewer")),
 ) -> Response:
+    _has_password(cu)
     ctx = get_ctx(request)
     error: str | None = None
     params: dict[str, object] = {}
