@@ -327,6 +327,10 @@ def test_provider_errors_are_pages(app, ctx, provider):
         follow_redirects=False,
     )
     refused(r, 400, "Nhà cung cấp đăng nhập báo lỗi: temporarily_unavailable")
+    # a crafted link cannot put sentences on the page
+    r = http.get("/login/oidc/callback?error=Call+0123+now", follow_redirects=False)
+    refused(r, 400, "Nhà cung cấp đăng nhập báo lỗi: ?")
+    assert "Call 0123" not in r.text
 
 
 def test_unreachable_provider(app, ctx):

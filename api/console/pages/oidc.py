@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 
 from fastapi import Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 router = console_router()
 
 CALLBACK = "/login/oidc/callback"
+ERROR_CODE = re.compile(r"^[a-z_]{1,40}$")
 DISABLED = N_("This account is disabled in socmon. Ask an administrator.")
 NAME_TAKEN = N_(
     "Another account at the provider has already signed in with this user name. "
@@ -136,7 +138,10 @@ def callback(
             reason = f"the provider answered {error}: {(error_description or '')[:200]}"
             if error == "access_denied":
                 raise oidc.OidcError(oidc.DENIED, reason, 401)
-            raise oidc.OidcError(oidc.PROVIDER_ERROR, reason, 400, answer=error[:64])
+            # Shown only when shaped like an error code (RFC 6749 section 4.1.2.1): the page
+            # must not display sentences of whoever crafted the link.
+            answer = error if ERROR_CODE.match(error) else "?"
+            raise oidc.OidcError(oidc.PROVIDER_ERROR, reason, 400, answer=answer)
         if not state or not cookie or not hmac.compare_digest(cookie, state):
             raise oidc.OidcError(oidc.BAD_STATE, "the state is not the one of this browser")
         pending = oidc_logins.consume(ctx.client, ctx.names, state)
