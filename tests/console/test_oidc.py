@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from socmon.api.auth import RateLimiter
 from socmon.api.console import oidc_logins, users
 from socmon.api.context import ApiContext
 from tests.api.conftest import UNIT_A, UNIT_B, index_alerts, make_alert
@@ -331,6 +332,22 @@ def test_provider_errors_are_pages(app, ctx, provider):
     r = http.get("/login/oidc/callback?error=Call+0123+now", follow_redirects=False)
     refused(r, 400, "Nhà cung cấp đăng nhập báo lỗi: ?")
     assert "Call 0123" not in r.text
+
+
+def test_starts_throttled_per_address_and_signed_in_users_go_on(app, ctx, provider):
+    ctx.extras["oidc_starts"] = RateLimiter(per_minute=1, burst=2)
+    http = http_client(app)
+    for _ in range(2):
+        assert http.get("/login/oidc", follow_redirects=False).status_code == 303
+    r = http.get("/login/oidc", follow_redirects=False)
+    refused(r, 429, "Có quá nhiều lượt đăng nhập được bắt đầu từ địa chỉ của bạn.")
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    # a signed-in user is not sent to the provider again
+    ctx.extras["oidc_starts"] = RateLimiter(per_minute=60, burst=10)
+    provider.set_user("sub-k", preferred_username="khoa", socmon_role="viewer", socmon_units="*")
+    assert dance(http, provider, "sub-k").status_code == 303
+    r = http.get("/login/oidc?next=/alerts", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/alerts"
 
 
 def test_unreachable_provider(app, ctx):

@@ -14,11 +14,13 @@ import logging
 import re
 
 from fastapi import Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from socmon.api import audit
-from socmon.api.auth import Principal, public
+from socmon.api.auth import Principal, RateLimiter, public
 from socmon.api.console import oidc, oidc_logins, users
+from socmon.api.console.deps import current_user
 from socmon.api.console.i18n import N_
 from socmon.api.console.pages import console_router
 from socmon.api.console.pages.account import login_page, open_session, safe_next
@@ -31,6 +33,7 @@ router = console_router()
 
 CALLBACK = "/login/oidc/callback"
 ERROR_CODE = re.compile(r"^[a-z_]{1,40}$")
+THROTTLED = N_("Too many sign-ins started from your address. Try again in %(minutes)s minute(s).")
 DISABLED = N_("This account is disabled in socmon. Ask an administrator.")
 NAME_TAKEN = N_(
     "Another account at the provider has already signed in with this user name. "
@@ -59,7 +62,7 @@ def _address(request: Request) -> str:
 
 
 @router.get("/login/oidc")
-def start(
+async def start(
     request: Request,
     next: str = Query("/", max_length=2048),
     _: None = Depends(public),
@@ -68,8 +71,30 @@ def start(
     redirect to the provider. Starting grants nothing: the callback needs this browser's
     state cookie, and the account is the one the browser signs in with at the provider."""
     ctx = _settings_on(request)
+    if await current_user(request) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return await run_in_threadpool(_start, request, ctx, safe_next(next))
+
+
+def _starts(ctx: ApiContext) -> RateLimiter:
+    """Sign-ins started per address (each writes a document): the budget of failed
+    authentications, ``api.auth_failures_per_minute`` and ``api.auth_failures_burst``."""
     s = ctx.settings.api
-    target = safe_next(next)
+    limiter: RateLimiter | None = ctx.extras.get("oidc_starts")
+    if limiter is None:
+        limiter = RateLimiter(s.auth_failures_per_minute, s.auth_failures_burst)
+        limiter = ctx.extras.setdefault("oidc_starts", limiter)
+    return limiter
+
+
+def _start(request: Request, ctx: ApiContext, target: str) -> Response:
+    s = ctx.settings.api
+    wait = _starts(ctx).take(_address(request))
+    if wait > 0:
+        log.warning("oidc sign-ins throttled", extra={"address": _address(request)})
+        resp = login_page(request, target, THROTTLED, 429, minutes=int(wait + 59) // 60)
+        resp.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+        return resp
     try:
         provider = oidc.provider(ctx)
     except oidc.OidcError as e:
