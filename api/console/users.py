@@ -190,10 +190,21 @@ def _update(
     return user
 
 
+FROM_PROVIDER = "this user signs in at the OIDC provider: password, role and units come from it"
+
+
+def _local(client: Elasticsearch, names: IndexNames, name: str) -> None:
+    """Refuse to set what an OIDC user's provider decides."""
+    user = get_user(client, names, name)
+    if user is not None and user.source == "oidc":
+        raise UserError(FROM_PROVIDER)
+
+
 def set_password(
     client: Elasticsearch, names: IndexNames, name: str, password: str, actor: str
 ) -> User:
     check_password(password)
+    _local(client, names, name)
     return _update(
         client,
         names,
@@ -228,6 +239,7 @@ def set_access(
     """Change a user's role and units (no units: the whole province)."""
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
+    _local(client, names, name)
     clean = [u.strip() for u in units or [] if u.strip()] or [PROVINCE]
     return _update(client, names, name, {"role": role, "units": clean}, actor)
 

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
+from click.testing import CliRunner
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -23,6 +24,7 @@ from pydantic import SecretStr
 from socmon.api.auth import RateLimiter
 from socmon.api.console import oidc_logins, users
 from socmon.api.context import ApiContext
+from socmon.cli import cli
 from tests.api.conftest import UNIT_A, UNIT_B, index_alerts, make_alert
 from tests.console.conftest import csrf_of, make_user
 from tests.console.oidc_provider import MockProvider, allow_public_clients, running, s256
@@ -358,7 +360,7 @@ def test_unreachable_provider(app, ctx):
     refused(r, 503, UNREACHABLE_VI)
 
 
-def test_disabled_user_and_taken_name_refused(app, ctx, provider):
+def test_disabled_user_and_taken_name_refused(app, ctx, provider, monkeypatch):
     provider.set_user("sub-g", preferred_username="giang", socmon_role="admin", socmon_units="*")
     http = http_client(app)
     assert dance(http, provider, "sub-g").status_code == 303
@@ -379,7 +381,15 @@ def test_disabled_user_and_taken_name_refused(app, ctx, provider):
     r = admin.post("/admin/users/oidc:giang/access", {"role": "viewer", "units": ""})
     assert r.status_code == 422
     r = admin.post("/admin/users/oidc:giang/password", {"password": "x" * 20})
-    assert r.status_code == 422
+    assert r.status_code == 422 and "signs in at the OIDC provider" in r.text
+    # nor from the CLI; the CLI lists and enables it
+    monkeypatch.setenv("SOCMON_ES_URL", ctx.settings.es.url)
+    monkeypatch.setenv("SOCMON_ES_INDEX_PREFIX", ctx.names.prefix)
+    runner = CliRunner()
+    r = runner.invoke(cli, ["users", "passwd", "oidc:giang", "--password-stdin"], input="y" * 20)
+    assert r.exit_code != 0 and "signs in at the OIDC provider" in r.output
+    r = runner.invoke(cli, ["users", "list", "--json"])
+    assert any(json.loads(line)["name"] == "oidc:giang" for line in r.output.splitlines())
     # a password sign-in as the OIDC user is impossible (no password, ':' in the name)
     page = http.get("/login")
     r = http.post(

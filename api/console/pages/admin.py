@@ -40,7 +40,6 @@ router = console_router()
 
 PAGE = 50
 NAME = r"^(oidc:)?[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"  # users.NAME_RE, or an OIDC user's
-FROM_PROVIDER = "this user signs in at the OIDC provider: password, role and units come from it"
 ROLE_LABELS = {"viewer": N_("Viewer"), "analyst": N_("Analyst"), "admin": N_("Administrator")}
 OBJECT_TYPES = {
     "alert": N_("Alert"),
@@ -170,8 +169,7 @@ def user_password(
     cu: ConsoleUser = Depends(ADMIN),
 ) -> Response:
     ctx = get_ctx(request)
-    if _existing(request, name).source == "oidc":
-        return _users_page(request, cu, FROM_PROVIDER, 422)
+    _existing(request, name)
     try:
         set_password(ctx.client, ctx.names, name, password, cu.principal.actor)
     except UserError as e:
@@ -191,8 +189,6 @@ def user_access(
 ) -> Response:
     ctx = get_ctx(request)
     before = _existing(request, name)
-    if before.source == "oidc":
-        return _users_page(request, cu, FROM_PROVIDER, 422)
     if name == cu.user.name and (role != "admin" or _units(units)):
         return _users_page(request, cu, "you cannot lower your own access", 422)
     try:
