@@ -138,7 +138,9 @@ def _from_key(ctx: ApiContext, key: str) -> Principal | None:
 def _from_jwt(ctx: ApiContext, token: str) -> Principal:
     s = ctx.settings.api
     if not s.oidc_issuer or not s.oidc_jwks_url or not s.oidc_audience:
-        raise _unauthorized("bearer tokens are not accepted (no OIDC issuer configured)")
+        raise _unauthorized(
+            "bearer tokens are not accepted (no OIDC issuer and audience configured)"
+        )
     jwks: jwt.PyJWKClient | None = ctx.extras.get("jwks")
     if jwks is None:
         jwks = jwt.PyJWKClient(s.oidc_jwks_url, cache_keys=True, lifespan=300, timeout=5)
@@ -162,16 +164,21 @@ def _from_jwt(ctx: ApiContext, token: str) -> Principal:
         # PyJWT's reason is logged, not echoed: it describes the verification internals
         log.info("jwt refused", extra={"error": type(e).__name__, "reason": str(e)[:200]})
         raise _unauthorized("invalid token") from None
-    role = claims.get(s.oidc_role_claim)
-    if not isinstance(role, str) or role not in ROLES:
-        AUTH_FAILURES.labels("no_role").inc()
-        raise ProblemError(403, f"the token has no valid '{s.oidc_role_claim}' claim")
     return Principal(
         f"oidc:{claims['sub']}",
-        role,
+        token_role(claims.get(s.oidc_role_claim), s.oidc_role_claim),
         token_units(claims.get(s.oidc_units_claim), s.oidc_units_claim),
         f"jwt:{claims['sub']}",
     )
+
+
+def token_role(role: Any, claim: str) -> str:
+    """The role a token's claim grants: one of ``ROLES``, anything else is 403. Used for the
+    API's bearer JWTs and the console's OIDC ID tokens alike."""
+    if not isinstance(role, str) or role not in ROLES:
+        AUTH_FAILURES.labels("no_role").inc()
+        raise ProblemError(403, f"the token has no valid '{claim}' claim")
+    return role
 
 
 def token_units(units: Any, claim: str) -> tuple[str, ...] | None:

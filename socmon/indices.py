@@ -36,6 +36,7 @@ UPDATABLE = (
     "users",
     "sessions",
     "views",
+    "oidc-logins",
 )
 TEMPLATE_PRIORITY = 500
 TEMPLATE_VERSION = 2  # 2: shards and replicas from settings (IndexLayout)

@@ -129,7 +129,7 @@ def delete(client: Elasticsearch, names: IndexNames, sid: str) -> None:
 
 def delete_for_user(client: Elasticsearch, names: IndexNames, user: str) -> int:
     """End every session of a user (disabled, password changed); returns how many."""
-    return _delete_matching(client, names, {"term": {"user": user}})
+    return delete_matching(client, sessions_index(names), {"term": {"user": user}})
 
 
 def sweep(client: Elasticsearch, names: IndexNames, s: ApiSettings) -> int:
@@ -145,11 +145,11 @@ def sweep(client: Elasticsearch, names: IndexNames, s: ApiSettings) -> int:
             "minimum_should_match": 1,
         }
     }
-    return _delete_matching(client, names, q)
+    return delete_matching(client, sessions_index(names), q)
 
 
-def _delete_matching(client: Elasticsearch, names: IndexNames, query: dict[str, Any]) -> int:
-    index = sessions_index(names)
+def delete_matching(client: Elasticsearch, index: str, query: dict[str, Any]) -> int:
+    """Delete the documents of ``index`` matching ``query`` (1,000 per call); how many."""
     try:
         resp = client.search(index=index, query=query, size=1000, source=False)
     except NotFoundError:

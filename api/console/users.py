@@ -20,6 +20,7 @@ from socmon.api.auth import Principal
 from socmon.api.keys import PROVINCE, ROLES
 from socmon.indices import IndexNames
 
+OIDC_PREFIX = "oidc:"  # OIDC users' names: never a local name (':' is not allowed in one)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 12
 LANGUAGES = ("vi", "en")
@@ -42,6 +43,7 @@ class User:
     disabled: bool
     language: str | None
     created: str
+    source: str = "local"  # or "oidc": signs in at the provider, no password here
 
     def public(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,7 @@ class User:
             "disabled": self.disabled,
             "language": self.language,
             "created": self.created,
+            "source": self.source,
         }
 
 
@@ -76,6 +79,7 @@ def _record(src: dict[str, Any]) -> User:
         disabled=bool(src.get("disabled")),
         language=src.get("language"),
         created=src.get("created", ""),
+        source=src.get("source", "local"),
     )
 
 
@@ -186,10 +190,21 @@ def _update(
     return user
 
 
+FROM_PROVIDER = "this user signs in at the OIDC provider: password, role and units come from it"
+
+
+def _local(client: Elasticsearch, names: IndexNames, name: str) -> None:
+    """Refuse to set what an OIDC user's provider decides."""
+    user = get_user(client, names, name)
+    if user is not None and user.source == "oidc":
+        raise UserError(FROM_PROVIDER)
+
+
 def set_password(
     client: Elasticsearch, names: IndexNames, name: str, password: str, actor: str
 ) -> User:
     check_password(password)
+    _local(client, names, name)
     return _update(
         client,
         names,
@@ -224,5 +239,58 @@ def set_access(
     """Change a user's role and units (no units: the whole province)."""
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
+    _local(client, names, name)
     clean = [u.strip() for u in units or [] if u.strip()] or [PROVINCE]
     return _update(client, names, name, {"role": role, "units": clean}, actor)
+
+
+class OidcConflict(UserError):
+    """Another subject of the same provider already holds this name."""
+
+
+def record_oidc_user(
+    client: Elasticsearch,
+    names: IndexNames,
+    name: str,
+    subject: str,
+    issuer: str,
+    role: str,
+    units: tuple[str, ...] | None,
+) -> User:
+    """The password-less record of an OIDC user (``oidc:<name>``) at sign-in: created the
+    first time; role, units and last sign-in updated from the provider's claims each time,
+    unless an administrator disabled it (then left as it is: the caller refuses). The same
+    name from another subject of the same issuer is refused (``OidcConflict``)."""
+    uid = OIDC_PREFIX + name
+    now = _now()
+    stored = [*units] if units is not None else [PROVINCE]
+    fields = {"role": role, "units": stored, "subject": subject, "issuer": issuer}
+    try:
+        src: dict[str, Any] | None = client.get(
+            index=users_index(names), id=uid, source_excludes=["password_hash"]
+        )["_source"]
+    except NotFoundError:
+        src = None
+    if src is None:
+        doc = {
+            "@timestamp": now,
+            "name": uid,
+            **fields,
+            "source": "oidc",
+            "disabled": False,
+            "created": now,
+            "created_by": "oidc",
+            "last_login": now,
+        }
+        try:
+            client.create(index=users_index(names), id=uid, document=doc, refresh="wait_for")
+            return _record(doc)
+        except Exception as e:  # a first sign-in in two tabs at once: update the other's
+            if "version_conflict" not in str(e):
+                raise
+            return record_oidc_user(client, names, name, subject, issuer, role, units)
+    if src.get("issuer") == issuer and src.get("subject") not in (None, subject):
+        raise OidcConflict(f"'{uid}' belongs to another subject of {issuer}")
+    if src.get("disabled"):
+        return _record(src)
+    return _update(client, names, uid, {**fields, "last_login": now}, "oidc")

@@ -121,6 +121,36 @@ class ApiSettings(Section):
         description="JWT claim holding the organisation units: a list of unit ids, or ['*'] "
         "(or '*') for the province; absent, empty or malformed: no access.",
     )
+    oidc_client_id: str | None = Field(
+        None,
+        description="Console sign-in with the issuer (authorization code + PKCE): this "
+        "application's client id at the provider (the ID token's aud). Unset: no OIDC sign-in.",
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        None,
+        description="Client secret of a confidential client, sent as the provider's discovery "
+        "document allows (client_secret_basic, else client_secret_post); unset: a public "
+        "client (PKCE only).",
+    )
+    oidc_redirect_base: str | None = Field(
+        None,
+        description="Base URL the provider sends browsers back to (+ /login/oidc/callback); "
+        "unset: alerting.base_url when configured, else the request's own URL.",
+    )
+    oidc_scopes: list[str] = Field(
+        default_factory=lambda: ["openid", "profile", "email"],
+        description="Scopes asked for at console sign-in ('openid' is always sent).",
+    )
+    oidc_username_claim: str = Field(
+        "preferred_username",
+        description="ID token claim naming the console user (recorded as 'oidc:<name>').",
+    )
+    oidc_provider_name: str = Field(
+        "SSO", max_length=64, description="Provider name on the sign-in button."
+    )
+    oidc_login_timeout_seconds: int = Field(
+        600, ge=30, le=3600, description="Seconds a console sign-in at the provider may take."
+    )
     metrics_token: SecretStr | None = Field(
         None,
         description="Bearer token /metrics requires from addresses outside metrics_networks.",
@@ -165,13 +195,17 @@ class ApiSettings(Section):
 
     @model_validator(mode="after")
     def _checked(self) -> ApiSettings:
-        if self.oidc_issuer and not self.oidc_audience:
+        # Console sign-in alone (oidc_client_id) needs neither audience nor JWKS URL: the API
+        # then takes no bearer JWTs, and the console reads the keys' URL from discovery.
+        if self.oidc_issuer and not self.oidc_client_id and not self.oidc_audience:
             raise ValueError(
                 "oidc_issuer is set without oidc_audience: tokens issued for any other "
                 "application would be accepted"
             )
-        if self.oidc_issuer and not self.oidc_jwks_url:
+        if self.oidc_issuer and self.oidc_audience and not self.oidc_jwks_url:
             raise ValueError("oidc_issuer is set without oidc_jwks_url")
+        if self.oidc_client_id and not self.oidc_issuer:
+            raise ValueError("oidc_client_id is set without oidc_issuer")
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("TLS needs both tls_cert_file and tls_key_file")
         for net in self.metrics_networks:

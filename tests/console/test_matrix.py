@@ -23,6 +23,9 @@ def _table(aid: str, rid: str = "", eid: str = "") -> dict[tuple[str, str], dict
         ("GET", "/"): {"url": "/"},
         ("GET", "/login"): {"url": "/login"},
         ("POST", "/login"): {"url": "/login", "data": {"username": "x", "password": "y"}},
+        # OIDC sign-in (not configured here: 404; tests/console/test_oidc.py configures it)
+        ("GET", "/login/oidc"): {"url": "/login/oidc"},
+        ("GET", "/login/oidc/callback"): {"url": "/login/oidc/callback?state=x&code=y"},
         ("POST", "/logout"): {"url": "/logout", "last": True},
         ("GET", "/account/password"): {"url": "/account/password"},
         ("POST", "/account/password"): {

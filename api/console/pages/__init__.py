@@ -14,10 +14,10 @@ def console_router() -> APIRouter:
 
 
 def routers() -> list[APIRouter]:
-    from socmon.api.console.pages import account, alerts, overview, views
+    from socmon.api.console.pages import account, alerts, oidc, overview, views
 
     # views before alerts: /alerts/views is not the alert "views"
-    out = [account.router, overview.router, views.router, alerts.router]
+    out = [account.router, oidc.router, overview.router, views.router, alerts.router]
     # console pages 4 and 7 (h-con2); Administration, Reports (pages 9, 8);
     # Rules, Exceptions (pages 5, 6)
     from socmon.api.console.pages import admin, entities, exceptions, reports, rules, units

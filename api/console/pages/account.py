@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from socmon.api import audit
 from socmon.api.auth import public
-from socmon.api.console import csrf, i18n, sessions, users
+from socmon.api.console import csrf, i18n, oidc, sessions, users
 from socmon.api.console.deps import ConsoleUser, current_user, forget_user, require_user
 from socmon.api.console.i18n import N_
 from socmon.api.console.pages import console_router
@@ -49,14 +49,23 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _login_page(
+def login_page(
     request: Request, next_url: str, error: str | None, status: int, **params: object
 ) -> Response:
+    """The sign-in form (with the provider's button when OIDC is configured), an error
+    message (a msgid and its parameters) when given."""
     ctx = get_ctx(request)
     no_users = users.count_users(ctx.client, ctx.names) == 0
     probe = Response()
     token = csrf.login_token(request, probe)
-    context = {"next": next_url, "error": error, "error_params": params, "no_users": no_users}
+    s = ctx.settings.api
+    context = {
+        "next": next_url,
+        "error": error,
+        "error_params": params,
+        "no_users": no_users,
+        "oidc_provider": s.oidc_provider_name if oidc.enabled(s) else None,
+    }
     resp = render(request, "pages/login.html", context, None, status, csrf=token)
     for k, v in probe.headers.items():
         if k.lower() == "set-cookie":
@@ -70,7 +79,7 @@ async def login_form(
 ) -> Response:
     if await current_user(request) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    return await run_in_threadpool(_login_page, request, safe_next(next), None, 200)
+    return await run_in_threadpool(login_page, request, safe_next(next), None, 200)
 
 
 @router.post("/login")
@@ -93,25 +102,34 @@ def login(
     if refusal is not None:
         log.warning("console sign-in throttled", extra={"user": username, "address": address})
         msg = THROTTLED_USER if refusal.by == "user" else THROTTLED_ADDRESS
-        resp = _login_page(request, target, msg, 429, minutes=(refusal.retry_after + 59) // 60)
+        resp = login_page(request, target, msg, 429, minutes=(refusal.retry_after + 59) // 60)
         resp.headers["Retry-After"] = str(refusal.retry_after)
         return resp
     user = users.authenticate(ctx.client, ctx.names, username, password)
     if user is None:
         console.throttle.failed(username, address)
         log.warning("console sign-in failed", extra={"user": username, "address": address})
-        return _login_page(request, target, WRONG, 401)
+        return login_page(request, target, WRONG, 401)
     console.throttle.succeeded(username)
+    return open_session(request, user, target, {"address": address})
+
+
+def open_session(
+    request: Request, user: users.User, target: str, details: dict[str, str]
+) -> Response:
+    """A signed-in user's new session (password or OIDC alike): created, audited
+    (``console.login`` with ``details``), its cookie set, the browser sent to ``target``."""
+    ctx = get_ctx(request)
     token, _sess = sessions.create(
         ctx.client,
         ctx.names,
         ctx.settings.api,
         user.name,
-        address,
+        _address(request),
         request.headers.get("user-agent", ""),
     )
-    p = users.principal(user)
-    audit.record(ctx, p, "console.login", "user", user.name, None, {"address": address})
+    forget_user(request, user.name)  # role or units may have changed (OIDC claims)
+    audit.record(ctx, users.principal(user), "console.login", "user", user.name, None, details)
     resp = RedirectResponse(target, status_code=303)
     sessions.set_cookie(request, resp, token)
     resp.delete_cookie(csrf.LOGIN_COOKIE, path="/")
@@ -129,8 +147,14 @@ def logout(request: Request, cu: ConsoleUser = Depends(require_user("viewer"))) 
     return resp
 
 
+def _has_password(cu: ConsoleUser) -> None:
+    if cu.user.source == "oidc":
+        raise ProblemError(404, "a user signing in at the OIDC provider has no password here")
+
+
 @router.get("/account/password")
 def password_form(request: Request, cu: ConsoleUser = Depends(require_user("viewer"))) -> Response:
+    _has_password(cu)
     done = request.query_params.get("done") == "1"
     return render(request, "pages/password.html", {"error": None, "done": done}, cu)
 
@@ -143,6 +167,7 @@ def change_password(
     confirm: str = Form(..., max_length=1024),
     cu: ConsoleUser = Depends(require_user("viewer")),
 ) -> Response:
+    _has_password(cu)
     ctx = get_ctx(request)
     error: str | None = None
     params: dict[str, object] = {}

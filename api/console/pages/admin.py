@@ -39,7 +39,7 @@ from socmon.api.routes import admin as api_admin
 router = console_router()
 
 PAGE = 50
-NAME = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
+NAME = r"^(oidc:)?[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"  # users.NAME_RE, or an OIDC user's
 ROLE_LABELS = {"viewer": N_("Viewer"), "analyst": N_("Analyst"), "admin": N_("Administrator")}
 OBJECT_TYPES = {
     "alert": N_("Alert"),
