@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 
@@ -168,7 +169,10 @@ def test_health_ready_metrics(client, ctx, keys):
     r = client.get("/readyz")
     assert r.status_code == 503 and r.json()["checks"]["engine"] is False
     ctx.engine_ready = None
-    client.get("/api/v1/alerts", headers=h(keys["viewer"]))
+    r = client.get("/api/v1/alerts", headers=h(keys["viewer"]))
+    # W3C Server Timing syntax: metric-name;dur=milliseconds (what bench/console.py reads)
+    timing = re.fullmatch(r"app;dur=([0-9]+\.[0-9])", r.headers["server-timing"])
+    assert timing and 0 < float(timing.group(1)) < 60_000, r.headers["server-timing"]
     m = client.get("/metrics")
     assert m.status_code == 200
     assert 'socmon_api_requests_total{method="GET",route="/api/v1/alerts",status="200"}' in m.text
