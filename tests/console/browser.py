@@ -67,3 +67,27 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
         for v in result["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+def watched_page(
+    browser: Any, local: tuple[str, ...], block: bool = False, allowed: str | None = None
+) -> Iterator[Any]:
+    """A page at 1366x768 in Vietnamese whose requests are recorded; at the end, a request to
+    any host but ``local`` fails the test (``allowed``: a URL part that may, e.g. a test
+    provider's own stylesheet). ``block``: such requests are refused as they are made."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN")
+    if block:
+        context.route(
+            "**/*",
+            lambda route: (
+                route.continue_() if route.request.url.startswith(local) else route.abort()
+            ),
+        )
+    pg = context.new_page()
+    requested: list[str] = []
+    pg.on("request", lambda r: requested.append(r.url))
+    pg.set_default_timeout(15_000)
+    yield pg
+    context.close()
+    foreign = [u for u in requested if not u.startswith(local) and not (allowed and allowed in u)]
+    assert not foreign, f"requests left for other hosts: {foreign}"

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from socmon.api.context import ApiContext
 from socmon.api.keys import create_key
 from tests.api.conftest import UNIT_A, UNIT_B, index_alerts, make_alert
-from tests.console.browser import ARGS, AXE, CHROMIUM, axe_violations, serve
+from tests.console.browser import ARGS, AXE, CHROMIUM, axe_violations, serve, watched_page
 from tests.console.conftest import PASSWORD, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.es]
@@ -40,15 +40,7 @@ def base_url(app: FastAPI) -> Iterator[str]:
 
 @pytest.fixture
 def page(browser: Any, base_url: str) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN")
-    pg = context.new_page()
-    requested: list[str] = []
-    pg.on("request", lambda r: requested.append(r.url))
-    pg.set_default_timeout(15_000)
-    yield pg
-    context.close()
-    foreign = [u for u in requested if not u.startswith(base_url)]
-    assert not foreign, f"requests left for other hosts: {foreign}"
+    yield from watched_page(browser, (base_url,))
 
 
 @pytest.fixture
