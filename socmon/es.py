@@ -15,8 +15,8 @@ from socmon.settings import ElasticsearchSettings
 class _OrjsonLoads:
     """Answers decoded with orjson: the standard library's decoder was a quarter of an API
     page's server time (a page of 50 alerts). Requests are still encoded by the client's own
-    encoder (orjson refuses what it accepts: keys that are not strings, integers above 64
-    bits)."""
+    encoder: orjson refuses some of what that encoder accepts (keys that are not strings,
+    integers above 64 bits)."""
 
     def json_loads(self, data: bytes) -> Any:
         return orjson.loads(data)

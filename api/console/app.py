@@ -6,6 +6,7 @@ import logging
 
 from fastapi import FastAPI
 
+from socmon.api.auth import RateLimiter
 from socmon.api.console import assets, errors, i18n
 from socmon.api.console.pages import routers
 from socmon.api.console.render import Console, make_templates
@@ -36,6 +37,8 @@ def install(app: FastAPI, ctx: ApiContext) -> None:
             s.console_login_address_failures,
             s.console_login_window_seconds,
         ),
+        # the budget of failed authentications (api.auth_failures_per_minute and _burst)
+        oidc_starts=RateLimiter(s.auth_failures_per_minute, s.auth_failures_burst),
         timezone=ctx.settings.alerting.timezone,
         poll_seconds=s.console_poll_seconds,
     )

@@ -80,32 +80,17 @@ def forget_user(request: Request, name: str) -> None:
     session_cache(request).drop_user(name)
 
 
-def _cached(request: Request) -> ConsoleUser | None:
-    """The signed-in user from the session cache when it holds a live entry (no I/O: run on
-    the event loop, saving a thread hand-off per page)."""
-    s = get_ctx(request).settings.api
-    token = request.cookies.get(sessions.COOKIE, "")
-    cu = session_cache(request).get(token, s.key_cache_seconds) if token else None
-    if cu is None or sessions.expired(cu.session, s, dt.datetime.now(dt.UTC)):
-        return None
-    return cu
-
-
-def _load(request: Request) -> ConsoleUser | None:
+def _load(request: Request, token: str, hit: ConsoleUser | None) -> ConsoleUser | None:
+    """The signed-in user when the session cache has no live entry for ``token`` (I/O, run
+    in a thread): ``hit``, the cache's expired entry, ends its session; otherwise the session
+    and its user are read from Elasticsearch and cached."""
     ctx = get_ctx(request)
-    s = ctx.settings.api
-    token = request.cookies.get(sessions.COOKIE, "")
-    if not token:
-        return None
     cache = session_cache(request)
-    cu = cache.get(token, s.key_cache_seconds)
-    if cu is not None:
-        if not sessions.expired(cu.session, s, dt.datetime.now(dt.UTC)):
-            return cu
-        sessions.delete(ctx.client, ctx.names, cu.session.sid)
-        cache.drop_user(cu.user.name)
+    if hit is not None:
+        sessions.delete(ctx.client, ctx.names, hit.session.sid)
+        cache.drop_user(hit.user.name)
         return None
-    sess = sessions.lookup(ctx.client, ctx.names, s, token)
+    sess = sessions.lookup(ctx.client, ctx.names, ctx.settings.api, token)
     if sess is None:
         return None
     user = get_user(ctx.client, ctx.names, sess.user)
@@ -118,10 +103,18 @@ def _load(request: Request) -> ConsoleUser | None:
 
 
 async def current_user(request: Request) -> ConsoleUser | None:
-    """The signed-in user, or None (for pages that also serve anonymous visitors)."""
+    """The signed-in user, or None (for pages that also serve anonymous visitors). A live
+    entry of the session cache is used on the event loop (no I/O: no thread hand-off per
+    page); the rest goes to ``_load``."""
     cached: ConsoleUser | None = getattr(request.state, "console_user", None)
     if cached is None:
-        cached = _cached(request) or await run_in_threadpool(_load, request)
+        s = get_ctx(request).settings.api
+        token = request.cookies.get(sessions.COOKIE, "")
+        hit = session_cache(request).get(token, s.key_cache_seconds) if token else None
+        if hit is not None and not sessions.expired(hit.session, s, dt.datetime.now(dt.UTC)):
+            cached = hit
+        elif token:
+            cached = await run_in_threadpool(_load, request, token, hit)
         request.state.console_user = cached
     return cached
 

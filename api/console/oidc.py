@@ -104,10 +104,10 @@ def provider(ctx: ApiContext) -> Provider:
     """The issuer's endpoints from its discovery document (cached ``DISCOVERY_TTL``)."""
     s = ctx.settings.api
     assert s.oidc_issuer
-    cached: tuple[float, Provider] | None = ctx.extras.get("oidc_provider")
-    if cached is not None and time.monotonic() - cached[0] < DISCOVERY_TTL:
-        return cached[1]
-    with _lock:
+    with _lock:  # one fetch when many sign-ins start at once
+        cached: tuple[float, Provider] | None = ctx.extras.get("oidc_provider")
+        if cached is not None and time.monotonic() - cached[0] < DISCOVERY_TTL:
+            return cached[1]
         url = s.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration"
         try:
             resp = httpx.get(url, timeout=HTTP_TIMEOUT, follow_redirects=False)

@@ -18,6 +18,7 @@ from typing import Any
 from elasticsearch import Elasticsearch, NotFoundError
 
 from socmon.api.console.sessions import delete_matching
+from socmon.api.routes.common import iso
 from socmon.indices import IndexNames
 
 COOKIE = "socmon_oidc_state"
@@ -42,10 +43,6 @@ def state_id(state: str) -> str:
     return hashlib.sha256(state.encode("utf-8")).hexdigest()
 
 
-def _iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def start(
     client: Elasticsearch,
     names: IndexNames,
@@ -66,14 +63,14 @@ def start(
         expires=now + dt.timedelta(seconds=timeout),
     )
     index = logins_index(names)
-    delete_matching(client, index, {"range": {"expires": {"lte": _iso(now)}}})
+    delete_matching(client, index, {"range": {"expires": {"lte": iso(now)}}})
     doc: dict[str, Any] = {
-        "@timestamp": _iso(now),
+        "@timestamp": iso(now),
         "verifier": verifier,
         "nonce": pending.nonce,
         "next": next_url,
         "redirect_uri": redirect_uri,
-        "expires": _iso(pending.expires),
+        "expires": iso(pending.expires),
         "address": address[:256],
     }
     client.create(index=index, id=state_id(state), document=doc)

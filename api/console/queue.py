@@ -93,10 +93,10 @@ class Options:
 
 @dataclass(frozen=True, slots=True)
 class Choices:
-    """Units and rules of the principal's alerts ({"id", "name"} each) and their options."""
+    """The units of the principal's alerts ({"id", "name"} each, also for the reports' unit
+    picker) and the options of the queue's unit and rule lists."""
 
     units: list[dict[str, Any]]
-    rules: list[dict[str, Any]]
     unit_options: Options
     rule_options: Options
 
@@ -138,8 +138,8 @@ def _aggregate_choices(ctx: ApiContext, p: Principal) -> Choices:
             out.append({"id": b["key"], "name": label})
         return out
 
-    units, rules = items("units"), items("rules")
-    return Choices(units, rules, Options.of(units), Options.of(rules))
+    units = items("units")
+    return Choices(units, Options.of(units), Options.of(items("rules")))
 
 
 def query_string(qp: QueryParams, **changes: str | None) -> str:

@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from socmon.api.auth import RateLimiter
 from socmon.api.console import i18n
 from socmon.api.console.throttle import LoginThrottle
 
@@ -33,6 +34,7 @@ class Console:
     templates: Jinja2Templates
     catalogues: dict[str, gettext.GNUTranslations]
     throttle: LoginThrottle
+    oidc_starts: RateLimiter  # OIDC sign-ins started per address (each writes a document)
     timezone: str
     poll_seconds: int
 

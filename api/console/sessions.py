@@ -18,6 +18,7 @@ from typing import Any
 from elasticsearch import Elasticsearch, NotFoundError
 from fastapi import Request, Response
 
+from socmon.api.routes.common import iso
 from socmon.indices import IndexNames
 from socmon.settings.api import ApiSettings
 
@@ -36,10 +37,6 @@ class Session:
 
 def sessions_index(names: IndexNames) -> str:
     return f"{names.prefix}-sessions"
-
-
-def _iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _parse(v: str) -> dt.datetime:
@@ -73,12 +70,12 @@ def create(
         index=sessions_index(names),
         id=sess.sid,
         document={
-            "@timestamp": _iso(now),
+            "@timestamp": iso(now),
             "user": user,
             "csrf": sess.csrf,
-            "created": _iso(now),
-            "last_seen": _iso(now),
-            "expires": _iso(sess.expires),
+            "created": iso(now),
+            "last_seen": iso(now),
+            "expires": iso(sess.expires),
             "address": address[:256],
             "user_agent": user_agent[:512],
         },
@@ -117,7 +114,7 @@ def lookup(client: Elasticsearch, names: IndexNames, s: ApiSettings, token: str)
         return None
     # One write per minute at most (or per tenth of the idle time when that is shorter).
     if (now - sess.last_seen).total_seconds() >= min(60.0, s.console_session_idle_seconds / 10):
-        client.update(index=sessions_index(names), id=sid, doc={"last_seen": _iso(now)})
+        client.update(index=sessions_index(names), id=sid, doc={"last_seen": iso(now)})
     return sess
 
 
@@ -139,8 +136,8 @@ def sweep(client: Elasticsearch, names: IndexNames, s: ApiSettings) -> int:
     q = {
         "bool": {
             "should": [
-                {"range": {"expires": {"lte": _iso(now)}}},
-                {"range": {"last_seen": {"lte": _iso(idle_cut)}}},
+                {"range": {"expires": {"lte": iso(now)}}},
+                {"range": {"last_seen": {"lte": iso(idle_cut)}}},
             ],
             "minimum_should_match": 1,
         }

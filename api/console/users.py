@@ -14,14 +14,16 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from socmon.api.auth import Principal
 from socmon.api.keys import PROVINCE, ROLES
 from socmon.indices import IndexNames
 
 OIDC_PREFIX = "oidc:"  # OIDC users' names: never a local name (':' is not allowed in one)
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+NAME = r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}"
+NAME_RE = re.compile(f"^{NAME}$")
+ANY_NAME = f"^({OIDC_PREFIX})?{NAME}$"  # a local user's name or an OIDC user's record
 MIN_PASSWORD = 12
 LANGUAGES = ("vi", "en")
 
@@ -285,9 +287,7 @@ def record_oidc_user(
         try:
             client.create(index=users_index(names), id=uid, document=doc, refresh="wait_for")
             return _record(doc)
-        except Exception as e:  # a first sign-in in two tabs at once: update the other's
-            if "version_conflict" not in str(e):
-                raise
+        except ConflictError:  # a first sign-in in two tabs at once: update the other's
             return record_oidc_user(client, names, name, subject, issuer, role, units)
     if src.get("issuer") == issuer and src.get("subject") not in (None, subject):
         raise OidcConflict(f"'{uid}' belongs to another subject of {issuer}")

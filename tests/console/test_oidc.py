@@ -337,7 +337,7 @@ def test_provider_errors_are_pages(app, ctx, provider):
 
 
 def test_starts_throttled_per_address_and_signed_in_users_go_on(app, ctx, provider):
-    ctx.extras["oidc_starts"] = RateLimiter(per_minute=1, burst=2)
+    ctx.extras["console"].oidc_starts = RateLimiter(per_minute=1, burst=2)
     http = http_client(app)
     for _ in range(2):
         assert http.get("/login/oidc", follow_redirects=False).status_code == 303
@@ -345,7 +345,7 @@ def test_starts_throttled_per_address_and_signed_in_users_go_on(app, ctx, provid
     refused(r, 429, "Có quá nhiều lượt đăng nhập được bắt đầu từ địa chỉ của bạn.")
     assert 1 <= int(r.headers["Retry-After"]) <= 60
     # a signed-in user is not sent to the provider again
-    ctx.extras["oidc_starts"] = RateLimiter(per_minute=60, burst=10)
+    ctx.extras["console"].oidc_starts = RateLimiter(per_minute=60, burst=10)
     provider.set_user("sub-k", preferred_username="khoa", socmon_role="viewer", socmon_units="*")
     assert dance(http, provider, "sub-k").status_code == 303
     r = http.get("/login/oidc?next=/alerts", follow_redirects=False)

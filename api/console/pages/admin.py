@@ -21,6 +21,7 @@ from socmon.api.console.i18n import N_
 from socmon.api.console.pages import console_router
 from socmon.api.console.render import render
 from socmon.api.console.users import (
+    ANY_NAME,
     User,
     UserError,
     create_user,
@@ -39,7 +40,6 @@ from socmon.api.routes import admin as api_admin
 router = console_router()
 
 PAGE = 50
-NAME = r"^(oidc:)?[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"  # users.NAME_RE, or an OIDC user's
 ROLE_LABELS = {"viewer": N_("Viewer"), "analyst": N_("Analyst"), "admin": N_("Administrator")}
 OBJECT_TYPES = {
     "alert": N_("Alert"),
@@ -143,7 +143,7 @@ def _end_sessions(request: Request, name: str) -> None:
 @router.post("/admin/users/{name}/disabled")
 def user_disable(
     request: Request,
-    name: str = Path(..., pattern=NAME),
+    name: str = Path(..., pattern=ANY_NAME),
     disabled: bool = Form(...),
     cu: ConsoleUser = Depends(ADMIN),
 ) -> Response:
@@ -164,7 +164,7 @@ def user_disable(
 @router.post("/admin/users/{name}/password")
 def user_password(
     request: Request,
-    name: str = Path(..., pattern=NAME),
+    name: str = Path(..., pattern=ANY_NAME),
     password: str = Form(..., max_length=1024),
     cu: ConsoleUser = Depends(ADMIN),
 ) -> Response:
@@ -182,7 +182,7 @@ def user_password(
 @router.post("/admin/users/{name}/access")
 def user_access(
     request: Request,
-    name: str = Path(..., pattern=NAME),
+    name: str = Path(..., pattern=ANY_NAME),
     role: str = Form(..., max_length=16),
     units: str = Form("", max_length=5000),
     cu: ConsoleUser = Depends(ADMIN),

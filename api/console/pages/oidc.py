@@ -18,12 +18,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from socmon.api import audit
-from socmon.api.auth import Principal, RateLimiter, public
+from socmon.api.auth import Principal, public
 from socmon.api.console import oidc, oidc_logins, users
 from socmon.api.console.deps import current_user
 from socmon.api.console.i18n import N_
 from socmon.api.console.pages import console_router
 from socmon.api.console.pages.account import login_page, open_session, safe_next
+from socmon.api.console.render import get_console
 from socmon.api.context import ApiContext, get_ctx
 from socmon.api.problems import ProblemError
 
@@ -76,20 +77,9 @@ async def start(
     return await run_in_threadpool(_start, request, ctx, safe_next(next))
 
 
-def _starts(ctx: ApiContext) -> RateLimiter:
-    """Sign-ins started per address (each writes a document): the budget of failed
-    authentications, ``api.auth_failures_per_minute`` and ``api.auth_failures_burst``."""
-    s = ctx.settings.api
-    limiter: RateLimiter | None = ctx.extras.get("oidc_starts")
-    if limiter is None:
-        limiter = RateLimiter(s.auth_failures_per_minute, s.auth_failures_burst)
-        limiter = ctx.extras.setdefault("oidc_starts", limiter)
-    return limiter
-
-
 def _start(request: Request, ctx: ApiContext, target: str) -> Response:
     s = ctx.settings.api
-    wait = _starts(ctx).take(_address(request))
+    wait = get_console(request).oidc_starts.take(_address(request))
     if wait > 0:
         log.warning("oidc sign-ins throttled", extra={"address": _address(request)})
         resp = login_page(request, target, THROTTLED, 429, minutes=int(wait + 59) // 60)
