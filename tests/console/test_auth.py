@@ -293,7 +293,7 @@ def test_users_cli(ctx, api_settings, monkeypatch):
     )
     assert r.exit_code != 0 and "at least 12" in r.output
     r = runner.invoke(cli, ["users", "list", "--json"])
-    listed = [json.loads(line) for line in r.output.splitlines()]
+    listed = [json.loads(line) for line in r.stdout.splitlines()]
     assert [(u["name"], u["role"], u["units"], u["disabled"]) for u in listed] == [
         ("lan", "analyst", [UNIT_A], False)
     ]

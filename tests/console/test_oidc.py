@@ -389,7 +389,7 @@ def test_disabled_user_and_taken_name_refused(app, ctx, provider, monkeypatch):
     r = runner.invoke(cli, ["users", "passwd", "oidc:giang", "--password-stdin"], input="y" * 20)
     assert r.exit_code != 0 and "signs in at the OIDC provider" in r.output
     r = runner.invoke(cli, ["users", "list", "--json"])
-    assert any(json.loads(line)["name"] == "oidc:giang" for line in r.output.splitlines())
+    assert any(json.loads(line)["name"] == "oidc:giang" for line in r.stdout.splitlines())
     # a password sign-in as the OIDC user is impossible (no password, ':' in the name)
     page = http.get("/login")
     r = http.post(

@@ -30,7 +30,7 @@ def test_hunt_sshd_log_brute_force_and_spraying(tmp_path: Path) -> None:
     log.write_text("\n".join(lines) + "\n")
     res = CliRunner().invoke(hunt, ["--rules", str(SHIPPED), "--json", str(log)])
     assert res.exit_code == 0, res.output
-    found = [json.loads(x) for x in res.output.splitlines() if x.startswith("{")]
+    found = [json.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
     got = {(d["title"], d["group_by"]["source.ip"], len(d["events"])) for d in found}
     assert got == {
         ("SSH brute force", "203.0.113.7", 10),
