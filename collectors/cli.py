@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -16,6 +14,7 @@ import orjson
 from socmon.cli import settings_from
 from socmon.pipeline import Ack, Event
 from socmon.settings.collectors import ALL_FORMATS, LINE_FORMATS
+from socmon.stop_signals import StopSignals
 
 
 class PrintSink:
@@ -166,23 +165,17 @@ def collect(ctx: click.Context, use_stdin: bool, stdin_format: str | None) -> No
         raise click.ClickException(
             "nothing to collect: configure collectors.files/syslog/beats/evtx or pass --stdin"
         )
-    stop = threading.Event()
-
-    def _on_signal(signum: int, _frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    for s in services:
-        s.start()
-    if reader is not None:
-        reader.start()
-    click.echo(
-        f"collecting from {len(services)} source(s)" + (" + stdin" if reader else ""), err=True
-    )
-    while not stop.wait(0.2):
-        if reader is not None and reader.finished.is_set() and not services:
-            break
-    for s in reversed(services):
-        s.stop()
-    rc.writer.close()
+    with StopSignals() as signals:
+        for s in services:
+            s.start()
+        if reader is not None:
+            reader.start()
+        click.echo(
+            f"collecting from {len(services)} source(s)" + (" + stdin" if reader else ""), err=True
+        )
+        while signals.wait(0.2) is None:
+            if reader is not None and reader.finished.is_set() and not services:
+                break
+        for s in reversed(services):
+            s.stop()
+        rc.writer.close()

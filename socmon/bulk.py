@@ -226,9 +226,11 @@ class BulkWriter:
         if not self._started:
             return
         self._stopping.set()
+        # the spool first: senders blocked on a full spool then write their batch (or give it
+        # up unacknowledged on a refusing disk) and free the queue for the stop markers
+        self.spool.close()
         for _ in range(self.settings.senders):
             self._queue.put(None)
-        self.spool.close()
         for t in self._threads:
             t.join(timeout=10)
         self._started = False

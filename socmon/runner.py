@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -26,11 +26,13 @@ from socmon.es import make_client
 from socmon.indices import IndexNames, apply_templates, delete_expired_event_indices
 from socmon.pipeline import FanOut
 from socmon.settings import Settings
+from socmon.stop_signals import StopSignals
 from socmon.storage_sink import StorageSink
 
 log = logging.getLogger(__name__)
 
 LAYERS = ("alerting", "rules", "collectors", "api")
+SLOW_STOP_SECONDS = 5.0
 
 
 class Service(Protocol):
@@ -115,32 +117,37 @@ def run_until_signalled(settings: Settings) -> None:
     from socmon.cli_es import ensure_elasticsearch
     from socmon.metrics import serve_metrics
 
-    ensure_elasticsearch(settings)
-    ctx = build_context(settings)
-    apply_templates(ctx.client, ctx.names, settings.es)
-    ctx.writer.start()
-    services = build_services(ctx)
-    if settings.metrics.port:
-        serve_metrics(settings.metrics.port, settings.metrics.bind)
-    stop = threading.Event()
+    with StopSignals() as signals:  # before anything starts: no SIGTERM is lost or fatal
+        ensure_elasticsearch(settings)
+        ctx = build_context(settings)
+        apply_templates(ctx.client, ctx.names, settings.es)
+        ctx.writer.start()
+        services = build_services(ctx)
+        if settings.metrics.port:
+            serve_metrics(settings.metrics.port, settings.metrics.bind)
+        started: list[Service] = []
+        if signals.received() is None:
+            for svc in services:
+                svc.start()
+                started.append(svc)
+            log.info("socmon running", extra={"services": [s.name for s in started]})
+        log.info("stopping", extra={"signal": signals.wait()})
+        for svc in reversed(started):
+            _stop(svc)
+        ctx.writer.close()
+        log.info("socmon stopped")
 
-    def _on_signal(signum: int, _frame: Any) -> None:
-        log.info("stopping", extra={"signal": signum})
-        stop.set()
 
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    for svc in services:
-        svc.start()
-    log.info("socmon running", extra={"services": [s.name for s in services]})
-    stop.wait()
-    for svc in reversed(services):
-        try:
-            svc.stop()
-        except Exception:
-            log.exception("service did not stop cleanly", extra={"service": svc.name})
-    ctx.writer.close()
-    log.info("socmon stopped")
+def _stop(svc: Service) -> None:
+    """Stop one service; a failure or a slow stop is logged by name (the next one still stops)."""
+    t0 = time.monotonic()
+    try:
+        svc.stop()
+    except Exception:
+        log.exception("service did not stop cleanly", extra={"service": svc.name})
+    took = time.monotonic() - t0
+    if took > SLOW_STOP_SECONDS:
+        log.warning("service slow to stop", extra={"service": svc.name, "seconds": round(took, 1)})
 
 
 @click.command()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 import time
@@ -12,6 +11,7 @@ import click
 import orjson
 
 from socmon.cli import settings_from
+from socmon.stop_signals import StopSignals
 
 
 @click.command()
@@ -89,14 +89,11 @@ def capture(
         for c in started:
             c.stop()
         raise click.ClickException(str(e)) from None
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     deadline = None if duration is None else time.monotonic() + duration
-    while not stop.is_set():
-        if deadline is not None and time.monotonic() >= deadline:
-            break
-        stop.wait(0.2)
+    with StopSignals() as signals:
+        while signals.wait(0.2) is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                break
     for c in captures:
         c.stop()
         click.echo(

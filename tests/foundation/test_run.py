@@ -1,5 +1,5 @@
 """`socmon run` starts against the real node, applies the templates, serves /metrics, and stops
-cleanly on SIGTERM."""
+cleanly on SIGTERM, whenever the signal comes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,9 +29,36 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_run_applies_templates_serves_metrics_and_stops_on_sigterm(
-    es_url: str, es_client: Elasticsearch, index_prefix: str, tmp_path: Path
-) -> None:
+@dataclass
+class Running:
+    proc: subprocess.Popen[bytes]
+    log: Path
+    metrics_port: int
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            assert self.proc.poll() is None, self.output()[-3000:]
+            assert time.monotonic() < deadline, f"no {text!r} in:\n{self.output()[-3000:]}"
+            time.sleep(0.05)
+
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM, then the exit code; a process still running after ``timeout`` is made to
+        dump its threads' stacks (faulthandler, on SIGABRT) into the failure message."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGABRT)
+            self.proc.wait(timeout=30)
+            pytest.fail(f"still running {timeout} s after SIGTERM:\n{self.output()[-20000:]}")
+
+
+@pytest.fixture
+def running(es_url: str, index_prefix: str, tmp_path: Path) -> Iterator[Running]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOCMON_")}
     env.update(
@@ -39,34 +68,48 @@ def test_run_applies_templates_serves_metrics_and_stops_on_sigterm(
         SOCMON_STORAGE_SPOOL_DIR=str(tmp_path / "spool"),
         SOCMON_METRICS_PORT=str(port),
         SOCMON_API_ENABLED="false",
+        PYTHONFAULTHANDLER="1",
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "socmon", "run"],
-        env=env,
-        cwd=PROJECT_ROOT,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = tmp_path / "stderr.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "socmon", "run"], env=env, cwd=PROJECT_ROOT, stderr=err
+        )
+    r = Running(proc, log, port)
     try:
-        body = ""
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-                    body = r.read().decode()
-                break
-            except OSError:
-                time.sleep(0.3)
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        assert "socmon_bulk_documents_total" in body
-        assert templates_applied(es_client, IndexNames(index_prefix))
+        yield r
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
+        if proc.poll() is None:
             proc.kill()
-            raise
-    err = proc.stderr.read() if proc.stderr else ""
-    assert rc == 0, err[-3000:]
-    assert '"message": "socmon stopped"' in err.replace('":"', '": "') or "socmon stopped" in err
+            proc.wait()
+
+
+def test_run_applies_templates_serves_metrics_and_stops_on_sigterm(
+    running: Running, es_client: Elasticsearch, index_prefix: str
+) -> None:
+    body = ""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and running.proc.poll() is None:
+        try:
+            url = f"http://127.0.0.1:{running.metrics_port}/metrics"
+            with urllib.request.urlopen(url, timeout=2) as r:
+                body = r.read().decode()
+            break
+        except OSError:
+            time.sleep(0.3)
+    assert running.proc.poll() is None, running.output()[-3000:]
+    assert "socmon_bulk_documents_total" in body
+    assert templates_applied(es_client, IndexNames(index_prefix))
+    # the signal comes as soon as /metrics answers: while the services are being started
+    assert running.terminate() == 0, running.output()[-3000:]
+    assert '"message":"socmon stopped"' in running.output().replace('": "', '":"')
+
+
+def test_sigterm_during_start_up_stops_once_started_without_starting_services(
+    running: Running,
+) -> None:
+    running.wait_for('"message":"index templates applied"')
+    assert running.terminate() == 0, running.output()[-3000:]
+    out = running.output()
+    assert '"message":"socmon stopped"' in out
+    assert '"message":"socmon running"' not in out  # the signal was seen before services ran

@@ -152,20 +152,34 @@ def test_backpressure_bounds_memory(es_url: str, names: IndexNames, settings: Se
     )
     w = BulkWriter(make_client(dead.es), st, names, spool_dir=settings.storage.spool_dir)
     produced = [0]
+    done = threading.Event()
 
     def produce() -> None:
         for i in range(100_000):
+            if done.is_set():
+                return
             w.add(f"{names.prefix}-events-2026.11.24", f"b-{i}", ecs_event(i))
             produced[0] = i + 1
 
     t = threading.Thread(target=produce, daemon=True)
     t.start()
-    time.sleep(3)
-    assert t.is_alive(), "producer should be blocked by backpressure"
-    stalled_at = produced[0]
-    time.sleep(1)
-    assert produced[0] == stalled_at < 1000
-    assert w.spool.size_bytes <= 20_000 + 10_000  # at most one batch over the limit check
+    try:
+        time.sleep(3)
+        assert t.is_alive(), "producer should be blocked by backpressure"
+        stalled_at = produced[0]
+        time.sleep(1)
+        assert produced[0] == stalled_at < 1000
+        assert w.spool.size_bytes <= 20_000 + 10_000  # at most one batch over the limit check
+        # stopping (SIGTERM) with Elasticsearch away and the spool full does not hang: the
+        # senders blocked on the spool write their batch over the limit and the writer stops
+        done.set()
+        t0 = time.monotonic()
+        w.close(timeout=1)
+        assert time.monotonic() - t0 < 15
+        assert not any(t.is_alive() for t in threading.enumerate() if t.name.startswith("bulk-"))
+    finally:  # no sender left retrying the dead address during the tests that follow
+        done.set()
+        w.close(timeout=1)
 
 
 def test_spool_holds_batches_while_unreachable_and_replays_after_restart(
