@@ -5,7 +5,7 @@ nothing is skipped silently. Loading does not apply the field-mapping pipeline a
 compile: the streaming engine (``rules.engine``) and scheduled mode do that and report their
 own problems in the same form.
 
-YAML is read with libyaml (``CSafeLoader``) when available: pySigma's own ``from_yaml`` uses the
+YAML is read with libyaml (``CSafeLoader``), required: pySigma's own ``from_yaml`` uses the
 pure-Python loader, which is most of the time spent loading the SigmaHQ corpus.
 """
 
@@ -32,10 +32,7 @@ from socmon.rules.metrics import SERVICE
 
 log = logging.getLogger(__name__)
 
-try:
-    YAML_LOADER: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml missing
-    YAML_LOADER = yaml.SafeLoader
+YAML_LOADER: Any = yaml.CSafeLoader  # required: see socmon/rules/__init__.py
 
 RULE_SUFFIXES = (".yml", ".yaml")
 

@@ -28,11 +28,7 @@ from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from socmon.audit import now_iso as _now
 from socmon.indices import IndexNames
-
-try:  # libyaml: the pure-Python loader was most of a 3,780-rule import's store time
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml missing
-    _Loader = yaml.SafeLoader
+from socmon.rules.loader import YAML_LOADER
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +43,7 @@ class StoredRule:
 def summary_fields(rule_yaml: str) -> dict[str, Any]:
     """The searchable fields of a rule, read from its YAML (validation is the engine's job)."""
     try:
-        doc = yaml.load(rule_yaml, Loader=_Loader)
+        doc = yaml.load(rule_yaml, Loader=YAML_LOADER)
     except yaml.YAMLError:
         doc = None
     if not isinstance(doc, dict):

@@ -18,13 +18,21 @@ from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import Node
 from yaml.resolver import Resolver
 
-try:
-    from yaml._yaml import CParser
-except ImportError as e:  # pragma: no cover - PyYAML's wheels include libyaml
-    raise ImportError(
-        "PyYAML without libyaml: socmon.safe_yaml needs its C parser (the pure-Python "
-        "scanner is quadratic on nested flow collections)"
-    ) from e
+
+def require_libyaml() -> None:
+    """PyYAML built without libyaml is an install error (``socmon`` exits 3 with one line):
+    its pure-Python scanner is quadratic on nested flow collections, and pySigma subclasses
+    ``yaml.CSafeLoader`` when it is imported."""
+    if not getattr(yaml, "__with_libyaml__", False):
+        raise ModuleNotFoundError(
+            "PyYAML without libyaml (yaml.CSafeLoader): reinstall PyYAML from its wheel",
+            name="yaml._yaml",
+        )
+
+
+require_libyaml()
+
+from yaml._yaml import CParser  # noqa: E402  (after the check: its error names the fix)
 
 MAX_BYTES = 256 * 1024
 MAX_DEPTH = 64

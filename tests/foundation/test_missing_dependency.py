@@ -37,6 +37,8 @@ sys.meta_path.insert(0, _Missing())
         ("re2", ["hunt", "--rules", str(PROJECT_ROOT / "rules" / "sigma"), "x.log"]),
         ("sigma", ["rules", "check", str(PROJECT_ROOT / "rules" / "sigma")]),
         ("evtx", ["parse", "x.evtx"]),
+        # PyYAML without its libyaml extension: not a quietly slower pure-Python loader
+        ("yaml._yaml", ["rules", "check", str(PROJECT_ROOT / "rules" / "sigma")]),
     ],
 )
 def test_missing_dependency_stops_with_a_message(
