@@ -12,6 +12,7 @@ import ipaddress
 from typing import Any
 
 from socmon.ids import doc_id
+from socmon.timestamps import iso
 
 # ------------------------------------------------------------------ statuses
 
@@ -84,10 +85,6 @@ def marker_id(rule_id: str, group_key: str, event_id: str) -> str:
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
 def parse_ts(value: Any) -> dt.datetime | None:

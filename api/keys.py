@@ -8,7 +8,6 @@ up by id and compares hashes in constant time.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -21,6 +20,7 @@ from elasticsearch import Elasticsearch, NotFoundError
 from socmon.api.context import apikeys_index
 from socmon.indices import IndexNames
 from socmon.settings import Settings
+from socmon.timestamps import now_iso
 
 ROLES = ("viewer", "analyst", "admin")
 PROVINCE = "*"
@@ -47,10 +47,6 @@ class KeyRecord:
             "created": self.created,
             "created_by": self.created_by,
         }
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def hash_key(key: str) -> str:
@@ -129,7 +125,7 @@ def create_key(
     clean = check_units(units, known_units)
     key_id = secrets.token_hex(8)
     key = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
-    now = _now()
+    now = now_iso()
     doc = {
         "key_id": key_id,
         "name": name,
@@ -195,7 +191,7 @@ def revoke_key(
     client.update(
         index=apikeys_index(names),
         id=key_id,
-        doc={"revoked": True, "revoked_at": _now(), "revoked_by": actor},
+        doc={"revoked": True, "revoked_at": now_iso(), "revoked_by": actor},
         refresh="wait_for",
     )
     return get_key(client, names, key_id)

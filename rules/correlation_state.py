@@ -7,7 +7,6 @@ state index (``kind: "correlation"``, the windows under the unindexed ``data`` o
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os
@@ -17,6 +16,7 @@ from typing import Any, Protocol
 from elasticsearch import Elasticsearch, NotFoundError
 
 from socmon.indices import IndexNames
+from socmon.timestamps import now_iso
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +27,6 @@ class StateStore(Protocol):
 
     def save(self, data: dict[str, Any]) -> None:
         """Replace the saved snapshot."""
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class EsStateStore:
@@ -48,7 +44,7 @@ class EsStateStore:
         return data if isinstance(data, dict) else {}
 
     def save(self, data: dict[str, Any]) -> None:
-        now = _now()
+        now = now_iso()
         self.client.index(
             index=self.index,
             id=self.doc,

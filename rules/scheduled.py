@@ -39,7 +39,6 @@ changed rules keep their coverage, removed rules stop and their coverage is susp
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import logging
 import threading
 import time
@@ -62,6 +61,7 @@ from socmon.rules.scheduled_convert import ScheduledCorrelation, ScheduledRule, 
 from socmon.rules.scheduled_search import PagedSearch
 from socmon.rules.scheduled_seen import RecentIds
 from socmon.settings.detection import DetectionSettings
+from socmon.timestamps import iso_epoch
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +124,6 @@ def detection_id(rule_key: str, event_id: str) -> str:
     """The id of a single-event detection: the same in streaming and scheduled mode
     (``rules.engine.detection_for``)."""
     return doc_id("detection", rule_key, event_id)
-
-
-def _iso(t: float) -> str:
-    d = dt.datetime.fromtimestamp(t, dt.UTC)
-    return d.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _level(rule: Any) -> str:
@@ -194,7 +189,7 @@ class CoverageStore:
     def suspend(self, rule_key: str) -> None:
         """The rule left the rule set (disabled, deleted, no longer convertible): its
         coverage is kept for the record but not resumed; back, it starts as a new rule."""
-        now = _iso(time.time())
+        now = iso_epoch(time.time())
         self.client.update(
             index=self.index,
             id=self._id(rule_key),
@@ -202,7 +197,7 @@ class CoverageStore:
         )
 
     def set(self, rule_key: str, covered_until: float) -> None:
-        now = _iso(time.time())
+        now = iso_epoch(time.time())
         self.client.index(
             index=self.index,
             id=self._id(rule_key),
@@ -210,7 +205,7 @@ class CoverageStore:
                 "kind": "scheduled",
                 "rule_id": rule_key,
                 **({"source": self.scope} if self.scope else {}),
-                "covered_until": _iso(covered_until),
+                "covered_until": iso_epoch(covered_until),
                 "suspended": None,
                 "@timestamp": now,
                 "updated": now,
@@ -263,8 +258,8 @@ class ScheduledRunner:
                 "scheduled rule: period older than max_catchup skipped (gap)",
                 extra={
                     "rule_id": rule_key,
-                    "gap_start": _iso(covered),
-                    "gap_end": _iso(oldest),
+                    "gap_start": iso_epoch(covered),
+                    "gap_end": iso_epoch(oldest),
                     "gap_seconds": gap,
                 },
             )
@@ -371,7 +366,7 @@ class ScheduledRunner:
                 ERRORS.labels("elasticsearch").inc()
                 log.warning(
                     "scheduled rule window failed; retried next run",
-                    extra={"rule_id": item.key, "start": _iso(w.start), "error": str(e)},
+                    extra={"rule_id": item.key, "start": iso_epoch(w.start), "error": str(e)},
                 )
                 break
             try:
@@ -398,9 +393,9 @@ class ScheduledRunner:
     # -- single-event rules ---------------------------------------------------------------
     @staticmethod
     def _span(field: str, start: float | None, end: float) -> dict[str, Any]:
-        r: dict[str, Any] = {"lt": _iso(end), "format": "strict_date_optional_time"}
+        r: dict[str, Any] = {"lt": iso_epoch(end), "format": "strict_date_optional_time"}
         if start is not None:
-            r["gte"] = _iso(start)
+            r["gte"] = iso_epoch(start)
         return {"range": {field: r}}
 
     def _range(self, start: float | None, end: float) -> dict[str, Any]:
@@ -445,8 +440,8 @@ class ScheduledRunner:
                     "total": paged.total,
                     "reported": paged.fetched,
                     "overflow": paged.overflow,
-                    "start": _iso(w.start),
-                    "end": _iso(w.end),
+                    "start": iso_epoch(w.start),
+                    "end": iso_epoch(w.end),
                     "unreported_from": paged.last_timestamp,
                 },
             )

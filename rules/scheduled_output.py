@@ -9,7 +9,6 @@ an overlapping window, a restart) is stored once (the duplicate is answered 409)
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -18,13 +17,14 @@ from elasticsearch import ConflictError, Elasticsearch
 
 from socmon.indices import IndexNames
 from socmon.rules.detection import Detection
+from socmon.timestamps import now_iso
 
 log = logging.getLogger(__name__)
 
 
 def detection_document(d: Detection) -> dict[str, Any]:
     """The alerts-index document of a detection (simple form, before alerting exists)."""
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    now = now_iso()
     return {
         "kind": "detection",
         "id": d.id,

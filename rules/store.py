@@ -26,9 +26,9 @@ from typing import Any
 import yaml
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
-from socmon.audit import now_iso as _now
 from socmon.indices import IndexNames
 from socmon.rules.loader import YAML_LOADER
+from socmon.timestamps import now_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +84,7 @@ def save_rule(
     version = (current["version"] + 1) if current else 1
     if enabled is None:
         enabled = current["enabled"] if current else False
-    now = _now()
+    now = now_iso()
     doc: dict[str, Any] = {
         "kind": "current",
         "rule_id": rule_id,
@@ -281,7 +281,7 @@ def import_rules(
         for rid in versioned:
             vs = versions(client, names, rid)
             next_version[rid] = max((v["version"] for v in vs), default=0) + 1
-    now = _now()
+    now = now_iso()
     planned: list[tuple[Incoming, dict[str, Any], dict[str, Any]]] = []
     for r in incoming:
         cur = current.get(r.rule_id)

@@ -7,12 +7,9 @@ has one form whoever made the change.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+from socmon.timestamps import now_iso
 
 
 def audit_document(

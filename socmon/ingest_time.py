@@ -23,6 +23,7 @@ import orjson
 from prometheus_client import Histogram
 
 from socmon.metrics import REGISTRY
+from socmon.timestamps import iso_epoch
 
 DELAY = Histogram(
     "socmon_ingest_delay_seconds",
@@ -32,11 +33,6 @@ DELAY = Histogram(
     buckets=(1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 7 * 24 * 3600),
     registry=REGISTRY,
 )
-
-
-def iso(t: float) -> str:
-    d = dt.datetime.fromtimestamp(t, dt.UTC)
-    return d.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _epoch(value: Any) -> float | None:
@@ -64,7 +60,7 @@ def stamp(event: dict[str, Any], path: str = "direct", now: float | None = None)
     if not isinstance(so, dict):
         so = {}
         event["socmon"] = so
-    at = iso(t)
+    at = iso_epoch(t)
     if "ingested" not in e or e["ingested"] == so.get("ingested"):
         e["ingested"] = at
     so["ingested"] = at
@@ -92,9 +88,9 @@ def restamp_line(source: bytes, now: float | None = None) -> bytes:
 def _span(field: str, start: float | None, end: float | None) -> dict[str, Any]:
     r: dict[str, Any] = {"format": "strict_date_optional_time"}
     if start is not None:
-        r["gte"] = iso(start)
+        r["gte"] = iso_epoch(start)
     if end is not None:
-        r["lt"] = iso(end)
+        r["lt"] = iso_epoch(end)
     return {"range": {field: r}}
 
 

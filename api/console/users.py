@@ -7,7 +7,6 @@ same ``Principal`` the API routes scope their queries with.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 from socmon.api.auth import Principal
 from socmon.api.keys import PROVINCE, ROLES
 from socmon.indices import IndexNames
+from socmon.timestamps import now_iso
 
 OIDC_PREFIX = "oidc:"  # OIDC users' names: never a local name (':' is not allowed in one)
 NAME = r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}"
@@ -68,10 +68,6 @@ def principal(user: User) -> Principal:
     return Principal(f"user:{user.name}", user.role, user.units, f"user:{user.name}")
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _record(src: dict[str, Any]) -> User:
     units = src.get("units") or [PROVINCE]
     return User(
@@ -106,7 +102,7 @@ def create_user(
         raise UserError(f"role must be one of {', '.join(ROLES)}")
     check_password(password)
     clean = [u.strip() for u in units or [] if u.strip()] or [PROVINCE]
-    now = _now()
+    now = now_iso()
     doc = {
         "@timestamp": now,
         "name": name,
@@ -182,7 +178,7 @@ def _update(
         client.update(
             index=users_index(names),
             id=name,
-            doc={**fields, "updated": _now(), "updated_by": actor},
+            doc={**fields, "updated": now_iso(), "updated_by": actor},
             refresh="wait_for",
         )
     except NotFoundError:
@@ -211,7 +207,7 @@ def set_password(
         client,
         names,
         name,
-        {"password_hash": _hasher.hash(password), "password_changed": _now()},
+        {"password_hash": _hasher.hash(password), "password_changed": now_iso()},
         actor,
     )
 
@@ -264,7 +260,7 @@ def record_oidc_user(
     unless an administrator disabled it (then left as it is: the caller refuses). The same
     name from another subject of the same issuer is refused (``OidcConflict``)."""
     uid = OIDC_PREFIX + name
-    now = _now()
+    now = now_iso()
     stored = [*units] if units is not None else [PROVINCE]
     fields = {"role": role, "units": stored, "subject": subject, "issuer": issuer}
     try:

@@ -10,7 +10,6 @@ dropped at once by this process's own changes (the console runs in one process).
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 import uuid
@@ -21,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode
 from elasticsearch import Elasticsearch, NotFoundError
 
 from socmon.indices import IndexNames
+from socmon.timestamps import now_iso
 
 FILTER_KEYS = ("f", "status", "severity", "unit", "rule", "assignee", "start", "q", "sort", "order")
 MAX_VIEWS = 100  # per user
@@ -57,10 +57,6 @@ def clean_name(name: str) -> str:
     if len(name) > MAX_NAME:
         raise ViewError(f"the name may have {MAX_NAME} characters at most")
     return name
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _view(hit: dict[str, Any]) -> View:
@@ -118,7 +114,7 @@ class ViewStore:
         old = next((v for v in mine if v.name == name), None)
         if old is None and len(mine) >= MAX_VIEWS:
             raise ViewError(f"{MAX_VIEWS} views at most per user: delete one first")
-        now = _now()
+        now = now_iso()
         view_id = old.id if old else uuid.uuid4().hex
         doc = {
             "@timestamp": now,
@@ -138,7 +134,7 @@ class ViewStore:
         if any(v.name == name and v.id != view.id for v in self.list(user)):
             raise ViewError(f"you already have a view named '{name}'")
         self._update(user, view.id, {"name": name})
-        return View(view.id, name, view.query, view.default, _now())
+        return View(view.id, name, view.query, view.default, now_iso())
 
     def set_default(self, user: str, view: View, on: bool) -> None:
         """Make ``view`` the default (the user's previous default stops being one) or not."""
@@ -154,7 +150,7 @@ class ViewStore:
 
     def _update(self, user: str, view_id: str, doc: dict[str, Any]) -> None:
         self.client.update(
-            index=self.index, id=view_id, doc={**doc, "updated": _now()}, refresh="wait_for"
+            index=self.index, id=view_id, doc={**doc, "updated": now_iso()}, refresh="wait_for"
         )
         self._drop(user)
 

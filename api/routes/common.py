@@ -9,6 +9,7 @@ from elasticsearch import NotFoundError
 
 from socmon.api.context import ApiContext
 from socmon.api.problems import ProblemError
+from socmon.timestamps import iso
 
 FROM_SIZE_WINDOW = 10_000  # index.max_result_window: from + size may not pass it
 
@@ -42,10 +43,6 @@ def parse_time(value: str | None, name: str) -> dt.datetime | None:
         return t.astimezone(dt.UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         raise ProblemError(422, f"{name}: '{value}' is out of range") from None
-
-
-def iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def time_range(

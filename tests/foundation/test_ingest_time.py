@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import orjson
 
-from socmon.ingest_time import iso, restamp_line, stamp
+from socmon.ingest_time import restamp_line, stamp
+from socmon.timestamps import iso_epoch as iso
 
 T1, T2 = 1_800_000_000.0, 1_800_003_600.0  # storage, then a replay an hour later
 
