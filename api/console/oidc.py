@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import jwt
@@ -31,6 +31,7 @@ from socmon.api.console.i18n import N_
 from socmon.api.console.users import NAME_RE
 from socmon.api.context import ApiContext
 from socmon.api.problems import ProblemError
+from socmon.settings import Settings
 from socmon.settings.api import ApiSettings
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class Provider:
     token_endpoint: str
     auth_methods: tuple[str, ...]  # token_endpoint_auth_methods_supported
     jwks: jwt.PyJWKClient
+    end_session_endpoint: str | None  # RP-Initiated Logout 1.0; None: the provider has none
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +127,40 @@ def provider(ctx: ApiContext) -> Provider:
                 jwks=jwt.PyJWKClient(
                     str(doc["jwks_uri"]), cache_keys=True, lifespan=300, timeout=HTTP_TIMEOUT
                 ),
+                end_session_endpoint=_web_url(doc.get("end_session_endpoint")),
             )
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as e:
             raise OidcError(UNREACHABLE, f"discovery {url}: {e}", 503) from None
         ctx.extras["oidc_provider"] = (time.monotonic(), p)
         return p
+
+
+def _web_url(value: object) -> str | None:
+    """An http(s) URL the browser may be sent to (a page refresh is not checked by the CSP)."""
+    if isinstance(value, str) and urlsplit(value).scheme in ("https", "http"):
+        return value
+    return None
+
+
+def console_base(s: Settings, request_base: str) -> str:
+    """The console's URL as the provider must know it: ``api.oidc_redirect_base``, else
+    ``alerting.base_url`` when it was configured, else the URL the request came to."""
+    base = s.api.oidc_redirect_base
+    if not base and "base_url" in s.alerting.model_fields_set:
+        base = s.alerting.base_url
+    return (base or request_base).rstrip("/")
+
+
+def logout_url(p: Provider, s: ApiSettings, post_logout_redirect_uri: str) -> str | None:
+    """Where to send a browser signing out so that the provider ends its session too
+    (RP-Initiated Logout 1.0 section 2: ``client_id`` with ``post_logout_redirect_uri``, no
+    ``id_token_hint``, so that no ID token is kept with the session); None when the provider
+    has no end_session_endpoint or the setting is off."""
+    if not s.oidc_logout_at_provider or p.end_session_endpoint is None:
+        return None
+    query = {"client_id": s.oidc_client_id, "post_logout_redirect_uri": post_logout_redirect_uri}
+    sep = "&" if "?" in p.end_session_endpoint else "?"
+    return p.end_session_endpoint + sep + urlencode(query)
 
 
 def pkce_pair() -> tuple[str, str]:

@@ -151,6 +151,14 @@ class ApiSettings(Section):
     oidc_login_timeout_seconds: int = Field(
         600, ge=30, le=3600, description="Seconds a console sign-in at the provider may take."
     )
+    oidc_logout_at_provider: bool = Field(
+        True,
+        description="Signing out of the console also ends the session at the provider "
+        "(OpenID Connect RP-Initiated Logout, when its discovery document names an "
+        "end_session_endpoint), which then sends the browser back to /login: register "
+        "<base>/login as a post-logout redirect URI there. Otherwise, on a shared office PC, "
+        "the next person's 'Sign in with' would open the previous user's session.",
+    )
     metrics_token: SecretStr | None = Field(
         None,
         description="Bearer token /metrics requires from addresses outside metrics_networks.",

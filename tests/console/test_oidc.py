@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import html
 import json
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
 import jwt
 import pytest
 from click.testing import CliRunner
@@ -155,7 +157,7 @@ def test_sign_in_scoped_session_recorded_and_audited(app, ctx, provider):
     assert login["actor"] == "user:oidc:ana" and login["object"]["id"] == "oidc:ana"
     assert login["after"]["method"] == "oidc" and login["after"]["subject"] == "sub-ana"
     r = http.post("/logout", data={"csrf_token": token}, follow_redirects=False)
-    assert r.status_code == 303
+    assert r.status_code == 200 and "Bạn đã đăng xuất khỏi socmon." in r.text  # see below
     # signing in again takes the claims as they are now (province-wide, viewer)
     provider.set_user("sub-ana", preferred_username="ana", socmon_role="viewer", socmon_units="*")
     assert dance(http, provider, "sub-ana").status_code == 303
@@ -163,6 +165,69 @@ def test_sign_in_scoped_session_recorded_and_audited(app, ctx, provider):
     assert rec is not None and (rec.role, rec.units) == ("viewer", None)
     queue = http.get("/alerts")
     assert all(aid in queue.text for aid, _ in a + b)
+
+
+def session_cookie(http: TestClient) -> str:
+    token = http.cookies.get("socmon_session")
+    assert token
+    return str(token)
+
+
+def test_sign_out_ends_the_session_at_the_provider_too(app, ctx, provider):
+    provider.set_user("sub-ana", preferred_username="ana", socmon_role="viewer", socmon_units="*")
+    http = http_client(app)
+    assert dance(http, provider, "sub-ana", "/alerts").status_code == 303
+    old = session_cookie(http)
+    token = csrf_of(http.get("/alerts").text)
+    r = http.post("/logout", data={"csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 200, r.text[:500]
+    # where RP-Initiated Logout 1.0 says to go: the end_session_endpoint of the provider's
+    # own discovery document, with our client_id and where to come back to
+    doc = httpx.get(provider.issuer + "/.well-known/openid-configuration").json()
+    back = "http://testserver/login"
+    url = (
+        doc["end_session_endpoint"]
+        + "?"
+        + urlencode({"client_id": CLIENT_ID, "post_logout_redirect_uri": back})
+    )
+    assert f'<meta http-equiv="refresh" content="0;url={html.escape(url)}">' in r.text
+    assert f'href="{html.escape(url)}">Đăng xuất tại Sở TTTT SSO</a>' in r.text
+    assert "Bạn đã đăng xuất khỏi socmon." in r.text
+    assert 'action="/logout"' not in r.text  # an anonymous page now
+    assert '<input type="hidden" name="next" value="/login">' in r.text  # language switch
+    # the console session is over whatever the provider does next
+    dead = http_client(app)
+    dead.cookies.set("socmon_session", old)
+    assert dead.get("/alerts", follow_redirects=False).status_code == 303
+    (out,) = audit_of(ctx, "console.logout")
+    assert out["actor"] == "user:oidc:ana" and out["after"] == {"provider_logout": True}
+    # the provider's page sends the browser back to /login
+    confirm = httpx.post(
+        provider.issuer + "/oauth2/end_session/confirm", data={"redirect_uri": back}
+    )
+    assert confirm.status_code == 302 and confirm.headers["location"] == back
+
+
+def test_sign_out_stays_local_when_off_or_the_provider_is_away(app, ctx, provider):
+    provider.set_user("sub-ana", preferred_username="ana", socmon_role="viewer", socmon_units="*")
+    for turn in ("off", "away"):
+        http = http_client(app)
+        assert dance(http, provider, "sub-ana").status_code == 303
+        old = session_cookie(http)
+        token = csrf_of(http.get("/alerts").text)
+        if turn == "off":
+            ctx.settings.api.oidc_logout_at_provider = False
+        else:
+            ctx.settings.api.oidc_logout_at_provider = True
+            ctx.extras.pop("oidc_provider")  # discovery is fetched again, and fails
+            with running() as gone:
+                ctx.settings.api.oidc_issuer = gone.issuer
+        r = http.post("/logout", data={"csrf_token": token}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/login", turn
+        dead = http_client(app)
+        dead.cookies.set("socmon_session", old)
+        assert dead.get("/alerts", follow_redirects=False).status_code == 303, turn
+        ctx.settings.api.oidc_issuer = provider.issuer
 
 
 def test_redirect_uri_choice(app, ctx, provider):

@@ -1,6 +1,7 @@
 """OIDC sign-in in a real browser: Debian's headless Chromium clicks the provider's button on
-/login, signs in on oidc-provider-mock's own form and lands signed in on the overview; a
-refusal at the provider comes back as a message on /login. axe-core on both pages.
+/login, signs in on oidc-provider-mock's own form and lands signed in on the overview; signing
+out passes through the provider's end-session page back to /login; a refusal at the provider
+comes back as a message on /login. axe-core on both pages.
 
 The mock's pages load their stylesheet from a CDN: that request is aborted (the machine may
 be offline) and left out of the check that socmon's pages reach no other host."""
@@ -62,9 +63,13 @@ def test_sign_in_at_the_provider(page, site, ctx, provider):
     assert not axe_violations(page), axe_violations(page)
     user = users.get_user(ctx.client, ctx.names, "oidc:ana")
     assert user is not None and user.units == (UNIT_A,)
-    # sign out, then refuse at the provider: the reason is on the sign-in page
+    # signing out ends the session at the provider too (RP-Initiated Logout: the console's
+    # page refreshes to the provider's end-session page), which sends the browser to /login
     page.get_by_role("button", name="Đăng xuất").click()
+    page.wait_for_url(f"{provider.issuer}/oauth2/end_session*")
+    page.get_by_role("button", name="End session").click()
     page.wait_for_url(f"{site}/login")
+    # then refuse at the provider: the reason is on the sign-in page
     page.get_by_role("link", name="Đăng nhập bằng Sở TTTT SSO").click()
     page.wait_for_url(f"{provider.issuer}/oauth2/authorize*")
     page.get_by_role("button", name="Deny").click()

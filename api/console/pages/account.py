@@ -16,7 +16,7 @@ from socmon.api.console.deps import ConsoleUser, current_user, forget_user, requ
 from socmon.api.console.i18n import N_
 from socmon.api.console.pages import console_router
 from socmon.api.console.render import get_console, render
-from socmon.api.context import get_ctx
+from socmon.api.context import ApiContext, get_ctx
 from socmon.api.problems import ProblemError
 
 log = logging.getLogger(__name__)
@@ -138,13 +138,38 @@ def open_session(
 
 @router.post("/logout")
 def logout(request: Request, cu: ConsoleUser = Depends(require_user("viewer"))) -> Response:
+    """Ends the session; a user who signed in at the OIDC provider is then sent to end the
+    provider's session too (``api.oidc_logout_at_provider``), which brings them to /login."""
     ctx = get_ctx(request)
     sessions.delete(ctx.client, ctx.names, cu.session.sid)
     forget_user(request, cu.user.name)
-    audit.record(ctx, cu.principal, "console.logout", "user", cu.user.name, None, None)
-    resp = RedirectResponse("/login", status_code=303)
+    at_provider = _provider_logout(request, ctx) if cu.user.source == "oidc" else None
+    details = {"provider_logout": at_provider is not None} if cu.user.source == "oidc" else None
+    audit.record(ctx, cu.principal, "console.logout", "user", cu.user.name, None, details)
+    resp: Response
+    if at_provider is None:
+        resp = RedirectResponse("/login", status_code=303)
+    else:
+        provider = ctx.settings.api.oidc_provider_name
+        # path: where the language switch returns to (there is no GET /logout)
+        page = {"provider_logout": at_provider, "provider": provider, "path": "/login"}
+        resp = render(request, "pages/signed_out.html", page)
     sessions.clear_cookie(resp)
     return resp
+
+
+def _provider_logout(request: Request, ctx: ApiContext) -> str | None:
+    """The provider's end-session URL, or None (none announced, the setting off, OIDC no
+    longer configured, or the provider unreachable: the console session is ended anyway)."""
+    if not oidc.enabled(ctx.settings.api):
+        return None
+    try:
+        provider = oidc.provider(ctx)
+    except oidc.OidcError as e:
+        log.warning("oidc provider unreachable at sign-out", extra={"reason": e.reason})
+        return None
+    back = oidc.console_base(ctx.settings, str(request.base_url)) + "/login"
+    return oidc.logout_url(provider, ctx.settings.api, back)
 
 
 def _has_password(cu: ConsoleUser) -> None:

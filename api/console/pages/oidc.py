@@ -52,10 +52,7 @@ def _settings_on(request: Request) -> ApiContext:
 def redirect_uri(request: Request, ctx: ApiContext) -> str:
     """Where the provider sends the browser back: ``api.oidc_redirect_base``, else
     ``alerting.base_url`` when it was configured, else this request's own base URL."""
-    base = ctx.settings.api.oidc_redirect_base
-    if not base and "base_url" in ctx.settings.alerting.model_fields_set:
-        base = ctx.settings.alerting.base_url
-    return (base or str(request.base_url)).rstrip("/") + CALLBACK
+    return oidc.console_base(ctx.settings, str(request.base_url)) + CALLBACK
 
 
 def _address(request: Request) -> str:
