@@ -27,7 +27,6 @@ import yaml
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from socmon.indices import IndexNames
-from socmon.rules.loader import YAML_LOADER
 from socmon.timestamps import now_iso
 
 
@@ -43,7 +42,7 @@ class StoredRule:
 def summary_fields(rule_yaml: str) -> dict[str, Any]:
     """The searchable fields of a rule, read from its YAML (validation is the engine's job)."""
     try:
-        doc = yaml.load(rule_yaml, Loader=YAML_LOADER)
+        doc = yaml.load(rule_yaml, Loader=yaml.CSafeLoader)  # libyaml: required by the layer
     except yaml.YAMLError:
         doc = None
     if not isinstance(doc, dict):

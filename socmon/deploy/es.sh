@@ -149,7 +149,11 @@ ensure_user() {
     fi
     d="$(dirname "$d")"
   done
-  chown -R "$es_user:" "$var_dir/es"
+  # This node's files only: the other nodes of a cluster may be running, and a recursive
+  # chown over their data fails on a segment file a merge deleted meanwhile (seen in CI when
+  # the cluster test restarted its killed node).
+  chown "$es_user:" "$var_dir/es"
+  chown -R "$es_user:" "$dist_root" "$node_dir"
 }
 
 write_config() {
