@@ -9,15 +9,19 @@ from __future__ import annotations
 import datetime as dt
 
 
+def _utc_text(t: dt.datetime) -> str:
+    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def iso(t: dt.datetime) -> str:
     """An aware datetime (a naive one is taken as local time, as ``astimezone`` does)."""
-    return t.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _utc_text(t.astimezone(dt.UTC))
 
 
 def iso_epoch(t: float) -> str:
-    """Seconds since the epoch."""
-    return iso(dt.datetime.fromtimestamp(t, dt.UTC))
+    """Seconds since the epoch (per event when stored: no time-zone conversion needed)."""
+    return _utc_text(dt.datetime.fromtimestamp(t, dt.UTC))
 
 
 def now_iso() -> str:
-    return iso(dt.datetime.now(dt.UTC))
+    return _utc_text(dt.datetime.now(dt.UTC))

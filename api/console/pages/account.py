@@ -143,8 +143,11 @@ def logout(request: Request, cu: ConsoleUser = Depends(require_user("viewer"))) 
     ctx = get_ctx(request)
     sessions.delete(ctx.client, ctx.names, cu.session.sid)
     forget_user(request, cu.user.name)
-    at_provider = _provider_logout(request, ctx) if cu.user.source == "oidc" else None
-    details = {"provider_logout": at_provider is not None} if cu.user.source == "oidc" else None
+    at_provider: str | None = None
+    details: dict[str, bool] | None = None
+    if cu.user.source == "oidc":
+        at_provider = _provider_logout(request, ctx)
+        details = {"provider_logout": at_provider is not None}
     audit.record(ctx, cu.principal, "console.logout", "user", cu.user.name, None, details)
     resp: Response
     if at_provider is None:
